@@ -1,0 +1,637 @@
+/*
+ * conf - configuration file parser; see conf.h.
+ *
+ * A table maps each key to a setter; setters return NULL when the value is
+ * good or a message saying what is wrong with it. Every line is checked, so
+ * one run reports every mistake in the file.
+ */
+#include "conf.h"
+
+#include "util/diag.h"
+#include "util/file.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CONF_MAX_BYTES (1024 * 1024)
+
+static char *xstrdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+struct mp_conf *mp_conf_new(void)
+{
+	struct mp_conf *c = calloc(1, sizeof(*c));
+	char host[256];
+
+	if (c == NULL)
+		return NULL;
+	if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	c->socket = xstrdup("unix:/run/milter-policy/milter-policy.sock");
+	c->socket_mode = 0660;
+	c->user = xstrdup("milter-policy");
+	c->group = xstrdup("milter-policy");
+	c->pidfile = xstrdup("/run/milter-policy/milter-policy.pid");
+	c->rules_dir = xstrdup("/etc/milter-policy/rules.d");
+	c->authserv_id = xstrdup(host);
+	c->dns_servers = calloc(1, sizeof(char *));
+	if (!c->socket || !c->user || !c->group || !c->pidfile || !c->rules_dir ||
+	    !c->authserv_id || !c->dns_servers) {
+		mp_conf_free(c);
+		return NULL;
+	}
+	c->add_auth_results = true;
+	c->spf = c->spf_helo = c->dkim = true;
+	c->dns_timeout_ms = 5000;
+	c->recipient_policy = MP_RCPT_SPLIT;
+	c->mode = MP_MODE_ENFORCE;
+	c->on_internal_error = MP_ONERR_TEMPFAIL;
+	c->regex_match_limit = 100000;
+	c->body_scan_limit = 1024 * 1024;
+	c->reload_check_interval_ms = 10000;
+	c->log = MP_LOGTO_SYSLOG;
+	c->log_level = MP_LOG_INFO;
+	return c;
+}
+
+static void free_servers(struct mp_conf *c)
+{
+	if (c->dns_servers != NULL) {
+		for (size_t i = 0; c->dns_servers[i] != NULL; i++)
+			free(c->dns_servers[i]);
+		free(c->dns_servers);
+	}
+	c->dns_servers = NULL;
+	c->n_dns_servers = 0;
+}
+
+void mp_conf_free(struct mp_conf *c)
+{
+	if (c == NULL)
+		return;
+	free(c->path);
+	free(c->socket);
+	free(c->user);
+	free(c->group);
+	free(c->pidfile);
+	free(c->rules_dir);
+	free(c->authserv_id);
+	free_servers(c);
+	free(c->dns_zone_file);
+	free(c);
+}
+
+int mp_conf_set_rules_dir(struct mp_conf *c, const char *dir)
+{
+	char *p = strdup(dir);
+
+	if (p == NULL)
+		return -1;
+	free(c->rules_dir);
+	c->rules_dir = p;
+	return 0;
+}
+
+int mp_parse_bool(const char *s, bool *b_r)
+{
+	static const char *yes[] = { "yes", "true", "on", "1" };
+	static const char *no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (mp_ascii_ieq(s, yes[i])) {
+			*b_r = true;
+			return 0;
+		}
+		if (mp_ascii_ieq(s, no[i])) {
+			*b_r = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Parses a leading unsigned decimal; returns the rest or NULL. */
+static const char *parse_ulong(const char *s, unsigned long long *v_r)
+{
+	unsigned long long v = 0;
+
+	if (!isdigit((unsigned char)*s))
+		return NULL;
+	for (; isdigit((unsigned char)*s); s++) {
+		if (v > (ULLONG_MAX - 9) / 10)
+			return NULL;
+		v = v * 10 + (unsigned)(*s - '0');
+	}
+	*v_r = v;
+	return s;
+}
+
+int mp_parse_duration_ms(const char *s, unsigned *ms_r)
+{
+	unsigned long long v;
+	const char *rest = parse_ulong(s, &v);
+
+	if (rest == NULL)
+		return -1;
+	if (strcmp(rest, "ms") == 0) {
+		/* as is */
+	} else if (strcmp(rest, "s") == 0 || *rest == '\0') {
+		if (v > UINT_MAX / 1000)
+			return -1;
+		v *= 1000;
+	} else {
+		return -1;
+	}
+	if (v > UINT_MAX)
+		return -1;
+	*ms_r = (unsigned)v;
+	return 0;
+}
+
+int mp_parse_size(const char *s, size_t *bytes_r)
+{
+	unsigned long long v, mult = 1;
+	const char *rest = parse_ulong(s, &v);
+
+	if (rest == NULL)
+		return -1;
+	if (strcmp(rest, "k") == 0 || strcmp(rest, "K") == 0)
+		mult = 1024;
+	else if (strcmp(rest, "M") == 0)
+		mult = 1024 * 1024;
+	else if (*rest != '\0')
+		return -1;
+	if (v > SIZE_MAX / mult)
+		return -1;
+	*bytes_r = (size_t)(v * mult);
+	return 0;
+}
+
+struct setter_ctx {
+	struct mp_conf *c;
+	const char *dir; /* directory of the config file, for relative paths */
+};
+
+typedef const char *(*setter_fn)(struct setter_ctx *, const char *value);
+
+static const char *set_str(char **dst, const char *v)
+{
+	char *p = strdup(v);
+
+	if (p == NULL)
+		return "out of memory";
+	free(*dst);
+	*dst = p;
+	return NULL;
+}
+
+static const char *set_path(struct setter_ctx *x, char **dst, const char *v)
+{
+	if (*v == '\0')
+		return "empty path";
+	char *p = mp_path_join(x->dir, v);
+	if (p == NULL)
+		return "out of memory";
+	free(*dst);
+	*dst = p;
+	return NULL;
+}
+
+static bool is_port(const char *s)
+{
+	unsigned long long v;
+	const char *rest = parse_ulong(s, &v);
+
+	return rest != NULL && *rest == '\0' && v >= 1 && v <= 65535;
+}
+
+static const char *set_socket(struct setter_ctx *x, const char *v)
+{
+	const char *rest;
+
+	if (strncmp(v, "unix:", 5) == 0 || strncmp(v, "local:", 6) == 0) {
+		rest = strchr(v, ':') + 1;
+		if (*rest != '/')
+			return "unix socket path must be absolute (unix:/path)";
+	} else if (strncmp(v, "inet:", 5) == 0 || strncmp(v, "inet6:", 6) == 0) {
+		char port[16];
+		rest = strchr(v, ':') + 1;
+		const char *at = strchr(rest, '@');
+		size_t pl = at ? (size_t)(at - rest) : strlen(rest);
+		if (pl == 0 || pl >= sizeof(port))
+			return "expected inet:PORT@HOST or inet6:PORT@HOST";
+		memcpy(port, rest, pl);
+		port[pl] = '\0';
+		if (!is_port(port))
+			return "port must be a number from 1 to 65535";
+		if (at != NULL && at[1] == '\0')
+			return "empty host after '@'";
+	} else if (strncmp(v, "fd:", 3) == 0) {
+		unsigned long long fd;
+		rest = parse_ulong(v + 3, &fd);
+		if (rest == NULL || *rest != '\0' || fd > INT_MAX)
+			return "expected fd:N";
+	} else {
+		return "expected unix:PATH, inet:PORT@HOST, inet6:PORT@HOST or fd:N";
+	}
+	return set_str(&x->c->socket, v);
+}
+
+static const char *set_socket_mode(struct setter_ctx *x, const char *v)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long m = strtoul(v, &end, 8);
+	if (*v == '\0' || *end != '\0' || errno != 0 || m > 0777 || *v == '-')
+		return "expected an octal mode such as 0660";
+	x->c->socket_mode = (unsigned)m;
+	return NULL;
+}
+
+static const char *set_name(char **dst, const char *v)
+{
+	for (const char *p = v; *p; p++) {
+		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
+			return "must not contain spaces or control characters";
+	}
+	if (*v == '\0')
+		return "empty value";
+	return set_str(dst, v);
+}
+
+static const char *set_user(struct setter_ctx *x, const char *v)
+{
+	return set_name(&x->c->user, v);
+}
+
+static const char *set_group(struct setter_ctx *x, const char *v)
+{
+	return set_name(&x->c->group, v);
+}
+
+static const char *set_pidfile(struct setter_ctx *x, const char *v)
+{
+	return set_path(x, &x->c->pidfile, v);
+}
+
+static const char *set_rules_dir(struct setter_ctx *x, const char *v)
+{
+	return set_path(x, &x->c->rules_dir, v);
+}
+
+static const char *set_authserv_id(struct setter_ctx *x, const char *v)
+{
+	for (const char *p = v; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if (ch <= ' ' || ch >= 0x7f || strchr(";()\"\\", ch) != NULL)
+			return "authserv_id must be a token (no spaces, ';', '(', ')' or quotes)";
+	}
+	if (*v == '\0')
+		return "empty value";
+	return set_str(&x->c->authserv_id, v);
+}
+
+#define BOOL_SETTER(field)                                                  \
+	static const char *set_##field(struct setter_ctx *x, const char *v) \
+	{                                                                   \
+		return mp_parse_bool(v, &x->c->field) == 0 ? NULL           \
+			: "expected yes or no";                             \
+	}
+BOOL_SETTER(add_auth_results)
+BOOL_SETTER(add_received_spf)
+BOOL_SETTER(add_trace_header)
+BOOL_SETTER(spf)
+BOOL_SETTER(spf_helo)
+BOOL_SETTER(dkim)
+
+/* IP[@PORT] */
+static bool valid_server(const char *s)
+{
+	char ip[INET6_ADDRSTRLEN + 1];
+	unsigned char bin[16];
+	const char *at = strchr(s, '@');
+	size_t l = at ? (size_t)(at - s) : strlen(s);
+
+	if (l == 0 || l >= sizeof(ip))
+		return false;
+	memcpy(ip, s, l);
+	ip[l] = '\0';
+	if (inet_pton(AF_INET, ip, bin) != 1 && inet_pton(AF_INET6, ip, bin) != 1)
+		return false;
+	return at == NULL || is_port(at + 1);
+}
+
+static const char *set_dns_servers(struct setter_ctx *x, const char *v)
+{
+	char *copy = strdup(v), *save = NULL;
+	size_t n = 0;
+	char **list;
+
+	if (copy == NULL)
+		return "out of memory";
+	list = calloc(strlen(v) / 2 + 2, sizeof(char *));
+	if (list == NULL) {
+		free(copy);
+		return "out of memory";
+	}
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		while (isspace((unsigned char)*tok))
+			tok++;
+		size_t l = strlen(tok);
+		while (l > 0 && isspace((unsigned char)tok[l - 1]))
+			tok[--l] = '\0';
+		if (l == 0)
+			continue;
+		if (!valid_server(tok)) {
+			for (size_t i = 0; i < n; i++)
+				free(list[i]);
+			free(list);
+			free(copy);
+			return "expected IP[@PORT], comma separated";
+		}
+		list[n] = strdup(tok);
+		if (list[n] == NULL)
+			break;
+		n++;
+	}
+	free(copy);
+	free_servers(x->c);
+	x->c->dns_servers = list;
+	x->c->n_dns_servers = n;
+	return NULL;
+}
+
+static const char *set_dns_timeout(struct setter_ctx *x, const char *v)
+{
+	unsigned ms;
+
+	if (mp_parse_duration_ms(v, &ms) < 0 || ms == 0)
+		return "expected a duration above zero such as 5s or 800ms";
+	x->c->dns_timeout_ms = ms;
+	return NULL;
+}
+
+static const char *set_dns_zone_file(struct setter_ctx *x, const char *v)
+{
+	return set_path(x, &x->c->dns_zone_file, v);
+}
+
+static const char *set_recipient_policy(struct setter_ctx *x, const char *v)
+{
+	if (strcmp(v, "split") == 0)
+		x->c->recipient_policy = MP_RCPT_SPLIT;
+	else if (strcmp(v, "strictest") == 0)
+		x->c->recipient_policy = MP_RCPT_STRICTEST;
+	else
+		return "expected split or strictest";
+	return NULL;
+}
+
+static const char *set_mode(struct setter_ctx *x, const char *v)
+{
+	if (strcmp(v, "enforce") == 0)
+		x->c->mode = MP_MODE_ENFORCE;
+	else if (strcmp(v, "dry-run") == 0)
+		x->c->mode = MP_MODE_DRY_RUN;
+	else
+		return "expected enforce or dry-run";
+	return NULL;
+}
+
+static const char *set_on_internal_error(struct setter_ctx *x, const char *v)
+{
+	if (strcmp(v, "tempfail") == 0)
+		x->c->on_internal_error = MP_ONERR_TEMPFAIL;
+	else if (strcmp(v, "accept") == 0)
+		x->c->on_internal_error = MP_ONERR_ACCEPT;
+	else
+		return "expected tempfail or accept";
+	return NULL;
+}
+
+static const char *set_regex_match_limit(struct setter_ctx *x, const char *v)
+{
+	unsigned long long n;
+	const char *rest = parse_ulong(v, &n);
+
+	if (rest == NULL || *rest != '\0' || n == 0 || n > UINT32_MAX)
+		return "expected a number from 1 to 4294967295";
+	x->c->regex_match_limit = (unsigned long)n;
+	return NULL;
+}
+
+static const char *set_body_scan_limit(struct setter_ctx *x, const char *v)
+{
+	size_t n;
+
+	if (mp_parse_size(v, &n) < 0 || n > (size_t)1 << 30)
+		return "expected a size such as 1M or 512k (at most 1024M)";
+	x->c->body_scan_limit = n;
+	return NULL;
+}
+
+static const char *set_reload_check_interval(struct setter_ctx *x, const char *v)
+{
+	unsigned ms;
+
+	if (mp_parse_duration_ms(v, &ms) < 0)
+		return "expected a duration such as 10s, or 0";
+	x->c->reload_check_interval_ms = ms;
+	return NULL;
+}
+
+static const char *set_log(struct setter_ctx *x, const char *v)
+{
+	if (strcmp(v, "syslog") == 0)
+		x->c->log = MP_LOGTO_SYSLOG;
+	else if (strcmp(v, "stderr") == 0)
+		x->c->log = MP_LOGTO_STDERR;
+	else
+		return "expected syslog or stderr";
+	return NULL;
+}
+
+static const char *set_log_level(struct setter_ctx *x, const char *v)
+{
+	static const char *names[] = { "error", "warn", "info", "debug" };
+
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(v, names[i]) == 0) {
+			x->c->log_level = (enum mp_log_level)i;
+			return NULL;
+		}
+	}
+	return "expected error, warn, info or debug";
+}
+
+static const struct {
+	const char *key;
+	setter_fn set;
+} keys[] = {
+	{ "socket", set_socket },
+	{ "socket_mode", set_socket_mode },
+	{ "user", set_user },
+	{ "group", set_group },
+	{ "pidfile", set_pidfile },
+	{ "rules_dir", set_rules_dir },
+	{ "authserv_id", set_authserv_id },
+	{ "add_auth_results", set_add_auth_results },
+	{ "add_received_spf", set_add_received_spf },
+	{ "add_trace_header", set_add_trace_header },
+	{ "spf", set_spf },
+	{ "spf_helo", set_spf_helo },
+	{ "dkim", set_dkim },
+	{ "dns_servers", set_dns_servers },
+	{ "dns_timeout", set_dns_timeout },
+	{ "dns_zone_file", set_dns_zone_file },
+	{ "recipient_policy", set_recipient_policy },
+	{ "mode", set_mode },
+	{ "on_internal_error", set_on_internal_error },
+	{ "regex_match_limit", set_regex_match_limit },
+	{ "body_scan_limit", set_body_scan_limit },
+	{ "reload_check_interval", set_reload_check_interval },
+	{ "log", set_log },
+	{ "log_level", set_log_level },
+};
+
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+static void parse_line(struct setter_ctx *x, char *line, const char *path,
+		       int lineno, int *seen, struct mp_diags *d)
+{
+	char *p = line;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0' || *p == '#')
+		return;
+	char *key = p;
+	while (*p && (isalnum((unsigned char)*p) || *p == '_'))
+		p++;
+	char *key_end = p;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (key_end == key || *p != '=') {
+		mp_diags_add(d, path, lineno, (int)(p - line) + 1,
+			     "expected 'key = value'");
+		return;
+	}
+	*key_end = '\0';
+	p++;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	char *val = p;
+	int vcol = (int)(val - line) + 1;
+	char *end;
+	if (*val == '"') {
+		end = strchr(val + 1, '"');
+		if (end == NULL) {
+			mp_diags_add(d, path, lineno, vcol, "unterminated quoted value");
+			return;
+		}
+		val++;
+		*end = '\0';
+		char *after = end + 1;
+		while (*after == ' ' || *after == '\t')
+			after++;
+		if (*after != '\0' && *after != '#') {
+			mp_diags_add(d, path, lineno, (int)(after - line) + 1,
+				     "unexpected text after quoted value");
+			return;
+		}
+	} else {
+		/* '#' after whitespace starts a comment */
+		for (end = val; *end; end++) {
+			if (*end == '#' && end > val && (end[-1] == ' ' || end[-1] == '\t'))
+				break;
+		}
+		*end = '\0';
+		while (end > val && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+	}
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (strcmp(key, keys[i].key) != 0)
+			continue;
+		if (seen[i] != 0) {
+			mp_diags_add(d, path, lineno, 1,
+				     "'%s' is already set at line %d", key, seen[i]);
+			return;
+		}
+		seen[i] = lineno;
+		for (const char *q = val; *q; q++) {
+			if (iscntrl((unsigned char)*q) && *q != '\t') {
+				mp_diags_add(d, path, lineno, vcol + (int)(q - val),
+					     "control character in value");
+				return;
+			}
+		}
+		const char *err = keys[i].set(x, val);
+		if (err != NULL)
+			mp_diags_add(d, path, lineno, vcol, "bad value for %s: %s",
+				     key, err);
+		return;
+	}
+	mp_diags_add(d, path, lineno, 1, "unknown key '%s'", key);
+}
+
+int mp_conf_load(struct mp_conf *c, const char *path, struct mp_diags *d)
+{
+	size_t len;
+	size_t before = mp_diags_count(d);
+	char *text = mp_read_file(path, CONF_MAX_BYTES, &len);
+	int seen[N_KEYS] = { 0 };
+
+	if (text == NULL) {
+		mp_diags_add(d, path, 0, 0, "cannot read configuration: %s",
+			     errno == EFBIG ? "file too large" : strerror(errno));
+		return -1;
+	}
+	if (memchr(text, '\0', len) != NULL) {
+		mp_diags_add(d, path, 0, 0, "file contains a NUL byte");
+		free(text);
+		return -1;
+	}
+	free(c->path);
+	c->path = strdup(path);
+	char *dir = strdup(path);
+	if (c->path == NULL || dir == NULL) {
+		free(dir);
+		free(text);
+		mp_diags_add(d, path, 0, 0, "out of memory");
+		return -1;
+	}
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	struct setter_ctx x = { c, dir };
+	int lineno = 0;
+	for (char *line = text, *next; line != NULL; line = next) {
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		size_t l = strlen(line);
+		if (l > 0 && line[l - 1] == '\r')
+			line[l - 1] = '\0';
+		lineno++;
+		if (next == NULL && *line == '\0')
+			break;
+		parse_line(&x, line, path, lineno, seen, d);
+	}
+	free(dir);
+	free(text);
+	return mp_diags_count(d) > before ? -1 : 0;
+}

@@ -1,0 +1,60 @@
+/*
+ * conf - the configuration file (SPEC §3) -> struct mp_conf.
+ *
+ * mp_conf_new() gives the built-in defaults; mp_conf_load() reads a file over
+ * them, reporting every bad line to the error record as FILE:LINE:COL. A
+ * struct mp_conf is immutable once loaded and owned by whoever loaded it;
+ * rule sets copy the few values they need.
+ */
+#ifndef MP_CONF_H
+#define MP_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct mp_diags;
+
+enum mp_recipient_policy { MP_RCPT_SPLIT, MP_RCPT_STRICTEST };
+enum mp_mode { MP_MODE_ENFORCE, MP_MODE_DRY_RUN };
+enum mp_on_error { MP_ONERR_TEMPFAIL, MP_ONERR_ACCEPT };
+enum mp_log_target { MP_LOGTO_SYSLOG, MP_LOGTO_STDERR };
+enum mp_log_level { MP_LOG_ERROR, MP_LOG_WARN, MP_LOG_INFO, MP_LOG_DEBUG };
+
+struct mp_conf {
+	char *path;             /* file read, NULL for built-in defaults */
+	char *socket;
+	unsigned socket_mode;
+	char *user, *group;
+	char *pidfile;
+	char *rules_dir;        /* relative paths resolved against the file's dir */
+	char *authserv_id;
+	bool add_auth_results, add_received_spf, add_trace_header;
+	bool spf, spf_helo, dkim;
+	char **dns_servers;     /* NULL-terminated, "IP" or "IP@PORT" */
+	size_t n_dns_servers;
+	unsigned dns_timeout_ms;
+	char *dns_zone_file;
+	enum mp_recipient_policy recipient_policy;
+	enum mp_mode mode;
+	enum mp_on_error on_internal_error;
+	unsigned long regex_match_limit;
+	size_t body_scan_limit;
+	unsigned reload_check_interval_ms;
+	enum mp_log_target log;
+	enum mp_log_level log_level;
+};
+
+struct mp_conf *mp_conf_new(void);
+void mp_conf_free(struct mp_conf *c);
+/* Reads path over c. Returns 0, or -1 when the file is unreadable or any
+ * line is bad (each one is in d). */
+int mp_conf_load(struct mp_conf *c, const char *path, struct mp_diags *d);
+/* Replaces rules_dir (for --rules). 0 or -1 on no memory. */
+int mp_conf_set_rules_dir(struct mp_conf *c, const char *dir);
+
+/* Value parsers shared with the case-file reader. 0 or -1. */
+int mp_parse_duration_ms(const char *s, unsigned *ms_r);
+int mp_parse_size(const char *s, size_t *bytes_r);
+int mp_parse_bool(const char *s, bool *b_r);
+
+#endif

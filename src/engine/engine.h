@@ -1,0 +1,158 @@
+/*
+ * engine - one SMTP connection and its transactions, fed stage by stage.
+ *
+ * This is the whole decision logic of milter-policy, with no knowledge of
+ * libmilter: the daemon's callbacks and `milter-policy test` call the same
+ * functions in the same order. A struct mp_conn lives from connect to close
+ * and holds a reference to the rule set it started with; a struct mp_txn
+ * lives from MAIL FROM to end of message or abort and holds its own
+ * reference, so a reload never changes the rules under a message in flight.
+ * Neither is thread-safe: one caller at a time (libmilter guarantees that
+ * for one connection). Strings in verdicts and results stay valid until the
+ * transaction (or connection, for connect/HELO verdicts) is freed.
+ *
+ * Every stage function returns 0, or -1 on an internal error (out of
+ * memory), after which the caller applies on_internal_error.
+ */
+#ifndef MP_ENGINE_H
+#define MP_ENGINE_H
+
+#include "checks.h"
+#include "rules/program.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct mp_ruleset;
+struct mp_conn;
+struct mp_txn;
+
+#define MP_TEXT_MAX 512
+
+/* Ordered by severity, for recipient_policy = strictest. */
+enum mp_outcome {
+	MP_O_NONE,       /* not decided: go on */
+	MP_O_ACCEPT,
+	MP_O_DISCARD,
+	MP_O_QUARANTINE,
+	MP_O_TEMPFAIL,
+	MP_O_REJECT,
+};
+
+const char *mp_outcome_name(enum mp_outcome o);
+
+struct mp_reply {
+	char code[4];
+	char xcode[16];
+	char text[MP_TEXT_MAX + 1];
+};
+
+struct mp_verdict {
+	enum mp_outcome outcome;
+	enum mp_stage stage;
+	const char *rule;        /* deciding rule, NULL for none or a threshold */
+	struct mp_reply reply;   /* set for reject and tempfail */
+	bool split;              /* a recipient deferred by recipient_policy = split */
+};
+
+struct mp_header_op {
+	const char *name;
+	const char *value;
+};
+
+struct mp_rcpt_info {
+	const char *addr;
+	const char *policy;      /* policy name */
+	enum mp_outcome outcome; /* ACCEPT, REJECT or TEMPFAIL */
+	bool split;
+	const char *rule;
+	struct mp_reply reply;
+	bool would;              /* dry-run: the refusal was only logged */
+};
+
+struct mp_would {
+	const char *rule;
+	enum mp_stage stage;
+	const char *what;        /* "reject 550 5.7.1 ...", "add header X-...", ... */
+};
+
+struct mp_trace {
+	enum mp_stage stage;
+	const char *scope;       /* "global", "rcpt <addr>", "policy NAME" */
+	const char *rule;
+	bool value;
+};
+
+struct mp_result {
+	/* the decision in force (in mode = dry-run: always accept) */
+	struct mp_verdict v;
+	bool decided;            /* false: accepted because nothing decided */
+	const char *quarantine;  /* reason, for MP_O_QUARANTINE */
+	/* mode = dry-run: what enforce mode would have done */
+	bool dry_run_mode;
+	struct mp_verdict would_v;
+	const char *would_quarantine;
+
+	const char **rules;      /* matched rules, in decision order */
+	size_t n_rules;
+	double score;
+	const char *policy;      /* policy name of the message */
+
+	struct mp_header_op *add;   /* in order; appended at the end */
+	size_t n_add;
+	const char **remove;        /* names: every occurrence goes */
+	size_t n_remove;
+	const char *subject;        /* final Subject (decoded); NULL when none */
+	const char *subject_raw;    /* new raw Subject value when changed, else NULL */
+	bool subject_added;         /* no Subject before: added, not changed */
+	const char **bcc;
+	size_t n_bcc;
+	const char *redirect;
+	const char **logs;          /* `log` texts and engine notes */
+	size_t n_logs;
+	struct mp_would *would;     /* dry-run rules that matched */
+	size_t n_would;
+	struct mp_rcpt_info *rcpts;
+	size_t n_rcpts;
+	enum mp_authres spf, spf_helo, dkim;
+	bool spf_done, spf_helo_done, dkim_done;
+	const struct mp_dkim_sig *sigs;
+	size_t n_sigs;
+};
+
+struct mp_conn *mp_conn_new(struct mp_ruleset *rs, const struct mp_checks *checks);
+void mp_conn_free(struct mp_conn *c);
+/* Rule set for the transactions that start from now on (reload). */
+void mp_conn_set_ruleset(struct mp_conn *c, struct mp_ruleset *rs);
+/* ip may be NULL (no address, e.g. local submission); name NULL = unknown. */
+int mp_conn_connect(struct mp_conn *c, const char *ip, const char *name, unsigned port,
+		    struct mp_verdict *v);
+int mp_conn_helo(struct mp_conn *c, const char *helo, bool tls, struct mp_verdict *v);
+
+struct mp_txn *mp_txn_new(struct mp_conn *c);
+void mp_txn_free(struct mp_txn *t);
+void mp_txn_set_queue_id(struct mp_txn *t, const char *id);
+void mp_txn_set_trace(struct mp_txn *t, bool on);
+int mp_txn_mail(struct mp_txn *t, const char *from, const char *auth_user,
+		struct mp_verdict *v);
+/* v is this recipient's outcome; v->outcome REJECT/TEMPFAIL refuses it. */
+int mp_txn_rcpt(struct mp_txn *t, const char *rcpt, struct mp_verdict *v);
+/* End of RCPT: the message-level decision over the accepted recipients. */
+int mp_txn_data(struct mp_txn *t, struct mp_verdict *v);
+int mp_txn_header(struct mp_txn *t, const char *name, const char *value);
+int mp_txn_eoh(struct mp_txn *t, struct mp_verdict *v);
+int mp_txn_body(struct mp_txn *t, const void *p, size_t n);
+int mp_txn_eom(struct mp_txn *t, struct mp_verdict *v);
+/* The verdict so far (the message-level one). */
+const struct mp_verdict *mp_txn_verdict(const struct mp_txn *t);
+/* Whether body data can still change anything (rules, DKIM, size). */
+bool mp_txn_wants_body(const struct mp_txn *t);
+size_t mp_txn_n_accepted(const struct mp_txn *t);
+/* Everything known after eom (or after an early decision). NULL: no memory. */
+const struct mp_result *mp_txn_result(struct mp_txn *t);
+const struct mp_trace *mp_txn_trace(const struct mp_txn *t, size_t *n_r);
+
+/* Doubles every '%' for smfi_setreply into out (2 * MP_TEXT_MAX + 1). */
+void mp_text_percent_escape(const char *in, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,253 @@
+/*
+ * eval - three-valued evaluation of conditions and the per-stage decision
+ * loop of SPEC §4.4.
+ *
+ * A test is unknown until the stage of its field; `and` is false as soon as
+ * either side is false, `or` true as soon as either is true. Siblings that
+ * need SPF are evaluated after the others, so a cheap side that decides
+ * spares the DNS work. At each stage the undecided rules are taken in
+ * policy order; the first true rule with a terminal action ends the
+ * evaluation.
+ */
+#include "engine/internal.h"
+
+#include "lists.h"
+#include "util/file.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COSTLY (MP_NEED_SPF | MP_NEED_SPF_HELO)
+
+int mp_eval_init(struct mp_eval *ev, const struct mp_policy *pol, const struct mp_eval *from,
+		 const char *scope)
+{
+	size_t n = pol->n_rules ? pol->n_rules : 1;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->pol = pol;
+	ev->rule = -1;
+	ev->rcpt = -1;
+	ev->scope = scope;
+	ev->st = calloc(n, 1);
+	ev->hits = malloc(n * sizeof(*ev->hits));
+	if (ev->st == NULL || ev->hits == NULL) {
+		mp_eval_release(ev);
+		return -1;
+	}
+	if (from != NULL) {
+		/* from's policy is the global prefix of pol */
+		memcpy(ev->st, from->st, from->pol->n_rules);
+		memcpy(ev->hits, from->hits, from->n_hits * sizeof(*ev->hits));
+		ev->n_hits = from->n_hits;
+		ev->score = from->score;
+		ev->outcome = from->outcome;
+		ev->stage = from->stage;
+		ev->rule = from->rule;
+		ev->reply = from->reply;
+		ev->quarantine = from->quarantine;
+	}
+	return 0;
+}
+
+void mp_eval_release(struct mp_eval *ev)
+{
+	if (ev == NULL)
+		return;
+	free(ev->st);
+	free(ev->hits);
+	ev->st = NULL;
+	ev->hits = NULL;
+}
+
+static bool match_one(struct mp_ctx *x, const struct mp_expr *e,
+		      const struct mp_field_info *f, const char *s, size_t len)
+{
+	switch (e->op) {
+	case MP_OP_EQ:
+	case MP_OP_NE:
+		return mp_ascii_ieqn(s, len, e->str, strlen(e->str));
+	case MP_OP_MATCH:
+	case MP_OP_NMATCH: {
+		int rc = mp_regex_match(x->txn ? x->txn->matcher : x->conn->matcher, e->re, s,
+					 len);
+		if (rc < 0 && x->txn != NULL)
+			mp_txn_note_limit(x->txn, x->rule);
+		return rc == 1;
+	}
+	case MP_OP_IN:
+	case MP_OP_NIN:
+		return mp_list_match(e->list, f->match == MP_M_NONE ? MP_M_STRING : f->match, s, len);
+	default:
+		return false;
+	}
+}
+
+static int tv(bool b)
+{
+	return b ? TV_TRUE : TV_FALSE;
+}
+
+static int test(struct mp_ctx *x, const struct mp_expr *e)
+{
+	const struct mp_field_info *f = mp_field_info(e->field);
+
+	if (x->stage < f->stage)
+		return TV_UNKNOWN;
+	switch (f->type) {
+	case MP_T_BOOL:
+		return tv(mp_val_bool(x, e));
+	case MP_T_NUM: {
+		double v = mp_val_number(x, e);
+		switch (e->op) {
+		case MP_OP_EQ: return tv(v == e->num);
+		case MP_OP_NE: return tv(v != e->num);
+		case MP_OP_LT: return tv(v < e->num);
+		case MP_OP_LE: return tv(v <= e->num);
+		case MP_OP_GT: return tv(v > e->num);
+		case MP_OP_GE: return tv(v >= e->num);
+		default: return TV_FALSE;
+		}
+	}
+	case MP_T_RESULT: {
+		bool eq = mp_val_result(x, e->field) == (enum mp_authres)e->result;
+		return tv(e->op == MP_OP_EQ ? eq : !eq);
+	}
+	case MP_T_IP:
+		if (e->op == MP_OP_IN || e->op == MP_OP_NIN) {
+			bool m = x->conn->ip_ok && mp_list_match_ip(e->list, &x->conn->ipbin);
+			return tv(e->op == MP_OP_IN ? m : !m);
+		}
+		break;
+	case MP_T_STR:
+		break;
+	}
+	/* positive tests hold if any value satisfies them; the others negate */
+	bool positive = e->op == MP_OP_EQ || e->op == MP_OP_MATCH || e->op == MP_OP_IN;
+	bool any = false;
+	struct mp_viter it = { 0, 0 };
+	const char *s;
+	size_t len;
+	while (!any && mp_val_next(x, e, &it, &s, &len))
+		any = match_one(x, e, f, s, len);
+	return tv(positive ? any : !any);
+}
+
+int mp_eval_expr(struct mp_ctx *x, const struct mp_expr *e)
+{
+	if (x->stage < e->min_stage)
+		return TV_UNKNOWN;
+	switch (e->kind) {
+	case MP_E_TEST:
+		return test(x, e);
+	case MP_E_NOT: {
+		int v = mp_eval_expr(x, e->a);
+		return v == TV_UNKNOWN ? TV_UNKNOWN : v == TV_TRUE ? TV_FALSE : TV_TRUE;
+	}
+	case MP_E_AND:
+	case MP_E_OR: {
+		const struct mp_expr *first = e->a, *second = e->b;
+		if ((first->need & COSTLY) && !(second->need & COSTLY)) {
+			first = e->b;
+			second = e->a;
+		}
+		int stop = e->kind == MP_E_AND ? TV_FALSE : TV_TRUE;
+		int va = mp_eval_expr(x, first);
+		if (va == stop)
+			return stop;
+		int vb = mp_eval_expr(x, second);
+		if (vb == stop)
+			return stop;
+		return va == TV_UNKNOWN || vb == TV_UNKNOWN ? TV_UNKNOWN : !stop;
+	}
+	}
+	return TV_UNKNOWN;
+}
+
+static void set_reply(struct mp_ctx *x, const struct mp_action *a, const char *rule)
+{
+	struct mp_reply *rep = &x->ev->reply;
+
+	snprintf(rep->code, sizeof(rep->code), "%s", a->code);
+	snprintf(rep->xcode, sizeof(rep->xcode), "%s", a->xcode);
+	if (a->text != NULL)
+		mp_text_expand(x, a->text, rule, true, rep->text);
+	else
+		snprintf(rep->text, sizeof(rep->text), "%s",
+			 a->kind == MP_A_REJECT ? "Rejected by policy"
+						: "Temporarily rejected by policy; try again later");
+}
+
+static enum mp_outcome outcome_of(enum mp_act a)
+{
+	switch (a) {
+	case MP_A_ACCEPT: return MP_O_ACCEPT;
+	case MP_A_REJECT: return MP_O_REJECT;
+	case MP_A_TEMPFAIL: return MP_O_TEMPFAIL;
+	case MP_A_DISCARD: return MP_O_DISCARD;
+	case MP_A_QUARANTINE: return MP_O_QUARANTINE;
+	default: return MP_O_NONE;
+	}
+}
+
+void mp_eval_terminal(struct mp_ctx *x, const struct mp_action *a, int rule_idx,
+		      const char *rule_name)
+{
+	struct mp_eval *ev = x->ev;
+
+	ev->outcome = outcome_of(a->kind);
+	ev->stage = x->stage;
+	ev->rule = rule_idx;
+	if (a->kind == MP_A_REJECT || a->kind == MP_A_TEMPFAIL) {
+		set_reply(x, a, rule_name);
+	} else if (a->kind == MP_A_QUARANTINE) {
+		char buf[MP_TEXT_MAX + 1];
+		if (a->text != NULL)
+			mp_text_expand(x, a->text, rule_name, false, buf);
+		else
+			snprintf(buf, sizeof(buf), "quarantined by %s", rule_name ? rule_name : "policy");
+		ev->quarantine = x->txn ? mp_txn_strdup(x->txn, buf) : NULL;
+	}
+}
+
+int mp_eval_stage(struct mp_ctx *x)
+{
+	struct mp_eval *ev = x->ev;
+	const struct mp_policy *pol = ev->pol;
+
+	if (ev->outcome != MP_O_NONE)
+		return 0;
+	for (size_t i = 0; i < pol->n_rules; i++) {
+		const struct mp_rule *r = pol->rules[i];
+		enum mp_stage floor = i >= pol->n_global ? MP_STAGE_RCPT : MP_STAGE_CONNECT;
+
+		if (ev->st[i] != RS_UNDECIDED || x->stage < floor || x->stage < r->min_stage)
+			continue;
+		x->rule = r;
+		int v = r->when ? mp_eval_expr(x, r->when) : TV_TRUE;
+		if (v == TV_UNKNOWN)
+			continue;
+		ev->st[i] = v == TV_TRUE ? RS_TRUE : RS_FALSE;
+		mp_txn_add_trace(x, r, v == TV_TRUE);
+		if (v == TV_FALSE)
+			continue;
+		if (r->dry_run) {
+			mp_txn_add_would(x, r);
+			continue;
+		}
+		ev->hits[ev->n_hits++] = (uint32_t)i;
+		for (size_t j = 0; j < r->n_actions; j++) {
+			if (r->actions[j].kind == MP_A_SCORE)
+				ev->score += r->actions[j].score;
+		}
+		if (r->terminal >= 0) {
+			mp_eval_terminal(x, &r->actions[r->terminal], (int)i, r->name);
+			break;
+		}
+	}
+	x->rule = NULL;
+	if (x->txn != NULL && x->txn->oom)
+		return -1;
+	return 0;
+}

@@ -1,0 +1,203 @@
+/*
+ * internal - engine state shared by eval.c, values.c, text.c, txn.c and
+ * result.c (not for use outside src/engine).
+ *
+ * A struct mp_eval is the evaluation of one policy: a tri-state per rule,
+ * the running score and the rules decided true. The transaction keeps one
+ * for the global rules until RCPT ("pre"), a throwaway one per recipient at
+ * RCPT, and one per distinct recipient policy afterwards ("msg").
+ * Per-transaction strings live in the transaction's arena.
+ */
+#ifndef MP_ENGINE_INTERNAL_H
+#define MP_ENGINE_INTERNAL_H
+
+#include "engine/engine.h"
+#include "mail/address.h"
+#include "regex.h"
+#include "rules/ruleset.h"
+#include "util/arena.h"
+#include "util/buf.h"
+#include "util/ip.h"
+#include "util/strmap.h"
+
+#include <stdint.h>
+
+enum { RS_UNDECIDED = 0, RS_TRUE = 1, RS_FALSE = 2 };
+enum { TV_FALSE = 0, TV_TRUE = 1, TV_UNKNOWN = 2 };
+
+#define MP_FROM_MAX 64          /* From mailboxes kept (more are counted) */
+#define MP_HEADERS_MAX 10000    /* header fields kept for rules */
+#define MP_HEADER_VALUE_MAX (256 * 1024)
+#define MP_HEADER_BYTES_MAX (8 * 1024 * 1024)
+
+struct mp_eval {
+	const struct mp_policy *pol;
+	uint8_t *st;             /* per rule of pol */
+	double score;
+	uint32_t *hits;          /* rules decided true (not dry-run), in order */
+	size_t n_hits;
+	enum mp_outcome outcome; /* set by a terminal rule */
+	enum mp_stage stage;
+	int rule;                /* index of the deciding rule, -1 */
+	struct mp_reply reply;
+	const char *quarantine;
+	int rcpt;                /* >= 0: one recipient (at RCPT); -1: the accepted set */
+	const char *scope;       /* for the trace */
+};
+
+struct mp_conn {
+	struct mp_ruleset *rs;
+	const struct mp_checks *checks;
+	struct mp_matcher *matcher;  /* for rules decided at connect and HELO */
+	struct mp_arena arena;
+	const char *ip;          /* "" when unknown */
+	struct mp_ip ipbin;
+	bool ip_ok;
+	const char *name;
+	unsigned port;
+	const char *helo;
+	bool tls, connected, helo_seen;
+	struct mp_eval ev;       /* global rules at connect and HELO */
+	bool ev_ok;
+	struct mp_verdict v;
+	unsigned long n_txn;
+};
+
+struct mp_hdr {
+	const char *name, *key;
+	const char *raw, *value;
+	size_t raw_len, value_len;
+	int next;                /* next field of the same name, -1 */
+};
+
+struct mp_rcpt {
+	const char *addr;
+	size_t len, dom;
+	const struct mp_policy *pol;
+	struct mp_rcpt_info info;
+};
+
+struct lazy {
+	bool done;
+	enum mp_authres r;
+};
+
+struct mp_txn {
+	struct mp_conn *conn;
+	struct mp_ruleset *rs;
+	const struct mp_settings *set;
+	struct mp_arena arena;
+	struct mp_matcher *matcher;
+	const char *queue_id;
+	bool oom;
+
+	const char *from;
+	size_t from_len, from_dom;
+	const char *auth_user;
+	bool mail_seen;
+	struct lazy spf, spf_helo;
+	const char *spf_domain;
+
+	void *dkim_st;
+	bool dkim_started, dkim_done;
+	const struct mp_dkim_sig *sigs;
+	size_t n_sigs;
+	enum mp_authres dkim;
+
+	struct mp_rcpt *rcpts;
+	size_t n_rcpts, cap_rcpts, n_accepted;
+	const struct mp_policy *first_pol;
+
+	struct mp_hdr *hdrs;
+	size_t n_hdrs, cap_hdrs, header_bytes, n_hdrs_seen;
+	struct mp_strmap hindex;     /* lowercased name -> first index + 1 */
+	struct mp_mailbox from_boxes[MP_FROM_MAX];
+	size_t n_from;
+	bool eoh_seen;
+
+	struct mp_buf body;
+	bool collect_body;
+	size_t body_bytes;
+
+	struct mp_eval pre;
+	struct mp_eval **msg;
+	size_t n_msg;
+	bool data_done, eom_done;
+
+	struct mp_verdict v;         /* message-level decision (enforce semantics) */
+	const char *v_quarantine;
+
+	bool trace_on;
+	struct mp_trace *trace;
+	size_t n_trace, cap_trace;
+	const char **logs;
+	size_t n_logs, cap_logs;
+	struct mp_would *would;
+	size_t n_would, cap_would;
+	const struct mp_rule **limit_rules; /* rules that hit the regex limit */
+	size_t n_limit_rules, cap_limit_rules;
+
+	struct mp_result result;
+	bool result_built;
+};
+
+/* Evaluation context: which eval, at which stage. txn is NULL before MAIL. */
+struct mp_ctx {
+	struct mp_conn *conn;
+	struct mp_txn *txn;
+	struct mp_eval *ev;
+	enum mp_stage stage;
+	const struct mp_rule *rule;  /* being evaluated, for notes */
+};
+
+/* eval.c */
+int mp_eval_init(struct mp_eval *ev, const struct mp_policy *pol, const struct mp_eval *from,
+		 const char *scope);
+void mp_eval_release(struct mp_eval *ev);
+/* Decides what the stage's data allows; returns 0 or -1 (no memory). */
+int mp_eval_stage(struct mp_ctx *x);
+int mp_eval_expr(struct mp_ctx *x, const struct mp_expr *e);
+/* Applies a terminal action (of a rule, or a threshold: rule_idx -1). */
+void mp_eval_terminal(struct mp_ctx *x, const struct mp_action *a, int rule_idx,
+		      const char *rule_name);
+
+/* values.c */
+bool mp_val_known(const struct mp_ctx *x, enum mp_field_id f);
+/* Scalar form of a field for ${...}: first value of a multi-valued one. */
+const char *mp_val_scalar(struct mp_ctx *x, enum mp_field_id f, char *buf, size_t len,
+			  size_t *len_r);
+enum mp_authres mp_val_spf(struct mp_txn *t);
+enum mp_authres mp_val_spf_helo(struct mp_txn *t);
+bool mp_val_aligned(struct mp_txn *t, const char *domain);
+struct mp_envelope mp_val_envelope(struct mp_txn *t);
+/* Iterates the values of a (possibly multi-valued) string field. */
+struct mp_viter {
+	size_t i;
+	int h;
+};
+bool mp_val_next(struct mp_ctx *x, const struct mp_expr *e, struct mp_viter *it,
+		 const char **s_r, size_t *len_r);
+double mp_val_number(struct mp_ctx *x, const struct mp_expr *e);
+bool mp_val_bool(struct mp_ctx *x, const struct mp_expr *e);
+enum mp_authres mp_val_result(struct mp_ctx *x, enum mp_field_id f);
+/* Accepted recipients that belong to ev's policy (the `rcpt.to` set). */
+bool mp_val_rcpt_in_scope(const struct mp_ctx *x, size_t i);
+
+/* text.c */
+/* Expands t into out (MP_TEXT_MAX + 1 bytes), sanitised. reply: ASCII only. */
+void mp_text_expand(struct mp_ctx *x, const struct mp_template *t, const char *rule,
+		    bool reply, char *out);
+/* Describes an action for dry-run logs ("reject 550 5.7.1 text"). */
+const char *mp_text_describe(struct mp_ctx *x, const struct mp_rule *r);
+
+/* txn.c helpers used by the others */
+const char *mp_txn_strdup(struct mp_txn *t, const char *s);
+void mp_txn_log(struct mp_txn *t, const char *s);
+void mp_txn_note_limit(struct mp_txn *t, const struct mp_rule *r);
+void mp_txn_add_trace(struct mp_ctx *x, const struct mp_rule *r, bool value);
+void mp_txn_add_would(struct mp_ctx *x, const struct mp_rule *r);
+
+/* result.c */
+int mp_result_build(struct mp_txn *t);
+
+#endif

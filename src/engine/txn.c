@@ -1,0 +1,657 @@
+/*
+ * txn - connections and transactions, stage by stage (SPEC §4.4).
+ *
+ * Before RCPT only global.rules can decide ("pre"). At each RCPT a copy of
+ * pre, extended with the recipient's policy, decides that recipient alone;
+ * a refused recipient is out of the message. From the end of RCPT on, one
+ * evaluation per distinct policy of the accepted recipients ("msg") sees
+ * rcpt.to as the set of its accepted recipients; with recipient_policy =
+ * split there is one. A transaction re-evaluates the connect and HELO
+ * stages itself, so it runs wholly under the rule set it started with.
+ *
+ * Internally everything follows enforce semantics; mode = dry-run only
+ * masks what callers are told (verdicts returned, the result's effects).
+ */
+#include "engine/internal.h"
+
+#include "mail/header.h"
+#include "util/file.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *mp_outcome_name(enum mp_outcome o)
+{
+	static const char *names[] = { "none", "accept", "discard", "quarantine", "tempfail",
+				       "reject" };
+
+	return names[o];
+}
+
+/* ---- connection ------------------------------------------------------- */
+
+struct mp_conn *mp_conn_new(struct mp_ruleset *rs, const struct mp_checks *checks)
+{
+	struct mp_conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	mp_arena_init(&c->arena);
+	c->rs = mp_ruleset_ref(rs);
+	c->checks = checks;
+	c->ip = "";
+	c->name = "unknown";
+	c->helo = "";
+	c->matcher = mp_matcher_new(mp_ruleset_settings(rs)->regex_match_limit);
+	if (c->matcher == NULL) {
+		mp_conn_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void mp_conn_free(struct mp_conn *c)
+{
+	if (c == NULL)
+		return;
+	mp_eval_release(&c->ev);
+	mp_matcher_free(c->matcher);
+	mp_ruleset_unref(c->rs);
+	mp_arena_release(&c->arena);
+	free(c);
+}
+
+void mp_conn_set_ruleset(struct mp_conn *c, struct mp_ruleset *rs)
+{
+	if (rs == c->rs)
+		return;
+	mp_ruleset_ref(rs);
+	mp_ruleset_unref(c->rs);
+	c->rs = rs;
+}
+
+static void verdict_of(const struct mp_eval *ev, struct mp_verdict *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->outcome = ev->outcome;
+	v->stage = ev->stage;
+	if (ev->outcome != MP_O_NONE) {
+		v->rule = ev->rule >= 0 ? ev->pol->rules[ev->rule]->name : NULL;
+		v->reply = ev->reply;
+	}
+}
+
+/* What a caller is told: nothing is refused in mode = dry-run. */
+static void masked(const struct mp_settings *set, const struct mp_verdict *in,
+		   struct mp_verdict *out)
+{
+	if (out == NULL)
+		return;
+	if (set->mode == MP_MODE_DRY_RUN)
+		memset(out, 0, sizeof(*out));
+	else
+		*out = *in;
+}
+
+/* Runs the connect and HELO stages of the global rules for the connection. */
+static int conn_eval(struct mp_conn *c, struct mp_verdict *v)
+{
+	const struct mp_policy *g = mp_ruleset_global(c->rs);
+
+	if (c->v.outcome != MP_O_NONE && c->v.stage == MP_STAGE_CONNECT) {
+		masked(mp_ruleset_settings(c->rs), &c->v, v);
+		return 0;
+	}
+	mp_eval_release(&c->ev);
+	if (mp_eval_init(&c->ev, g, NULL, "global") < 0)
+		return -1;
+	struct mp_ctx x = { .conn = c, .ev = &c->ev };
+	for (x.stage = MP_STAGE_CONNECT; x.stage <= (c->helo_seen ? MP_STAGE_HELO : MP_STAGE_CONNECT);
+	     x.stage++) {
+		if (mp_eval_stage(&x) < 0)
+			return -1;
+	}
+	verdict_of(&c->ev, &c->v);
+	masked(mp_ruleset_settings(c->rs), &c->v, v);
+	return 0;
+}
+
+int mp_conn_connect(struct mp_conn *c, const char *ip, const char *name, unsigned port,
+		    struct mp_verdict *v)
+{
+	c->ip = mp_arena_strdup(&c->arena, ip ? ip : "");
+	c->name = mp_arena_strdup(&c->arena, name && *name ? name : "unknown");
+	if (c->ip == NULL || c->name == NULL)
+		return -1;
+	c->ip_ok = ip != NULL && mp_ip_parse(ip, strlen(ip), &c->ipbin) == 0;
+	c->port = port;
+	c->connected = true;
+	return conn_eval(c, v);
+}
+
+/* Every HELO/EHLO (again after STARTTLS) re-decides with the latest name. */
+int mp_conn_helo(struct mp_conn *c, const char *helo, bool tls, struct mp_verdict *v)
+{
+	c->helo = mp_arena_strdup(&c->arena, helo ? helo : "");
+	if (c->helo == NULL)
+		return -1;
+	c->tls = tls;
+	c->helo_seen = true;
+	return conn_eval(c, v);
+}
+
+/* ---- transaction helpers ---------------------------------------------- */
+
+const char *mp_txn_strdup(struct mp_txn *t, const char *s)
+{
+	const char *p = mp_arena_strdup(&t->arena, s);
+
+	if (p == NULL)
+		t->oom = true;
+	return p;
+}
+
+static void *push(struct mp_txn *t, void **v, size_t *n, size_t *cap, size_t size)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 8;
+		void *nv = realloc(*v, nc * size);
+		if (nv == NULL) {
+			t->oom = true;
+			return NULL;
+		}
+		*v = nv;
+		*cap = nc;
+	}
+	return (char *)*v + (*n)++ * size;
+}
+
+void mp_txn_log(struct mp_txn *t, const char *s)
+{
+	const char *copy = mp_txn_strdup(t, s);
+	const char **slot = copy ? push(t, (void **)&t->logs, &t->n_logs, &t->cap_logs,
+					sizeof(*t->logs)) : NULL;
+
+	if (slot != NULL)
+		*slot = copy;
+}
+
+void mp_txn_note_limit(struct mp_txn *t, const struct mp_rule *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < t->n_limit_rules; i++) {
+		if (t->limit_rules[i] == r)
+			return;
+	}
+	const struct mp_rule **slot = push(t, (void **)&t->limit_rules, &t->n_limit_rules,
+					   &t->cap_limit_rules, sizeof(*slot));
+	if (slot == NULL)
+		return;
+	*slot = r;
+	char msg[300];
+	snprintf(msg, sizeof(msg), "regex match limit reached in rule %s (%s:%d); counted as no match",
+		 r->name, r->file, r->line);
+	mp_txn_log(t, msg);
+}
+
+void mp_txn_add_trace(struct mp_ctx *x, const struct mp_rule *r, bool value)
+{
+	struct mp_txn *t = x->txn;
+
+	if (t == NULL || !t->trace_on)
+		return;
+	struct mp_trace *e = push(t, (void **)&t->trace, &t->n_trace, &t->cap_trace, sizeof(*e));
+	if (e != NULL)
+		*e = (struct mp_trace){ x->stage, x->ev->scope, r->name, value };
+}
+
+void mp_txn_add_would(struct mp_ctx *x, const struct mp_rule *r)
+{
+	struct mp_txn *t = x->txn;
+
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < t->n_would; i++) {
+		if (t->would[i].rule == r->name)
+			return;
+	}
+	const char *what = mp_text_describe(x, r);
+	struct mp_would *w = push(t, (void **)&t->would, &t->n_would, &t->cap_would, sizeof(*w));
+	if (w != NULL)
+		*w = (struct mp_would){ r->name, x->stage, what };
+}
+
+/* ---- transaction ------------------------------------------------------ */
+
+struct mp_txn *mp_txn_new(struct mp_conn *c)
+{
+	struct mp_txn *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	t->conn = c;
+	t->rs = mp_ruleset_ref(c->rs);
+	t->set = mp_ruleset_settings(t->rs);
+	mp_arena_init(&t->arena);
+	mp_buf_init(&t->body);
+	mp_strmap_init(&t->hindex);
+	t->matcher = mp_matcher_new(t->set->regex_match_limit);
+	if (t->matcher == NULL) {
+		mp_txn_free(t);
+		return NULL;
+	}
+	c->n_txn++;
+	return t;
+}
+
+void mp_txn_free(struct mp_txn *t)
+{
+	if (t == NULL)
+		return;
+	if (t->dkim_st != NULL && t->conn->checks && t->conn->checks->dkim_free)
+		t->conn->checks->dkim_free(t->dkim_st);
+	mp_eval_release(&t->pre);
+	for (size_t i = 0; i < t->n_msg; i++) {
+		mp_eval_release(t->msg[i]);
+		free(t->msg[i]);
+	}
+	free(t->msg);
+	free(t->rcpts);
+	free(t->hdrs);
+	free(t->trace);
+	free(t->logs);
+	free(t->would);
+	free(t->limit_rules);
+	mp_strmap_free(&t->hindex);
+	mp_buf_free(&t->body);
+	mp_matcher_free(t->matcher);
+	mp_ruleset_unref(t->rs);
+	mp_arena_release(&t->arena);
+	free(t);
+}
+
+void mp_txn_set_queue_id(struct mp_txn *t, const char *id)
+{
+	t->queue_id = id ? mp_txn_strdup(t, id) : NULL;
+}
+
+void mp_txn_set_trace(struct mp_txn *t, bool on)
+{
+	t->trace_on = on;
+}
+
+const struct mp_verdict *mp_txn_verdict(const struct mp_txn *t)
+{
+	return &t->v;
+}
+
+size_t mp_txn_n_accepted(const struct mp_txn *t)
+{
+	return t->n_accepted;
+}
+
+const struct mp_trace *mp_txn_trace(const struct mp_txn *t, size_t *n_r)
+{
+	*n_r = t->n_trace;
+	return t->trace;
+}
+
+static int finish(struct mp_txn *t, struct mp_verdict *v)
+{
+	masked(t->set, &t->v, v);
+	return t->oom ? -1 : 0;
+}
+
+int mp_txn_mail(struct mp_txn *t, const char *from, const char *auth_user,
+		struct mp_verdict *v)
+{
+	char buf[MP_ADDR_MAX];
+	struct mp_conn *c = t->conn;
+
+	t->from_len = mp_addr_envelope(from, buf);
+	t->from = mp_txn_strdup(t, buf);
+	t->from_dom = mp_addr_domain_offset(buf, t->from_len);
+	t->auth_user = auth_user ? mp_txn_strdup(t, auth_user) : NULL;
+	t->spf_domain = t->from_len > 0 ? t->from + t->from_dom : c->helo;
+	t->mail_seen = true;
+	if (t->oom || mp_eval_init(&t->pre, mp_ruleset_global(t->rs), NULL, "global") < 0)
+		return -1;
+	struct mp_ctx x = { .conn = c, .txn = t, .ev = &t->pre };
+	for (x.stage = MP_STAGE_CONNECT; x.stage <= MP_STAGE_MAIL; x.stage++) {
+		if (mp_eval_stage(&x) < 0)
+			return -1;
+	}
+	verdict_of(&t->pre, &t->v);
+	if (t->v.outcome == MP_O_QUARANTINE)
+		t->v_quarantine = t->pre.quarantine;
+	return finish(t, v);
+}
+
+static bool refusing(enum mp_outcome o)
+{
+	return o == MP_O_REJECT || o == MP_O_TEMPFAIL;
+}
+
+int mp_txn_rcpt(struct mp_txn *t, const char *addr, struct mp_verdict *v)
+{
+	char buf[MP_ADDR_MAX];
+	size_t len = mp_addr_envelope(addr, buf);
+	struct mp_rcpt *r = push(t, (void **)&t->rcpts, &t->n_rcpts, &t->cap_rcpts, sizeof(*r));
+	struct mp_verdict rv;
+
+	if (r == NULL)
+		return -1;
+	memset(r, 0, sizeof(*r));
+	memset(&rv, 0, sizeof(rv));
+	r->addr = mp_txn_strdup(t, buf);
+	r->len = len;
+	r->dom = mp_addr_domain_offset(buf, len);
+	r->pol = mp_ruleset_lookup(t->rs, buf + r->dom, len - r->dom);
+	r->info.addr = r->addr;
+	r->info.policy = r->pol->name;
+	if (t->oom)
+		return -1;
+	if (t->v.outcome != MP_O_NONE) {
+		/* decided before RCPT: every recipient shares that fate */
+		rv = t->v;
+	} else if (t->set->recipient_policy == MP_RCPT_SPLIT && t->first_pol != NULL &&
+		   r->pol != t->first_pol) {
+		rv.outcome = MP_O_TEMPFAIL;
+		rv.stage = MP_STAGE_RCPT;
+		rv.split = true;
+		snprintf(rv.reply.code, sizeof(rv.reply.code), "452");
+		snprintf(rv.reply.xcode, sizeof(rv.reply.xcode), "4.5.3");
+		snprintf(rv.reply.text, sizeof(rv.reply.text),
+			 "Too many recipients for one message; send to %s in a new transaction",
+			 r->pol->name);
+	} else {
+		struct mp_eval ev;
+		char scope[MP_ADDR_MAX + 8];
+		snprintf(scope, sizeof(scope), "rcpt <%s>", r->addr);
+		if (mp_eval_init(&ev, r->pol, &t->pre, mp_txn_strdup(t, scope)) < 0)
+			return -1;
+		ev.rcpt = (int)(r - t->rcpts);
+		struct mp_ctx x = { .conn = t->conn, .txn = t, .ev = &ev, .stage = MP_STAGE_RCPT };
+		int rc = mp_eval_stage(&x);
+		verdict_of(&ev, &rv);
+		mp_eval_release(&ev);
+		if (rc < 0)
+			return -1;
+	}
+	r->info.outcome = refusing(rv.outcome) ? rv.outcome : MP_O_ACCEPT;
+	if (refusing(rv.outcome)) {
+		r->info.split = rv.split;
+		r->info.rule = rv.rule;
+		r->info.reply = rv.reply;
+		r->info.would = t->set->mode == MP_MODE_DRY_RUN;
+	} else {
+		t->n_accepted++;
+		if (t->first_pol == NULL)
+			t->first_pol = r->pol;
+		memset(&rv, 0, sizeof(rv));
+	}
+	masked(t->set, &rv, v);
+	return t->oom ? -1 : 0;
+}
+
+/* The message-level verdict: a refusal by any evaluation ends the message;
+ * otherwise the most severe outcome once every evaluation has one (or, at
+ * the end, of those that have one). */
+static void combine(struct mp_txn *t, bool final)
+{
+	const struct mp_eval *best = NULL;
+	bool all = true;
+
+	for (size_t i = 0; i < t->n_msg; i++) {
+		const struct mp_eval *ev = t->msg[i];
+		if (ev->outcome == MP_O_NONE)
+			all = false;
+		else if (best == NULL || ev->outcome > best->outcome)
+			best = ev;
+	}
+	if (best != NULL && (refusing(best->outcome) || all || final)) {
+		verdict_of(best, &t->v);
+		t->v_quarantine = best->quarantine;
+	}
+}
+
+static int eval_msg(struct mp_txn *t, enum mp_stage stage)
+{
+	for (size_t i = 0; i < t->n_msg; i++) {
+		struct mp_ctx x = { .conn = t->conn, .txn = t, .ev = t->msg[i], .stage = stage };
+		if (mp_eval_stage(&x) < 0)
+			return -1;
+	}
+	combine(t, false);
+	return 0;
+}
+
+static bool dkim_wanted(const struct mp_txn *t)
+{
+	for (size_t i = 0; i < t->n_msg; i++) {
+		if (t->msg[i]->outcome == MP_O_NONE && (t->msg[i]->pol->need & MP_NEED_DKIM))
+			return true;
+	}
+	return false;
+}
+
+int mp_txn_data(struct mp_txn *t, struct mp_verdict *v)
+{
+	if (t->data_done || t->v.outcome != MP_O_NONE) {
+		t->data_done = true;
+		return finish(t, v);
+	}
+	t->data_done = true;
+	for (size_t i = 0; i < t->n_rcpts; i++) {
+		const struct mp_rcpt *r = &t->rcpts[i];
+		bool seen = r->info.outcome != MP_O_ACCEPT;
+		for (size_t j = 0; j < t->n_msg && !seen; j++)
+			seen = t->msg[j]->pol == r->pol;
+		if (seen)
+			continue;
+		struct mp_eval *ev = calloc(1, sizeof(*ev));
+		struct mp_eval **nv = realloc(t->msg, (t->n_msg + 1) * sizeof(*nv));
+		if (nv != NULL)
+			t->msg = nv;
+		char scope[300];
+		snprintf(scope, sizeof(scope), "policy %s", r->pol->name);
+		if (ev == NULL || nv == NULL ||
+		    mp_eval_init(ev, r->pol, &t->pre, mp_txn_strdup(t, scope)) < 0) {
+			free(ev);
+			return -1;
+		}
+		t->msg[t->n_msg++] = ev;
+	}
+	if (eval_msg(t, MP_STAGE_RCPT) < 0)
+		return -1;
+	const struct mp_checks *ck = t->conn->checks;
+	if (t->v.outcome == MP_O_NONE && t->set->dkim && ck && ck->dkim_begin && dkim_wanted(t)) {
+		struct mp_envelope env = mp_val_envelope(t);
+		t->dkim_started = true;
+		t->dkim_st = ck->dkim_begin(ck->arg, &env);
+	}
+	return finish(t, v);
+}
+
+int mp_txn_header(struct mp_txn *t, const char *name, const char *value)
+{
+	const struct mp_checks *ck = t->conn->checks;
+	size_t nl = strlen(name), vl = strlen(value);
+
+	if (!t->data_done && mp_txn_data(t, NULL) < 0)
+		return -1;
+	if (t->dkim_st != NULL)
+		ck->dkim_header(t->dkim_st, name, value);
+	t->header_bytes += nl + 2 + vl + 2;
+	t->n_hdrs_seen++;
+	if (t->v.outcome != MP_O_NONE || t->n_hdrs >= MP_HEADERS_MAX ||
+	    t->header_bytes > MP_HEADER_BYTES_MAX)
+		return t->oom ? -1 : 0;
+	struct mp_hdr *h = push(t, (void **)&t->hdrs, &t->n_hdrs, &t->cap_hdrs, sizeof(*h));
+	if (h == NULL)
+		return -1;
+	if (vl > MP_HEADER_VALUE_MAX)
+		vl = MP_HEADER_VALUE_MAX;
+	char *key = mp_arena_strndup(&t->arena, name, nl);
+	h->name = mp_arena_strndup(&t->arena, name, nl);
+	h->raw = mp_arena_strndup(&t->arena, value, vl);
+	h->raw_len = vl;
+	h->next = -1;
+	if (key == NULL || h->name == NULL || h->raw == NULL ||
+	    mp_header_value(h->raw, vl, &t->arena, &h->value, &h->value_len) < 0) {
+		t->n_hdrs--;
+		return -1;
+	}
+	mp_ascii_lower(key);
+	h->key = key;
+	int idx = (int)(t->n_hdrs - 1);
+	void *first;
+	if (mp_strmap_get(&t->hindex, key, &first)) {
+		int i = (int)((uintptr_t)first - 1);
+		while (t->hdrs[i].next >= 0)
+			i = t->hdrs[i].next;
+		t->hdrs[i].next = idx;
+	} else if (mp_strmap_put(&t->hindex, key, nl, (void *)(uintptr_t)(idx + 1), NULL) < 0) {
+		return -1;
+	}
+	if (strcmp(key, "from") == 0) {
+		size_t stored = t->n_from < MP_FROM_MAX ? t->n_from : MP_FROM_MAX;
+		int n = mp_addr_parse_list(h->value, h->value_len, &t->arena, t->from_boxes + stored,
+					   MP_FROM_MAX - stored);
+		if (n < 0)
+			return -1;
+		t->n_from += (size_t)n;
+	}
+	return t->oom ? -1 : 0;
+}
+
+int mp_txn_eoh(struct mp_txn *t, struct mp_verdict *v)
+{
+	if (!t->data_done && mp_txn_data(t, NULL) < 0)
+		return -1;
+	if (t->eoh_seen)
+		return finish(t, v);
+	t->eoh_seen = true;
+	if (t->dkim_st != NULL)
+		t->conn->checks->dkim_eoh(t->dkim_st);
+	if (t->v.outcome == MP_O_NONE && eval_msg(t, MP_STAGE_HEADER) < 0)
+		return -1;
+	for (size_t i = 0; i < t->n_msg; i++) {
+		if (t->msg[i]->outcome == MP_O_NONE && (t->msg[i]->pol->need & MP_NEED_BODY))
+			t->collect_body = t->set->body_scan_limit > 0;
+	}
+	return finish(t, v);
+}
+
+int mp_txn_body(struct mp_txn *t, const void *p, size_t n)
+{
+	if (!t->eoh_seen && mp_txn_eoh(t, NULL) < 0)
+		return -1;
+	t->body_bytes += n;
+	if (t->v.outcome != MP_O_NONE)
+		return 0;
+	if (t->collect_body && t->body.len < t->set->body_scan_limit) {
+		size_t room = t->set->body_scan_limit - t->body.len;
+		mp_buf_add(&t->body, p, n < room ? n : room);
+		if (t->body.oom)
+			return -1;
+	}
+	if (t->dkim_st != NULL)
+		t->conn->checks->dkim_body(t->dkim_st, p, n);
+	return 0;
+}
+
+bool mp_txn_wants_body(const struct mp_txn *t)
+{
+	if (t->v.outcome != MP_O_NONE)
+		return false;
+	if (t->collect_body || t->dkim_st != NULL)
+		return true;
+	for (size_t i = 0; i < t->n_msg; i++) {
+		if (t->msg[i]->outcome == MP_O_NONE &&
+		    (t->msg[i]->pol->need & (MP_NEED_SIZE | MP_NEED_BODY)))
+			return true;
+	}
+	return false;
+}
+
+/* pass if any signature passes, else fail if any fails, else the worst
+ * error, else none. */
+static enum mp_authres dkim_summary(const struct mp_dkim_sig *s, size_t n)
+{
+	static const int rank[MP_AR_COUNT] = {
+		[MP_AR_NONE] = 0, [MP_AR_NEUTRAL] = 1, [MP_AR_POLICY] = 2,
+		[MP_AR_PERMERROR] = 3, [MP_AR_TEMPERROR] = 4, [MP_AR_SOFTFAIL] = 1,
+	};
+	enum mp_authres worst = MP_AR_NONE;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i].result == MP_AR_PASS)
+			return MP_AR_PASS;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (s[i].result == MP_AR_FAIL)
+			return MP_AR_FAIL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (rank[s[i].result] > rank[worst])
+			worst = s[i].result;
+	}
+	return worst;
+}
+
+/* Thresholds decide for an evaluation that no rule decided (SPEC §4.4). */
+static void thresholds(struct mp_txn *t, struct mp_eval *ev)
+{
+	const struct mp_threshold *best = NULL;
+
+	if (ev->outcome != MP_O_NONE)
+		return;
+	for (size_t i = 0; i < ev->pol->n_thresholds; i++) {
+		const struct mp_threshold *th = ev->pol->thresholds[i];
+		if (th->terminal >= 0 && ev->score >= th->score && (best == NULL || th->score > best->score))
+			best = th;
+	}
+	if (best != NULL) {
+		struct mp_ctx x = { .conn = t->conn, .txn = t, .ev = ev, .stage = MP_STAGE_EOM };
+		mp_eval_terminal(&x, &best->actions[best->terminal], -1, NULL);
+	}
+}
+
+int mp_txn_eom(struct mp_txn *t, struct mp_verdict *v)
+{
+	if (!t->eoh_seen && mp_txn_eoh(t, NULL) < 0)
+		return -1;
+	if (t->eom_done)
+		return finish(t, v);
+	t->eom_done = true;
+	const struct mp_checks *ck = t->conn->checks;
+	if (t->dkim_st != NULL) {
+		t->n_sigs = ck->dkim_end(t->dkim_st, &t->sigs);
+		t->dkim = dkim_summary(t->sigs, t->n_sigs);
+		t->dkim_done = true;
+	} else if (t->dkim_started) {
+		t->dkim = MP_AR_TEMPERROR;
+		t->dkim_done = true;
+	}
+	if (t->v.outcome == MP_O_NONE) {
+		if (eval_msg(t, MP_STAGE_EOM) < 0)
+			return -1;
+		for (size_t i = 0; i < t->n_msg; i++)
+			thresholds(t, t->msg[i]);
+		combine(t, true);
+	}
+	return finish(t, v);
+}
+
+const struct mp_result *mp_txn_result(struct mp_txn *t)
+{
+	if (!t->result_built) {
+		if (mp_result_build(t) < 0)
+			return NULL;
+		t->result_built = true;
+	}
+	return &t->result;
+}

@@ -1,0 +1,342 @@
+/*
+ * values - the value of each field in a given evaluation context.
+ *
+ * Callers check the stage first (mp_val_known); the getters assume the data
+ * of that stage is there. SPF is computed on first use and cached in the
+ * transaction. Organisational domains come from libpsl's packaged list,
+ * loaded once per process.
+ */
+#include "engine/internal.h"
+
+#include "util/file.h"
+
+#include <libpsl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+bool mp_val_known(const struct mp_ctx *x, enum mp_field_id f)
+{
+	return x->stage >= mp_field_info(f)->stage;
+}
+
+struct mp_envelope mp_val_envelope(struct mp_txn *t)
+{
+	struct mp_conn *c = t->conn;
+
+	return (struct mp_envelope){
+		.client_ip = c->ip,
+		.ip = c->ip_ok ? &c->ipbin : NULL,
+		.helo = c->helo,
+		.mail_from = t->from ? t->from : "",
+		.mail_domain = t->from ? t->from + t->from_dom : "",
+	};
+}
+
+enum mp_authres mp_val_spf(struct mp_txn *t)
+{
+	if (!t->spf.done) {
+		struct mp_envelope env = mp_val_envelope(t);
+		const struct mp_checks *ck = t->conn->checks;
+		t->spf.done = true;
+		t->spf.r = t->set->spf && ck && ck->spf_mailfrom ? ck->spf_mailfrom(ck->arg, &env)
+								   : MP_AR_NONE;
+	}
+	return t->spf.r;
+}
+
+enum mp_authres mp_val_spf_helo(struct mp_txn *t)
+{
+	if (!t->spf_helo.done) {
+		struct mp_envelope env = mp_val_envelope(t);
+		const struct mp_checks *ck = t->conn->checks;
+		t->spf_helo.done = true;
+		t->spf_helo.r = t->set->spf_helo && ck && ck->spf_helo ? ck->spf_helo(ck->arg, &env)
+								       : MP_AR_NONE;
+	}
+	return t->spf_helo.r;
+}
+
+static const psl_ctx_t *psl;
+static pthread_once_t psl_once = PTHREAD_ONCE_INIT;
+
+static void psl_load(void)
+{
+	psl = psl_latest(NULL);
+	if (psl == NULL)
+		psl = psl_builtin();
+}
+
+/* Organisational domain of d (lowercased into buf); d itself when libpsl
+ * has none (a public suffix, or no list). */
+static const char *org_domain(const char *d, char *buf, size_t len)
+{
+	size_t l = strlen(d);
+
+	while (l > 0 && d[l - 1] == '.')
+		l--;
+	if (l == 0 || l >= len)
+		return NULL;
+	memcpy(buf, d, l);
+	buf[l] = '\0';
+	mp_ascii_lower(buf);
+	pthread_once(&psl_once, psl_load);
+	const char *r = psl ? psl_registrable_domain(psl, buf) : NULL;
+	return r ? r : buf;
+}
+
+/* Whether domain shares its organisational domain with the From domain.
+ * Only a message with exactly one From address can be aligned. */
+bool mp_val_aligned(struct mp_txn *t, const char *domain)
+{
+	char a[256], b[256];
+
+	if (t->n_from != 1 || domain == NULL || *domain == '\0')
+		return false;
+	const struct mp_mailbox *m = &t->from_boxes[0];
+	if (m->domain >= m->len)
+		return false;
+	const char *oa = org_domain(domain, a, sizeof(a));
+	const char *ob = org_domain(m->addr + m->domain, b, sizeof(b));
+	return oa && ob && strcmp(oa, ob) == 0;
+}
+
+enum mp_authres mp_val_result(struct mp_ctx *x, enum mp_field_id f)
+{
+	switch (f) {
+	case MP_F_SPF:
+		return mp_val_spf(x->txn);
+	case MP_F_SPF_HELO:
+		return mp_val_spf_helo(x->txn);
+	case MP_F_DKIM:
+		return x->txn->dkim;
+	default:
+		return MP_AR_NONE;
+	}
+}
+
+bool mp_val_rcpt_in_scope(const struct mp_ctx *x, size_t i)
+{
+	const struct mp_rcpt *r = &x->txn->rcpts[i];
+
+	if (x->ev->rcpt >= 0)
+		return (size_t)x->ev->rcpt == i;
+	return r->info.outcome == MP_O_ACCEPT && r->pol == x->ev->pol;
+}
+
+static int header_first(const struct mp_txn *t, const char *key)
+{
+	void *v;
+
+	if (key == NULL || !mp_strmap_get(&t->hindex, key, &v))
+		return -1;
+	return (int)((uintptr_t)v - 1);
+}
+
+bool mp_val_bool(struct mp_ctx *x, const struct mp_expr *e)
+{
+	struct mp_txn *t = x->txn;
+
+	switch (e->field) {
+	case MP_F_TLS:
+		return x->conn->tls;
+	case MP_F_AUTH:
+		return t->auth_user != NULL && *t->auth_user != '\0';
+	case MP_F_EXISTS_HEADER:
+		return header_first(t, e->hkey) >= 0;
+	case MP_F_DKIM_ALIGNED:
+		for (size_t i = 0; i < t->n_sigs; i++) {
+			if (t->sigs[i].result == MP_AR_PASS && mp_val_aligned(t, t->sigs[i].domain))
+				return true;
+		}
+		return false;
+	case MP_F_SPF_ALIGNED:
+		return mp_val_spf(t) == MP_AR_PASS && mp_val_aligned(t, t->spf_domain);
+	default:
+		return false;
+	}
+}
+
+double mp_val_number(struct mp_ctx *x, const struct mp_expr *e)
+{
+	struct mp_txn *t = x->txn;
+
+	switch (e->field) {
+	case MP_F_CLIENT_PORT:
+		return x->conn->port;
+	case MP_F_RCPT_COUNT:
+		return (double)t->n_accepted + (x->ev->rcpt >= 0 ? 1 : 0);
+	case MP_F_COUNT_HEADER: {
+		double n = 0;
+		for (int h = header_first(t, e->hkey); h >= 0; h = t->hdrs[h].next)
+			n++;
+		return n;
+	}
+	case MP_F_HEADER_FROM_COUNT:
+		return (double)t->n_from;
+	case MP_F_MESSAGE_SIZE:
+		return (double)t->header_bytes + 2 + (double)t->body_bytes;
+	case MP_F_SCORE:
+		return x->ev->score;
+	default:
+		return 0;
+	}
+}
+
+/* The values of a string field, one per call. */
+bool mp_val_next(struct mp_ctx *x, const struct mp_expr *e, struct mp_viter *it,
+		 const char **s_r, size_t *len_r)
+{
+	struct mp_txn *t = x->txn;
+	struct mp_conn *c = x->conn;
+	const char *s = NULL;
+	size_t len = 0;
+
+	switch (e->field) {
+	case MP_F_RCPT_TO:
+	case MP_F_RCPT_TO_LOCAL:
+	case MP_F_RCPT_TO_DOMAIN:
+		while (it->i < t->n_rcpts && !mp_val_rcpt_in_scope(x, it->i))
+			it->i++;
+		if (it->i >= t->n_rcpts)
+			return false;
+		{
+			const struct mp_rcpt *r = &t->rcpts[it->i++];
+			size_t at = r->dom < r->len ? r->dom - 1 : r->len;
+			if (e->field == MP_F_RCPT_TO) {
+				*s_r = r->addr;
+				*len_r = r->len;
+			} else if (e->field == MP_F_RCPT_TO_LOCAL) {
+				*s_r = r->addr;
+				*len_r = at;
+			} else {
+				*s_r = r->addr + r->dom;
+				*len_r = r->len - r->dom;
+			}
+		}
+		return true;
+	case MP_F_HEADER:
+	case MP_F_RAWHEADER:
+		if (it->i == 0) {
+			it->h = header_first(t, e->hkey);
+			it->i = 1;
+		}
+		if (it->h < 0)
+			return false;
+		{
+			const struct mp_hdr *h = &t->hdrs[it->h];
+			it->h = h->next;
+			if (e->field == MP_F_HEADER) {
+				*s_r = h->value;
+				*len_r = h->value_len;
+			} else {
+				*s_r = h->raw;
+				*len_r = h->raw_len;
+			}
+		}
+		return true;
+	case MP_F_HEADER_FROM:
+	case MP_F_HEADER_FROM_DOMAIN: {
+		size_t stored = t->n_from < MP_FROM_MAX ? t->n_from : MP_FROM_MAX;
+		if (it->i >= stored)
+			return false;
+		const struct mp_mailbox *m = &t->from_boxes[it->i++];
+		if (e->field == MP_F_HEADER_FROM) {
+			*s_r = m->addr;
+			*len_r = m->len;
+		} else {
+			*s_r = m->addr + m->domain;
+			*len_r = m->len - m->domain;
+		}
+		return true;
+	}
+	case MP_F_DKIM_DOMAINS:
+		while (it->i < t->n_sigs && t->sigs[it->i].result != MP_AR_PASS)
+			it->i++;
+		if (it->i >= t->n_sigs)
+			return false;
+		*s_r = t->sigs[it->i].domain;
+		*len_r = strlen(*s_r);
+		it->i++;
+		return true;
+	default:
+		break;
+	}
+	if (it->i++ > 0)
+		return false;
+	switch (e->field) {
+	case MP_F_CLIENT_IP: s = c->ip; break;
+	case MP_F_CLIENT_NAME: s = c->name; break;
+	case MP_F_HELO: s = c->helo; break;
+	case MP_F_MAIL_FROM: s = t->from; len = t->from_len; break;
+	case MP_F_MAIL_FROM_LOCAL:
+		s = t->from;
+		len = t->from_dom < t->from_len ? t->from_dom - 1 : t->from_len;
+		break;
+	case MP_F_MAIL_FROM_DOMAIN:
+		s = t->from + t->from_dom;
+		len = t->from_len - t->from_dom;
+		break;
+	case MP_F_AUTH_USER: s = t->auth_user ? t->auth_user : ""; break;
+	case MP_F_SPF_DOMAIN: s = t->spf_domain; break;
+	case MP_F_BODY:
+		s = t->body.p ? t->body.p : "";
+		len = t->body.len;
+		break;
+	default: return false;
+	}
+	if (s == NULL)
+		s = "";
+	if (len == 0 && e->field != MP_F_BODY && e->field != MP_F_MAIL_FROM_LOCAL &&
+	    e->field != MP_F_MAIL_FROM_DOMAIN && e->field != MP_F_MAIL_FROM)
+		len = strlen(s);
+	*s_r = s;
+	*len_r = len;
+	return true;
+}
+
+/* Shortest form of a number: 9, 4.5, -0.25. */
+static void fmt_number(double v, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.6g", v);
+}
+
+const char *mp_val_scalar(struct mp_ctx *x, enum mp_field_id f, char *buf, size_t len,
+			  size_t *len_r)
+{
+	const struct mp_field_info *fi = mp_field_info(f);
+	struct mp_expr e;
+	const char *s = "";
+	size_t sl = 0;
+
+	memset(&e, 0, sizeof(e));
+	e.field = f;
+	if (!mp_val_known(x, f) || (x->txn == NULL && fi->stage > MP_STAGE_HELO)) {
+		*len_r = 0;
+		return "";
+	}
+	switch (fi->type) {
+	case MP_T_BOOL:
+		s = mp_val_bool(x, &e) ? "yes" : "no";
+		sl = strlen(s);
+		break;
+	case MP_T_NUM:
+		fmt_number(mp_val_number(x, &e), buf, len);
+		s = buf;
+		sl = strlen(s);
+		break;
+	case MP_T_RESULT:
+		s = mp_authres_name(mp_val_result(x, f));
+		sl = strlen(s);
+		break;
+	default: {
+		struct mp_viter it = { 0, 0 };
+		if (!mp_val_next(x, &e, &it, &s, &sl)) {
+			s = "";
+			sl = 0;
+		}
+	}
+	}
+	*len_r = sl;
+	return s;
+}

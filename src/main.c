@@ -1,0 +1,337 @@
+/*
+ * main - the milter-policy command line (SPEC §2): parses options, loads
+ * the configuration and rule set, and hands over to check, test or the
+ * case runner. Exit codes: 0 done, 1 rule/config errors or a failed case,
+ * 2 usage error.
+ */
+#include "conf.h"
+#include "engine/engine.h"
+#include "replay/replay.h"
+#include "rules/dump.h"
+#include "rules/ruleset.h"
+#include "util/diag.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EXIT_ERRORS 1
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+	"usage: milter-policy [-c FILE] [--rules DIR] COMMAND ...\n"
+	"  run [-f]                          start the daemon (-f: foreground)\n"
+	"  check [--dump] [DIR]              check the configuration and every rule file\n"
+	"  test [ENVELOPE] [--json] [MESSAGE | -]\n"
+	"                                    replay one message through the rules\n"
+	"  test --case FILE...               run test-case files\n"
+	"  reload                            make the running daemon reload\n"
+	"  version\n"
+	"ENVELOPE: --client-ip IP --client-name NAME --client-port N --helo NAME --tls\n"
+	"          --from ADDR --rcpt ADDR... --auth USER --queue-id ID\n"
+	"          --spf RESULT --spf-helo RESULT --dkim RESULT[:DOMAIN,...] --dns-zone FILE\n";
+
+static int usage(const char *why)
+{
+	if (why != NULL)
+		fprintf(stderr, "milter-policy: %s\n", why);
+	fputs(usage_text, stderr);
+	return EXIT_USAGE;
+}
+
+struct opts {
+	const char *conf_path;
+	const char *rules;
+	const char *cmd;
+	char **args;     /* the command's own arguments */
+	int n_args;
+};
+
+/* Pulls -c/--config and --rules out of argv wherever they are. */
+static int parse_global(int argc, char **argv, struct opts *o)
+{
+	o->args = calloc((size_t)argc + 1, sizeof(char *));
+	if (o->args == NULL)
+		return -1;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0 || strcmp(a, "--rules") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "milter-policy: %s needs a value\n", a);
+				return -1;
+			}
+			if (a[2] == 'r')
+				o->rules = argv[++i];
+			else
+				o->conf_path = argv[++i];
+		} else if (o->cmd == NULL && a[0] != '-') {
+			o->cmd = a;
+		} else if (o->cmd == NULL && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) {
+			fputs(usage_text, stdout);
+			exit(0);
+		} else if (o->cmd == NULL) {
+			fprintf(stderr, "milter-policy: unknown option %s\n", a);
+			return -1;
+		} else {
+			o->args[o->n_args++] = argv[i];
+		}
+	}
+	return 0;
+}
+
+/* The configuration: the -c file, else the default file if it exists, else
+ * built-in defaults. NULL after printing the errors. */
+static struct mp_conf *load_conf(const struct opts *o)
+{
+	struct mp_conf *c = mp_conf_new();
+	struct mp_diags d;
+	const char *path = o->conf_path;
+
+	if (c == NULL) {
+		fprintf(stderr, "milter-policy: out of memory\n");
+		return NULL;
+	}
+	if (path == NULL && access(MP_DEFAULT_CONF, F_OK) == 0)
+		path = MP_DEFAULT_CONF;
+	if (path != NULL) {
+		mp_diags_init(&d);
+		if (mp_conf_load(c, path, &d) < 0) {
+			mp_diags_print(&d, stderr);
+			mp_diags_free(&d);
+			mp_conf_free(c);
+			return NULL;
+		}
+		mp_diags_free(&d);
+	}
+	if (o->rules != NULL && mp_conf_set_rules_dir(c, o->rules) < 0) {
+		mp_conf_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static struct mp_ruleset *load_rules(const struct mp_conf *c)
+{
+	struct mp_diags d;
+
+	mp_diags_init(&d);
+	struct mp_ruleset *rs = mp_ruleset_load(c, &d);
+	if (rs == NULL) {
+		mp_diags_print(&d, stderr);
+		if (mp_diags_count(&d) == 0)
+			fprintf(stderr, "milter-policy: out of memory loading rules\n");
+	}
+	mp_diags_free(&d);
+	return rs;
+}
+
+static int cmd_check(struct opts *o)
+{
+	bool dump = false;
+	const char *dir = NULL;
+
+	for (int i = 0; i < o->n_args; i++) {
+		if (strcmp(o->args[i], "--dump") == 0)
+			dump = true;
+		else if (o->args[i][0] == '-')
+			return usage("check: unknown option");
+		else if (dir == NULL)
+			dir = o->args[i];
+		else
+			return usage("check: more than one directory");
+	}
+	if (dir != NULL)
+		o->rules = dir;
+	struct mp_conf *c = load_conf(o);
+	if (c == NULL)
+		return EXIT_ERRORS;
+	struct mp_ruleset *rs = load_rules(c);
+	if (rs == NULL) {
+		mp_conf_free(c);
+		return EXIT_ERRORS;
+	}
+	if (dump)
+		mp_ruleset_dump(rs, stdout);
+	else
+		printf("%s: %zu rules, %zu lists, %zu policies besides global: OK\n",
+		       mp_ruleset_dir(rs), mp_ruleset_n_rules(rs), mp_ruleset_n_lists(rs),
+		       mp_ruleset_n_policies(rs));
+	mp_ruleset_unref(rs);
+	mp_conf_free(c);
+	return 0;
+}
+
+static int result_arg(const char *opt, const char *v, int *dst)
+{
+	int r = mp_authres_parse(v);
+
+	if (r < 0 || r == MP_AR_POLICY) {
+		fprintf(stderr, "milter-policy: %s: expected pass, fail, softfail, neutral, none, "
+				"temperror or permerror\n", opt);
+		return -1;
+	}
+	*dst = r;
+	return 0;
+}
+
+static int cmd_test(struct opts *o)
+{
+	struct mp_replay_env env;
+	const char **rcpts = calloc((size_t)o->n_args + 1, sizeof(char *));
+	size_t n_rcpts = 0;
+	bool json = false, cases = false;
+	const char *message = NULL;
+	char **case_files = calloc((size_t)o->n_args + 1, sizeof(char *));
+	int n_cases = 0, rc = EXIT_USAGE;
+
+	mp_replay_env_init(&env);
+	if (rcpts == NULL || case_files == NULL)
+		goto out;
+	for (int i = 0; i < o->n_args; i++) {
+		const char *a = o->args[i];
+		const char *v = i + 1 < o->n_args ? o->args[i + 1] : NULL;
+		bool takes = true;
+		if (strcmp(a, "--json") == 0) {
+			json = true;
+			takes = false;
+		} else if (strcmp(a, "--tls") == 0) {
+			env.tls = true;
+			takes = false;
+		} else if (strcmp(a, "--case") == 0) {
+			cases = true;
+			takes = false;
+		} else if (cases && a[0] != '-') {
+			case_files[n_cases++] = (char *)a;
+			takes = false;
+		} else if (a[0] != '-' || strcmp(a, "-") == 0) {
+			if (message != NULL) {
+				rc = usage("test: more than one message");
+				goto out;
+			}
+			message = a;
+			takes = false;
+		} else if (v == NULL) {
+			rc = usage("test: option needs a value");
+			goto out;
+		} else if (strcmp(a, "--client-ip") == 0) {
+			env.client_ip = v;
+		} else if (strcmp(a, "--client-name") == 0) {
+			env.client_name = v;
+		} else if (strcmp(a, "--client-port") == 0) {
+			env.client_port = (unsigned)strtoul(v, NULL, 10);
+		} else if (strcmp(a, "--helo") == 0) {
+			env.helo = v;
+		} else if (strcmp(a, "--from") == 0) {
+			env.from = v;
+		} else if (strcmp(a, "--rcpt") == 0) {
+			rcpts[n_rcpts++] = v;
+		} else if (strcmp(a, "--auth") == 0) {
+			env.auth = v;
+		} else if (strcmp(a, "--queue-id") == 0) {
+			env.queue_id = v;
+		} else if (strcmp(a, "--spf") == 0) {
+			if (result_arg(a, v, &env.inj.spf) < 0)
+				goto out;
+		} else if (strcmp(a, "--spf-helo") == 0) {
+			if (result_arg(a, v, &env.inj.spf_helo) < 0)
+				goto out;
+		} else if (strcmp(a, "--dkim") == 0) {
+			if (mp_injected_set_dkim(&env.inj, v) < 0) {
+				rc = usage("--dkim: expected RESULT or RESULT:domain[,domain]");
+				goto out;
+			}
+		} else if (strcmp(a, "--dns-zone") == 0) {
+			fprintf(stderr, "milter-policy: --dns-zone: static DNS zones need the DNS "
+					"module, which this build does not have yet\n");
+			goto out;
+		} else {
+			fprintf(stderr, "milter-policy: test: unknown option %s\n", a);
+			rc = usage(NULL);
+			goto out;
+		}
+		if (takes)
+			i++;
+	}
+	if (n_rcpts > 0)
+		env.rcpts = rcpts;
+	struct mp_conf *c = load_conf(o);
+	if (c == NULL) {
+		rc = EXIT_ERRORS;
+		goto out;
+	}
+	if (cases) {
+		if (n_cases == 0) {
+			mp_conf_free(c);
+			rc = usage("test --case: no case files");
+			goto out;
+		}
+		int failed = mp_cases_run(c, o->rules, case_files, n_cases, stdout);
+		rc = failed == 0 ? 0 : EXIT_ERRORS;
+		mp_conf_free(c);
+		goto out;
+	}
+	struct mp_ruleset *rs = load_rules(c);
+	mp_conf_free(c);
+	if (rs == NULL) {
+		rc = EXIT_ERRORS;
+		goto out;
+	}
+	struct mp_message msg;
+	if (message != NULL && mp_message_load(message, &msg) < 0) {
+		fprintf(stderr, "milter-policy: %s: %s\n", message, strerror(errno));
+		mp_ruleset_unref(rs);
+		rc = EXIT_ERRORS;
+		goto out;
+	}
+	if (message == NULL && mp_message_parse("", 0, &msg) < 0) {
+		mp_ruleset_unref(rs);
+		rc = EXIT_ERRORS;
+		goto out;
+	}
+	struct mp_replay r;
+	const char *err;
+	if (mp_replay_run(rs, &env, &msg, !json, &r, &err) < 0) {
+		fprintf(stderr, "milter-policy: test: %s\n", err);
+		rc = r.no_rcpt ? EXIT_USAGE : EXIT_ERRORS;
+	} else {
+		rc = json ? (mp_report_json(&r, stdout) < 0 ? EXIT_ERRORS : 0)
+			  : (mp_report_text(&r, stdout), 0);
+	}
+	mp_replay_free(&r);
+	mp_message_free(&msg);
+	mp_ruleset_unref(rs);
+out:
+	mp_replay_env_clear(&env);
+	free(rcpts);
+	free(case_files);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	if (parse_global(argc, argv, &o) < 0) {
+		free(o.args);
+		return usage(NULL);
+	}
+	if (o.cmd == NULL)
+		rc = usage(NULL);
+	else if (strcmp(o.cmd, "version") == 0)
+		rc = (printf("milter-policy %s\n", MP_VERSION), 0);
+	else if (strcmp(o.cmd, "check") == 0)
+		rc = cmd_check(&o);
+	else if (strcmp(o.cmd, "test") == 0)
+		rc = cmd_test(&o);
+	else if (strcmp(o.cmd, "run") == 0 || strcmp(o.cmd, "reload") == 0) {
+		fprintf(stderr, "milter-policy: '%s' is not available in this version yet\n", o.cmd);
+		rc = EXIT_USAGE;
+	} else
+		rc = usage("unknown command");
+	free(o.args);
+	return rc;
+}

@@ -1,0 +1,347 @@
+/*
+ * message - parsing a message file and driving it through the engine.
+ *
+ * Parsing follows what Postfix hands a milter: header values without the
+ * space after the colon and with LF folding, the body with CRLF line ends.
+ * An initial mbox "From " line is skipped; a line that is neither a field
+ * nor a continuation ends the header, as in Postfix. A NUL byte in a field
+ * ends its value (libmilter passes C strings).
+ */
+#include "replay/replay.h"
+
+#include "engine/engine.h"
+#include "mail/address.h"
+#include "util/arena.h"
+#include "util/buf.h"
+#include "util/file.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MESSAGE_MAX (256u * 1024 * 1024)
+
+void mp_message_free(struct mp_message *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->n_hdrs; i++) {
+		free(m->hdrs[i].name);
+		free(m->hdrs[i].value);
+	}
+	free(m->hdrs);
+	free(m->body);
+	memset(m, 0, sizeof(*m));
+}
+
+static const char *line_end(const char *p, const char *end)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+	return nl ? nl : end;
+}
+
+int mp_message_parse(const char *data, size_t len, struct mp_message *m)
+{
+	const char *p = data, *end = data + len;
+	size_t cap = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (len >= 5 && memcmp(p, "From ", 5) == 0)
+		p = line_end(p, end) + (line_end(p, end) < end);
+	while (p < end) {
+		const char *le = line_end(p, end);
+		const char *content_end = le > p && le[-1] == '\r' ? le - 1 : le;
+		if (content_end == p) {
+			p = le + (le < end);
+			break; /* the empty line */
+		}
+		if (*p == ' ' || *p == '\t') {
+			if (m->n_hdrs == 0)
+				break;
+			struct mp_msg_header *h = &m->hdrs[m->n_hdrs - 1];
+			size_t ol = strlen(h->value), add = (size_t)(content_end - p);
+			char *nv = realloc(h->value, ol + 1 + add + 1);
+			if (nv == NULL)
+				goto oom;
+			nv[ol] = '\n';
+			memcpy(nv + ol + 1, p, add);
+			nv[ol + 1 + add] = '\0';
+			h->value = nv;
+			p = le + (le < end);
+			continue;
+		}
+		const char *colon = memchr(p, ':', (size_t)(content_end - p));
+		bool ok = colon != NULL && colon > p;
+		for (const char *q = p; ok && q < colon; q++)
+			ok = (unsigned char)*q > ' ' && (unsigned char)*q < 0x7f;
+		if (!ok)
+			break; /* not a header field: the body starts here */
+		if (m->n_hdrs == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			struct mp_msg_header *nh = realloc(m->hdrs, nc * sizeof(*nh));
+			if (nh == NULL)
+				goto oom;
+			m->hdrs = nh;
+			cap = nc;
+		}
+		const char *v = colon + 1;
+		while (v < content_end && (*v == ' ' || *v == '\t'))
+			v++;
+		struct mp_msg_header *h = &m->hdrs[m->n_hdrs];
+		h->name = strndup(p, (size_t)(colon - p));
+		h->value = strndup(v, (size_t)(content_end - v));
+		if (h->name == NULL || h->value == NULL) {
+			free(h->name);
+			free(h->value);
+			goto oom;
+		}
+		m->n_hdrs++;
+		p = le + (le < end);
+	}
+	/* body: LF -> CRLF */
+	struct mp_buf b;
+	mp_buf_init(&b);
+	while (p < end) {
+		const char *le = line_end(p, end);
+		const char *ce = le > p && le[-1] == '\r' ? le - 1 : le;
+		mp_buf_add(&b, p, (size_t)(ce - p));
+		if (le < end)
+			mp_buf_add(&b, "\r\n", 2);
+		p = le + (le < end);
+	}
+	if (b.oom) {
+		mp_buf_free(&b);
+		goto oom;
+	}
+	m->body_len = b.len;
+	m->body = mp_buf_steal(&b);
+	if (m->body == NULL)
+		goto oom;
+	return 0;
+oom:
+	mp_message_free(m);
+	return -1;
+}
+
+int mp_message_load(const char *path, struct mp_message *m)
+{
+	char *data;
+	size_t len = 0;
+
+	if (strcmp(path, "-") == 0) {
+		struct mp_buf b;
+		char chunk[65536];
+		ssize_t n;
+		mp_buf_init(&b);
+		while ((n = read(0, chunk, sizeof(chunk))) != 0) {
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				mp_buf_free(&b);
+				return -1;
+			}
+			mp_buf_add(&b, chunk, (size_t)n);
+			if (b.len > MESSAGE_MAX) {
+				mp_buf_free(&b);
+				errno = EFBIG;
+				return -1;
+			}
+		}
+		len = b.len;
+		data = mp_buf_steal(&b);
+		if (data == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+	} else {
+		data = mp_read_file(path, MESSAGE_MAX, &len);
+		if (data == NULL)
+			return -1;
+	}
+	int rc = mp_message_parse(data, len, m);
+	free(data);
+	if (rc < 0)
+		errno = ENOMEM;
+	return rc;
+}
+
+void mp_replay_env_init(struct mp_replay_env *env)
+{
+	memset(env, 0, sizeof(*env));
+	env->client_ip = "127.0.0.1";
+	env->client_name = "localhost";
+	env->client_port = 25;
+	env->helo = "localhost";
+	mp_injected_init(&env->inj);
+}
+
+void mp_replay_env_clear(struct mp_replay_env *env)
+{
+	mp_injected_clear(&env->inj);
+}
+
+/* Addresses of the first field named `name`s (From, or To and Cc). */
+static char **addresses_of(const struct mp_message *m, const char *const *names)
+{
+	struct mp_arena arena;
+	struct mp_mailbox boxes[64];
+	char **out = NULL;
+	size_t n = 0;
+
+	mp_arena_init(&arena);
+	for (size_t i = 0; i < m->n_hdrs; i++) {
+		bool want = false;
+		for (size_t j = 0; names[j] != NULL; j++)
+			want = want || mp_ascii_ieq(m->hdrs[i].name, names[j]);
+		if (!want)
+			continue;
+		int k = mp_addr_parse_list(m->hdrs[i].value, strlen(m->hdrs[i].value), &arena, boxes, 64);
+		for (int j = 0; j < k && j < 64; j++) {
+			char **no = realloc(out, (n + 2) * sizeof(*no));
+			if (no == NULL)
+				break;
+			out = no;
+			out[n] = strdup(boxes[j].addr);
+			if (out[n] != NULL)
+				n++;
+			out[n] = NULL;
+		}
+	}
+	mp_arena_release(&arena);
+	return out;
+}
+
+static void free_strv(char **v)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+static bool stops(const struct mp_verdict *v)
+{
+	return v->outcome == MP_O_REJECT || v->outcome == MP_O_TEMPFAIL;
+}
+
+int mp_replay_run(struct mp_ruleset *rs, struct mp_replay_env *env,
+		  const struct mp_message *msg, bool trace, struct mp_replay *out,
+		  const char **err_r)
+{
+	static const char *const from_names[] = { "From", NULL };
+	static const char *const rcpt_names[] = { "To", "Cc", NULL };
+	struct mp_verdict v;
+	char **from_v = NULL, **rcpt_v = NULL;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	out->msg = msg;
+	*err_r = "out of memory";
+	out->conn = mp_conn_new(rs, &env->inj.ops);
+	if (out->conn == NULL)
+		return -1;
+	if (mp_conn_connect(out->conn, env->client_ip, env->client_name, env->client_port, &v) < 0)
+		return -1;
+	if (mp_conn_helo(out->conn, env->helo, env->tls, &v) < 0)
+		return -1;
+	const char *from = env->from;
+	if (from == NULL) {
+		from_v = addresses_of(msg, from_names);
+		from = from_v && from_v[0] ? from_v[0] : "";
+	}
+	const char *const *rcpts = env->rcpts;
+	if (rcpts == NULL) {
+		rcpt_v = addresses_of(msg, rcpt_names);
+		rcpts = (const char *const *)rcpt_v;
+	}
+	if (rcpts == NULL || rcpts[0] == NULL) {
+		out->no_rcpt = true;
+		*err_r = "no recipient: give --rcpt (or rcpt-to:) or a To: header";
+		goto done;
+	}
+	out->txn = mp_txn_new(out->conn);
+	if (out->txn == NULL)
+		goto done;
+	mp_txn_set_trace(out->txn, trace);
+	if (env->queue_id)
+		mp_txn_set_queue_id(out->txn, env->queue_id);
+	if (mp_txn_mail(out->txn, from, env->auth, &v) < 0)
+		goto done;
+	if (!stops(&v)) {
+		for (size_t i = 0; rcpts[i] != NULL; i++) {
+			if (mp_txn_rcpt(out->txn, rcpts[i], &v) < 0)
+				goto done;
+		}
+		const struct mp_verdict *tv = mp_txn_verdict(out->txn);
+		if (mp_txn_n_accepted(out->txn) > 0 || tv->outcome != MP_O_NONE) {
+			if (mp_txn_data(out->txn, &v) < 0)
+				goto done;
+			for (size_t i = 0; !stops(&v) && i < msg->n_hdrs; i++) {
+				if (mp_txn_header(out->txn, msg->hdrs[i].name, msg->hdrs[i].value) < 0)
+					goto done;
+			}
+			if (!stops(&v) && mp_txn_eoh(out->txn, &v) < 0)
+				goto done;
+			for (size_t off = 0; !stops(&v) && off < msg->body_len; off += 65536) {
+				size_t n = msg->body_len - off < 65536 ? msg->body_len - off : 65536;
+				if (mp_txn_body(out->txn, msg->body + off, n) < 0)
+					goto done;
+			}
+			if (!stops(&v) && mp_txn_eom(out->txn, &v) < 0)
+				goto done;
+		}
+	}
+	out->result = mp_txn_result(out->txn);
+	if (out->result != NULL) {
+		rc = 0;
+		*err_r = NULL;
+	}
+done:
+	free_strv(from_v);
+	free_strv(rcpt_v);
+	return rc;
+}
+
+void mp_replay_free(struct mp_replay *r)
+{
+	if (r == NULL)
+		return;
+	mp_txn_free(r->txn);
+	mp_conn_free(r->conn);
+	memset(r, 0, sizeof(*r));
+}
+
+size_t mp_replay_final_headers(const struct mp_replay *r, struct mp_final_header **out)
+{
+	const struct mp_result *res = r->result;
+	const struct mp_message *m = r->msg;
+	size_t n = 0;
+	struct mp_final_header *v = calloc(m->n_hdrs + res->n_add + 2, sizeof(*v));
+
+	*out = v;
+	if (v == NULL)
+		return 0;
+	bool subject_done = false;
+	for (size_t i = 0; i < m->n_hdrs; i++) {
+		bool removed = false;
+		for (size_t j = 0; j < res->n_remove; j++)
+			removed = removed || mp_ascii_ieq(m->hdrs[i].name, res->remove[j]);
+		if (removed)
+			continue;
+		const char *value = m->hdrs[i].value;
+		if (!subject_done && res->subject_raw != NULL && !res->subject_added &&
+		    mp_ascii_ieq(m->hdrs[i].name, "Subject")) {
+			value = res->subject_raw;
+			subject_done = true;
+		}
+		v[n++] = (struct mp_final_header){ m->hdrs[i].name, value };
+	}
+	if (res->subject_added && res->subject_raw != NULL)
+		v[n++] = (struct mp_final_header){ "Subject", res->subject_raw };
+	for (size_t i = 0; i < res->n_add; i++)
+		v[n++] = (struct mp_final_header){ res->add[i].name, res->add[i].value };
+	return n;
+}

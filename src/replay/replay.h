@@ -1,0 +1,89 @@
+/*
+ * replay - `milter-policy test`: one message through the engine, offline,
+ * in the order and shape an MTA would deliver it (SPEC §2).
+ *
+ * A struct mp_message owns a copy of the parsed message. A struct mp_replay
+ * owns the connection and transaction it drove; free it with
+ * mp_replay_free. The driver stops where the MTA would stop: after a
+ * refusal the daemon would send, or when no recipient is left.
+ */
+#ifndef MP_REPLAY_H
+#define MP_REPLAY_H
+
+#include "checks.h"
+#include "engine/engine.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct mp_ruleset;
+struct mp_conf;
+struct mp_diags;
+
+struct mp_msg_header {
+	char *name;
+	char *value;    /* as libmilter gives it: no leading space, LF folding */
+};
+
+struct mp_message {
+	struct mp_msg_header *hdrs;
+	size_t n_hdrs;
+	char *body;     /* CRLF line ends, as an MTA sends it */
+	size_t body_len;
+};
+
+/* Parses a message file's bytes. 0, or -1 on no memory. */
+int mp_message_parse(const char *data, size_t len, struct mp_message *m);
+void mp_message_free(struct mp_message *m);
+/* Reads a file ("-" for stdin). 0 or -1 (errno set). */
+int mp_message_load(const char *path, struct mp_message *m);
+
+struct mp_replay_env {
+	const char *client_ip;
+	const char *client_name;
+	unsigned client_port;
+	const char *helo;
+	bool tls;
+	const char *from;        /* NULL: from the message's From: */
+	const char *auth;
+	const char **rcpts;      /* NULL-terminated; NULL: the message's To:/Cc: */
+	const char *queue_id;
+	struct mp_injected inj;
+};
+
+void mp_replay_env_init(struct mp_replay_env *env);
+void mp_replay_env_clear(struct mp_replay_env *env);
+
+struct mp_replay {
+	struct mp_conn *conn;
+	struct mp_txn *txn;
+	const struct mp_result *result;
+	const struct mp_message *msg;
+	bool no_rcpt;            /* no recipient given or found */
+};
+
+/* 0, or -1 on an internal error (message in *err_r). */
+int mp_replay_run(struct mp_ruleset *rs, struct mp_replay_env *env,
+		  const struct mp_message *msg, bool trace, struct mp_replay *out,
+		  const char **err_r);
+void mp_replay_free(struct mp_replay *r);
+
+/* The header fields downstream would see (after removals, the Subject
+ * change and additions), for case expectations. */
+struct mp_final_header {
+	const char *name;
+	const char *value;
+};
+size_t mp_replay_final_headers(const struct mp_replay *r, struct mp_final_header **out);
+
+/* report.c */
+void mp_report_text(const struct mp_replay *r, FILE *out);
+int mp_report_json(const struct mp_replay *r, FILE *out);
+const char *mp_report_action(const struct mp_verdict *v);
+
+/* casefile.c: runs case files; prints failures and "N passed, N failed".
+ * Returns the number of failed cases, or -1 on a usage-level problem. */
+int mp_cases_run(const struct mp_conf *conf, const char *rules_override, char **files,
+		 int n_files, FILE *out);
+
+#endif

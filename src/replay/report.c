@@ -1,0 +1,265 @@
+/*
+ * report - how `test` shows a replayed message: a readable trace, or one
+ * JSON object (SPEC §2) built with json-c, which does the escaping of
+ * arbitrary message bytes for us.
+ */
+#include "replay/replay.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *mp_report_action(const struct mp_verdict *v)
+{
+	return v->outcome == MP_O_NONE ? "accept" : mp_outcome_name(v->outcome);
+}
+
+static const char *rcpt_action(const struct mp_rcpt_info *ri)
+{
+	if (ri->outcome == MP_O_ACCEPT)
+		return "accept";
+	if (ri->split)
+		return "defer-split";
+	return mp_outcome_name(ri->outcome);
+}
+
+static void score_str(double s, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.6g", s);
+}
+
+static void reply_str(const struct mp_reply *r, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s %s %s", r->code, r->xcode, r->text);
+}
+
+void mp_report_text(const struct mp_replay *r, FILE *out)
+{
+	const struct mp_result *res = r->result;
+	size_t n;
+	const struct mp_trace *tr = mp_txn_trace(r->txn, &n);
+	char buf[MP_TEXT_MAX + 64];
+	int last = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((int)tr[i].stage != last) {
+			fprintf(out, "%s:\n", mp_stage_name(tr[i].stage));
+			last = (int)tr[i].stage;
+		}
+		fprintf(out, "  %-5s %-30s [%s]\n", tr[i].value ? "true" : "false", tr[i].rule,
+			tr[i].scope);
+	}
+	if (n > 0)
+		fputc('\n', out);
+	const struct mp_verdict *v = &res->v;
+	fprintf(out, "decision: %s at %s", mp_report_action(v), mp_stage_name(v->stage));
+	if (v->rule != NULL)
+		fprintf(out, " (rule %s)", v->rule);
+	else if (res->decided)
+		fprintf(out, " (threshold)");
+	else if (!res->decided && v->outcome == MP_O_NONE)
+		fprintf(out, " (no rule decided)");
+	fputc('\n', out);
+	if (v->outcome == MP_O_REJECT || v->outcome == MP_O_TEMPFAIL) {
+		reply_str(&v->reply, buf, sizeof(buf));
+		fprintf(out, "reply: %s\n", buf);
+	}
+	if (res->quarantine != NULL)
+		fprintf(out, "quarantine: %s\n", res->quarantine);
+	if (res->dry_run_mode) {
+		fprintf(out, "mode: dry-run (nothing is refused or changed)\n");
+		if (res->would_v.outcome != MP_O_NONE) {
+			fprintf(out, "would: %s at %s", mp_outcome_name(res->would_v.outcome),
+				mp_stage_name(res->would_v.stage));
+			if (res->would_v.outcome == MP_O_REJECT || res->would_v.outcome == MP_O_TEMPFAIL) {
+				reply_str(&res->would_v.reply, buf, sizeof(buf));
+				fprintf(out, " with %s", buf);
+			}
+			fputc('\n', out);
+		}
+	}
+	fprintf(out, "policy: %s\n", res->policy);
+	fprintf(out, "rules:");
+	for (size_t i = 0; i < res->n_rules; i++)
+		fprintf(out, " %s", res->rules[i]);
+	fprintf(out, "%s\n", res->n_rules ? "" : " (none)");
+	score_str(res->score, buf, sizeof(buf));
+	fprintf(out, "score: %s\n", buf);
+	fprintf(out, "spf: %s%s  spf.helo: %s%s  dkim: %s%s\n", mp_authres_name(res->spf),
+		res->spf_done ? "" : " (not checked)", mp_authres_name(res->spf_helo),
+		res->spf_helo_done ? "" : " (not checked)", mp_authres_name(res->dkim),
+		res->dkim_done ? "" : " (not checked)");
+	if (res->n_rcpts > 0)
+		fprintf(out, "recipients:\n");
+	for (size_t i = 0; i < res->n_rcpts; i++) {
+		const struct mp_rcpt_info *ri = &res->rcpts[i];
+		fprintf(out, "  <%s> %s%s (policy %s)", ri->addr, ri->would ? "accept, would " : "",
+			rcpt_action(ri), ri->policy);
+		if (ri->outcome != MP_O_ACCEPT) {
+			reply_str(&ri->reply, buf, sizeof(buf));
+			fprintf(out, ": %s", buf);
+		}
+		fputc('\n', out);
+	}
+	for (size_t i = 0; i < res->n_remove; i++)
+		fprintf(out, "remove header: %s\n", res->remove[i]);
+	if (res->subject_raw != NULL)
+		fprintf(out, "%s header: Subject: %s\n", res->subject_added ? "add" : "change",
+			res->subject_raw);
+	for (size_t i = 0; i < res->n_add; i++)
+		fprintf(out, "add header: %s: %s\n", res->add[i].name, res->add[i].value);
+	for (size_t i = 0; i < res->n_bcc; i++)
+		fprintf(out, "bcc: %s\n", res->bcc[i]);
+	if (res->redirect != NULL)
+		fprintf(out, "redirect: %s\n", res->redirect);
+	for (size_t i = 0; i < res->n_would; i++) {
+		const struct mp_would *w = &res->would[i];
+		if (w->rule != NULL)
+			fprintf(out, "dry-run rule %s would: %s (at %s)\n", w->rule, w->what,
+				mp_stage_name(w->stage));
+		else
+			fprintf(out, "would: %s\n", w->what);
+	}
+	for (size_t i = 0; i < res->n_logs; i++)
+		fprintf(out, "log: %s\n", res->logs[i]);
+}
+
+static json_object *reply_obj(const struct mp_reply *r)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "code", json_object_new_string(r->code));
+	json_object_object_add(o, "xcode", json_object_new_string(r->xcode));
+	json_object_object_add(o, "text", json_object_new_string(r->text));
+	return o;
+}
+
+/* Scores print in shortest form (9, 4.5), as in the log line. */
+static json_object *number(double d)
+{
+	char buf[64];
+
+	score_str(d, buf, sizeof(buf));
+	return json_object_new_double_s(d, buf);
+}
+
+static json_object *verdict_obj(const struct mp_verdict *v, bool decided)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "action", json_object_new_string(mp_report_action(v)));
+	json_object_object_add(o, "stage", json_object_new_string(mp_stage_name(v->stage)));
+	json_object_object_add(o, "rule", v->rule ? json_object_new_string(v->rule) : NULL);
+	json_object_object_add(o, "reply", (v->outcome == MP_O_REJECT || v->outcome == MP_O_TEMPFAIL)
+						   ? reply_obj(&v->reply) : NULL);
+	json_object_object_add(o, "decided", json_object_new_boolean(decided));
+	return o;
+}
+
+int mp_report_json(const struct mp_replay *r, FILE *out)
+{
+	const struct mp_result *res = r->result;
+	const struct mp_verdict *v = &res->v;
+	json_object *o = json_object_new_object();
+	json_object *a;
+	char buf[MP_TEXT_MAX + 64];
+
+	json_object_object_add(o, "action", json_object_new_string(mp_report_action(v)));
+	json_object_object_add(o, "stage", json_object_new_string(mp_stage_name(v->stage)));
+	json_object_object_add(o, "decided", json_object_new_boolean(res->decided));
+	json_object_object_add(o, "rule", v->rule ? json_object_new_string(v->rule) : NULL);
+	json_object_object_add(o, "reply", (v->outcome == MP_O_REJECT || v->outcome == MP_O_TEMPFAIL)
+						   ? reply_obj(&v->reply) : NULL);
+	a = json_object_new_array();
+	for (size_t i = 0; i < res->n_rules; i++)
+		json_object_array_add(a, json_object_new_string(res->rules[i]));
+	json_object_object_add(o, "rules", a);
+	json_object_object_add(o, "score", number(res->score));
+	json_object_object_add(o, "policy", json_object_new_string(res->policy));
+	json_object_object_add(o, "spf", json_object_new_string(mp_authres_name(res->spf)));
+	json_object_object_add(o, "spf_helo", json_object_new_string(mp_authres_name(res->spf_helo)));
+	json_object_object_add(o, "dkim", json_object_new_string(mp_authres_name(res->dkim)));
+	a = json_object_new_array();
+	for (size_t i = 0; i < res->n_rcpts; i++) {
+		const struct mp_rcpt_info *ri = &res->rcpts[i];
+		json_object *ro = json_object_new_object();
+		json_object_object_add(ro, "address", json_object_new_string(ri->addr));
+		json_object_object_add(ro, "policy", json_object_new_string(ri->policy));
+		json_object_object_add(ro, "action",
+				       json_object_new_string(ri->would ? "accept" : rcpt_action(ri)));
+		if (ri->outcome != MP_O_ACCEPT) {
+			reply_str(&ri->reply, buf, sizeof(buf));
+			json_object_object_add(ro, ri->would ? "would" : "reply",
+					       json_object_new_string(buf));
+			if (ri->would)
+				json_object_object_add(ro, "would_action",
+						       json_object_new_string(rcpt_action(ri)));
+			json_object_object_add(ro, "rule",
+					       ri->rule ? json_object_new_string(ri->rule) : NULL);
+		} else {
+			json_object_object_add(ro, "reply", NULL);
+		}
+		json_object_array_add(a, ro);
+	}
+	json_object_object_add(o, "recipients", a);
+	a = json_object_new_array();
+	for (size_t i = 0; i < res->n_add; i++) {
+		json_object *h = json_object_new_object();
+		json_object_object_add(h, "name", json_object_new_string(res->add[i].name));
+		json_object_object_add(h, "value", json_object_new_string(res->add[i].value));
+		json_object_array_add(a, h);
+	}
+	if (res->subject_added && res->subject_raw != NULL) {
+		json_object *h = json_object_new_object();
+		json_object_object_add(h, "name", json_object_new_string("Subject"));
+		json_object_object_add(h, "value", json_object_new_string(res->subject_raw));
+		json_object_array_add(a, h);
+	}
+	json_object_object_add(o, "headers_added", a);
+	a = json_object_new_array();
+	for (size_t i = 0; i < res->n_remove; i++)
+		json_object_array_add(a, json_object_new_string(res->remove[i]));
+	json_object_object_add(o, "headers_removed", a);
+	json_object_object_add(o, "subject",
+			       res->subject ? json_object_new_string(res->subject) : NULL);
+	json_object_object_add(o, "subject_changed",
+			       json_object_new_boolean(res->subject_raw != NULL));
+	json_object_object_add(o, "quarantine",
+			       res->quarantine ? json_object_new_string(res->quarantine) : NULL);
+	a = json_object_new_array();
+	for (size_t i = 0; i < res->n_bcc; i++)
+		json_object_array_add(a, json_object_new_string(res->bcc[i]));
+	json_object_object_add(o, "bcc", a);
+	json_object_object_add(o, "redirect",
+			       res->redirect ? json_object_new_string(res->redirect) : NULL);
+	json_object_object_add(o, "mode",
+			       json_object_new_string(res->dry_run_mode ? "dry-run" : "enforce"));
+	if (res->dry_run_mode) {
+		json_object *w = verdict_obj(&res->would_v, res->would_v.outcome != MP_O_NONE);
+		json_object_object_add(w, "quarantine", res->would_quarantine
+					   ? json_object_new_string(res->would_quarantine) : NULL);
+		json_object_object_add(o, "would_decision", w);
+	}
+	a = json_object_new_array();
+	for (size_t i = 0; i < res->n_would; i++) {
+		json_object *w = json_object_new_object();
+		json_object_object_add(w, "rule", res->would[i].rule
+					   ? json_object_new_string(res->would[i].rule) : NULL);
+		json_object_object_add(w, "stage",
+				       json_object_new_string(mp_stage_name(res->would[i].stage)));
+		json_object_object_add(w, "what", json_object_new_string(res->would[i].what));
+		json_object_array_add(a, w);
+	}
+	json_object_object_add(o, "would", a);
+	a = json_object_new_array();
+	for (size_t i = 0; i < res->n_logs; i++)
+		json_object_array_add(a, json_object_new_string(res->logs[i]));
+	json_object_object_add(o, "log", a);
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+						       JSON_C_TO_STRING_NOSLASHESCAPE);
+	int rc = s ? 0 : -1;
+	if (s)
+		fprintf(out, "%s\n", s);
+	json_object_put(o);
+	return rc;
+}

@@ -1,0 +1,228 @@
+/*
+ * program - the compiled, immutable form of a rule set.
+ *
+ * Everything here is allocated from the owning struct mp_ruleset's arena and
+ * is read-only once loading has finished, so any number of transactions on
+ * any threads can evaluate it at once. Expressions are trees whose nodes
+ * carry the latest stage they need (for --dump and the evaluator's fast
+ * path) and whether they need SPF or DKIM (so cheap siblings go first).
+ */
+#ifndef MP_PROGRAM_H
+#define MP_PROGRAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mp_list;
+struct mp_regex;
+
+enum mp_stage {
+	MP_STAGE_CONNECT,
+	MP_STAGE_HELO,
+	MP_STAGE_MAIL,
+	MP_STAGE_RCPT,
+	MP_STAGE_HEADER,
+	MP_STAGE_EOM,
+	MP_STAGE_COUNT
+};
+
+const char *mp_stage_name(enum mp_stage s);
+
+/* SPF/DKIM result values, also the bare words of the rule language. */
+enum mp_authres {
+	MP_AR_NONE,
+	MP_AR_PASS,
+	MP_AR_FAIL,
+	MP_AR_SOFTFAIL,
+	MP_AR_NEUTRAL,
+	MP_AR_TEMPERROR,
+	MP_AR_PERMERROR,
+	MP_AR_POLICY,
+	MP_AR_COUNT
+};
+
+const char *mp_authres_name(enum mp_authres r);
+/* -1 when s is not a result word. */
+int mp_authres_parse(const char *s);
+
+enum mp_field_id {
+	MP_F_CLIENT_IP,
+	MP_F_CLIENT_NAME,
+	MP_F_CLIENT_PORT,
+	MP_F_HELO,
+	MP_F_TLS,
+	MP_F_MAIL_FROM,
+	MP_F_MAIL_FROM_LOCAL,
+	MP_F_MAIL_FROM_DOMAIN,
+	MP_F_AUTH,
+	MP_F_AUTH_USER,
+	MP_F_SPF,
+	MP_F_SPF_DOMAIN,
+	MP_F_SPF_HELO,
+	MP_F_RCPT_TO,
+	MP_F_RCPT_TO_LOCAL,
+	MP_F_RCPT_TO_DOMAIN,
+	MP_F_RCPT_COUNT,
+	MP_F_HEADER,        /* header "Name" */
+	MP_F_RAWHEADER,     /* rawheader "Name" */
+	MP_F_EXISTS_HEADER, /* exists header "Name" */
+	MP_F_COUNT_HEADER,  /* count header "Name" */
+	MP_F_HEADER_FROM,
+	MP_F_HEADER_FROM_DOMAIN,
+	MP_F_HEADER_FROM_COUNT,
+	MP_F_BODY,
+	MP_F_MESSAGE_SIZE,
+	MP_F_DKIM,
+	MP_F_DKIM_DOMAINS,
+	MP_F_DKIM_ALIGNED,
+	MP_F_SPF_ALIGNED,
+	MP_F_SCORE,
+	MP_F_COUNT
+};
+
+enum mp_ftype { MP_T_IP, MP_T_STR, MP_T_NUM, MP_T_RESULT, MP_T_BOOL };
+
+/* How `in` matches a list against the field. */
+enum mp_fmatch { MP_M_NONE, MP_M_IP, MP_M_ADDRESS, MP_M_DOMAIN, MP_M_STRING };
+
+enum mp_need {
+	MP_NEED_SPF = 1,
+	MP_NEED_SPF_HELO = 2,
+	MP_NEED_DKIM = 4,
+	MP_NEED_BODY = 8,
+	MP_NEED_SIZE = 16,
+};
+
+struct mp_field_info {
+	const char *name;
+	enum mp_field_id id;
+	enum mp_ftype type;
+	enum mp_fmatch match;
+	enum mp_stage stage;
+	bool multi;     /* may hold several values */
+	bool named;     /* takes a header name: header "X" */
+	bool subst;     /* usable as ${name} */
+	unsigned need;  /* MP_NEED_* */
+};
+
+const struct mp_field_info *mp_field_by_name(const char *name, size_t len);
+const struct mp_field_info *mp_field_info(enum mp_field_id id);
+
+enum mp_op {
+	MP_OP_TRUTH, /* bool field or exists header, alone */
+	MP_OP_EQ,
+	MP_OP_NE,
+	MP_OP_MATCH,
+	MP_OP_NMATCH,
+	MP_OP_IN,
+	MP_OP_NIN,
+	MP_OP_LT,
+	MP_OP_LE,
+	MP_OP_GT,
+	MP_OP_GE,
+};
+
+const char *mp_op_name(enum mp_op op);
+
+enum mp_expr_kind { MP_E_AND, MP_E_OR, MP_E_NOT, MP_E_TEST };
+
+struct mp_expr {
+	enum mp_expr_kind kind;
+	uint8_t stage;      /* latest stage any part of it needs */
+	uint8_t min_stage;  /* earliest stage at which it may be decided */
+	unsigned need;      /* MP_NEED_* of the subtree */
+	struct mp_expr *a, *b;
+	/* MP_E_TEST */
+	enum mp_field_id field;
+	enum mp_op op;
+	const char *hname;  /* header name as written, for named fields */
+	const char *hkey;   /* lowercased header name */
+	const char *str;    /* ==, != on strings (and IPs, as text) */
+	double num;         /* numeric comparisons */
+	int result;         /* enum mp_authres for result fields */
+	struct mp_regex *re;
+	struct mp_list *list;
+	const char *list_name; /* NULL for inline lists and single CIDRs */
+	int line, col;
+};
+
+/* A text with ${field} references, split at load time. */
+enum mp_seg_kind { MP_SEG_TEXT, MP_SEG_FIELD, MP_SEG_RULE, MP_SEG_SCORE, MP_SEG_QUEUE_ID };
+
+struct mp_seg {
+	enum mp_seg_kind kind;
+	const char *text;
+	size_t len;
+	enum mp_field_id field;
+};
+
+struct mp_template {
+	const char *src;
+	struct mp_seg *segs;
+	size_t n;
+};
+
+enum mp_act {
+	MP_A_ACCEPT,
+	MP_A_REJECT,
+	MP_A_TEMPFAIL,
+	MP_A_DISCARD,
+	MP_A_QUARANTINE,
+	MP_A_TAG_SUBJECT,
+	MP_A_ADD_HEADER,
+	MP_A_REMOVE_HEADER,
+	MP_A_BCC,
+	MP_A_REDIRECT,
+	MP_A_SCORE,
+	MP_A_LOG,
+};
+
+const char *mp_act_name(enum mp_act a);
+bool mp_act_terminal(enum mp_act a);
+
+struct mp_action {
+	enum mp_act kind;
+	const char *code, *xcode;   /* reject, tempfail */
+	struct mp_template *text;   /* reply text, reason, prefix, header value, log */
+	const char *arg;            /* header name or address */
+	double score;
+	int line, col;
+};
+
+struct mp_rule {
+	const char *name;
+	const char *file;
+	int line, col;
+	bool dry_run;
+	struct mp_expr *when;       /* NULL: always true */
+	struct mp_action *actions;
+	size_t n_actions;
+	int terminal;               /* index into actions, or -1 */
+	unsigned need;
+	uint8_t stage;              /* latest stage its condition needs */
+	uint8_t min_stage;          /* earliest stage it may decide at */
+};
+
+struct mp_threshold {
+	double score;
+	const char *file;
+	int line, col;
+	struct mp_action *actions;
+	size_t n_actions;
+	int terminal;
+};
+
+/* One effective policy: global rules, then a domain file with its includes. */
+struct mp_policy {
+	const char *name;           /* "global", "default" or the domain */
+	const char *file;           /* file it was loaded from, NULL for global */
+	const struct mp_rule **rules;
+	size_t n_rules;
+	size_t n_global;            /* rules[0..n_global) come from global.rules */
+	const struct mp_threshold **thresholds;
+	size_t n_thresholds;
+	unsigned need;              /* union over rules and thresholds */
+};
+
+#endif

@@ -1,0 +1,598 @@
+/*
+ * ruleset - loading a rules directory into policies; see ruleset.h.
+ *
+ * Loading parses every top-level file, then links each policy by walking
+ * its file with includes expanded in place (cycles and depth checked), then
+ * resolves list names, which share one namespace across the directory.
+ * Everything compiled lives in the rule set's arena; regexes and lists,
+ * which own memory of their own, are also kept in vectors for freeing.
+ */
+#include "rules/ruleset.h"
+
+#include "lists.h"
+#include "regex.h"
+#include "rules/loader.h"
+#include "util/arena.h"
+#include "util/diag.h"
+#include "util/file.h"
+#include "util/strmap.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define RULE_FILE_MAX (64u * 1024 * 1024)
+#define MAX_INCLUDE_DEPTH 32
+
+struct stamp {
+	char *path;
+	bool exists;
+	struct timespec mtime;
+	off_t size;
+	ino_t ino;
+};
+
+struct vec {
+	void **v;
+	size_t n, cap;
+};
+
+struct mp_ruleset {
+	atomic_int refs;
+	struct mp_arena arena;
+	struct mp_settings set;
+	char *dir;
+	struct mp_policy global;
+	struct mp_policy **pols;
+	size_t n_pols;
+	struct mp_policy *deflt;
+	struct mp_strmap domains;
+	struct vec regexes, lists;
+	size_t n_named_lists, n_rules;
+	struct stamp *stamps;
+	size_t n_stamps, cap_stamps;
+	char **top;          /* top-level file names, sorted */
+	size_t n_top;
+};
+
+static int vec_push(struct vec *v, void *p)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 16;
+		void **nv = realloc(v->v, cap * sizeof(*nv));
+		if (nv == NULL)
+			return -1;
+		v->v = nv;
+		v->cap = cap;
+	}
+	v->v[v->n++] = p;
+	return 0;
+}
+
+static void free_names(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static void ruleset_free(struct mp_ruleset *rs)
+{
+	for (size_t i = 0; i < rs->regexes.n; i++)
+		mp_regex_free(rs->regexes.v[i]);
+	for (size_t i = 0; i < rs->lists.n; i++)
+		mp_list_free(rs->lists.v[i]);
+	free(rs->regexes.v);
+	free(rs->lists.v);
+	for (size_t i = 0; i < rs->n_stamps; i++)
+		free(rs->stamps[i].path);
+	free(rs->stamps);
+	free_names(rs->top, rs->n_top);
+	mp_strmap_free(&rs->domains);
+	free(rs->pols);
+	free(rs->dir);
+	mp_arena_release(&rs->arena);
+	free(rs);
+}
+
+struct mp_ruleset *mp_ruleset_ref(struct mp_ruleset *rs)
+{
+	if (rs != NULL)
+		atomic_fetch_add(&rs->refs, 1);
+	return rs;
+}
+
+void mp_ruleset_unref(struct mp_ruleset *rs)
+{
+	if (rs != NULL && atomic_fetch_sub(&rs->refs, 1) == 1)
+		ruleset_free(rs);
+}
+
+/* ---- loader callbacks ------------------------------------------------- */
+
+int mp_loader_keep_regex(struct mp_loader *ld, struct mp_regex *re)
+{
+	return vec_push(&ld->rs->regexes, re);
+}
+
+int mp_loader_keep_list(struct mp_loader *ld, struct mp_list *l)
+{
+	return vec_push(&ld->rs->lists, l);
+}
+
+int mp_loader_add_list(struct mp_loader *ld, struct mp_list *l, const char *file, int line,
+		       int col)
+{
+	struct mp_list_decl *decl = mp_arena_alloc(ld->arena, sizeof(*decl));
+	void *old;
+
+	if (decl == NULL) {
+		mp_diags_add(ld->diags, file, line, col, "out of memory");
+		return -1;
+	}
+	*decl = (struct mp_list_decl){ l, file, line, col };
+	const char *name = mp_list_name(l);
+	int rc = mp_strmap_put(&ld->lists, name, strlen(name), decl, &old);
+	if (rc == 1) {
+		struct mp_list_decl *o = old;
+		mp_diags_add(ld->diags, file, line, col, "list '%s' is already defined at %s:%d",
+			     name, o->file, o->line);
+		return -1;
+	}
+	if (rc < 0) {
+		mp_diags_add(ld->diags, file, line, col, "out of memory");
+		return -1;
+	}
+	ld->rs->n_named_lists++;
+	return 0;
+}
+
+void mp_loader_stamp(struct mp_loader *ld, const char *path)
+{
+	struct mp_ruleset *rs = ld->rs;
+	struct stat st;
+
+	for (size_t i = 0; i < rs->n_stamps; i++) {
+		if (strcmp(rs->stamps[i].path, path) == 0)
+			return;
+	}
+	if (rs->n_stamps == rs->cap_stamps) {
+		size_t cap = rs->cap_stamps ? rs->cap_stamps * 2 : 16;
+		struct stamp *v = realloc(rs->stamps, cap * sizeof(*v));
+		if (v == NULL)
+			return; /* only costs an automatic reload */
+		rs->stamps = v;
+		rs->cap_stamps = cap;
+	}
+	struct stamp *s = &rs->stamps[rs->n_stamps];
+	memset(s, 0, sizeof(*s));
+	s->path = strdup(path);
+	if (s->path == NULL)
+		return;
+	if (stat(path, &st) == 0) {
+		s->exists = true;
+		s->mtime = st.st_mtim;
+		s->size = st.st_size;
+		s->ino = st.st_ino;
+	}
+	rs->n_stamps++;
+}
+
+/* ---- files ------------------------------------------------------------ */
+
+/* Reads and parses a file once; NULL (errno set) when it cannot be read. */
+static struct mp_rfile *load_file(struct mp_loader *ld, struct vec *order, const char *path)
+{
+	void *found;
+	size_t len;
+
+	if (mp_strmap_get(&ld->files, path, &found))
+		return found;
+	mp_loader_stamp(ld, path);
+	char *text = mp_read_file(path, RULE_FILE_MAX, &len);
+	if (text == NULL)
+		return NULL;
+	struct mp_rfile *rf = mp_parse_file(ld, path, text, len);
+	free(text);
+	if (rf == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (mp_strmap_put(&ld->files, rf->path, strlen(rf->path), rf, NULL) < 0 ||
+	    vec_push(order, rf) < 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return rf;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted names of the *.rules files at the top of dir; -1 when unreadable. */
+static int scan_dir(const char *dir, char ***names_r, size_t *n_r)
+{
+	DIR *d = opendir(dir);
+	struct vec v = { 0 };
+	struct dirent *de;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+		if (de->d_name[0] == '.' || l <= 6 || strcmp(de->d_name + l - 6, ".rules") != 0)
+			continue;
+		char *path = mp_path_join(dir, de->d_name);
+		struct stat st;
+		bool reg = path != NULL && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+		free(path);
+		char *name = reg ? strdup(de->d_name) : NULL;
+		if (reg && (name == NULL || vec_push(&v, name) < 0)) {
+			free(name);
+			closedir(d);
+			free_names((char **)v.v, v.n);
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	closedir(d);
+	if (v.n > 1)
+		qsort(v.v, v.n, sizeof(char *), cmp_names);
+	*names_r = (char **)v.v;
+	*n_r = v.n;
+	return 0;
+}
+
+/* ---- linking policies ------------------------------------------------- */
+
+struct linkstate {
+	struct mp_loader *ld;
+	struct vec *order;
+	struct mp_policy *pol;
+	struct vec rules, ths;
+	struct mp_strmap names;  /* rule name -> rule */
+};
+
+static void link_file(struct linkstate *ls, struct mp_rfile *rf, int depth)
+{
+	struct mp_loader *ld = ls->ld;
+
+	rf->linking = true;
+	for (size_t i = 0; i < rf->n_items; i++) {
+		struct mp_item *it = &rf->items[i];
+		if (it->kind == MP_ITEM_RULE) {
+			void *old;
+			const char *name = it->rule->name;
+			int rc = mp_strmap_put(&ls->names, name, strlen(name), it->rule, &old);
+			if (rc == 1) {
+				const struct mp_rule *o = old;
+				mp_diags_add(ld->diags, rf->path, it->line, it->col,
+					     "duplicate rule name '%s' in policy %s (also at %s:%d)",
+					     name, ls->pol->name, o->file, o->line);
+			} else if (rc < 0 || vec_push(&ls->rules, it->rule) < 0) {
+				mp_diags_add(ld->diags, rf->path, it->line, it->col, "out of memory");
+			}
+		} else if (it->kind == MP_ITEM_THRESHOLD) {
+			if (vec_push(&ls->ths, it->th) < 0)
+				mp_diags_add(ld->diags, rf->path, it->line, it->col, "out of memory");
+		} else {
+			char *path = mp_path_join(ld->dir, it->include);
+			if (path == NULL) {
+				mp_diags_add(ld->diags, rf->path, it->line, it->col, "out of memory");
+				continue;
+			}
+			void *found;
+			if (mp_strmap_get(&ld->files, path, &found) &&
+			    ((struct mp_rfile *)found)->linking) {
+				mp_diags_add(ld->diags, rf->path, it->line, it->col,
+					     "include cycle: %s is already being included", it->include);
+			} else if (depth >= MAX_INCLUDE_DEPTH) {
+				mp_diags_add(ld->diags, rf->path, it->line, it->col,
+					     "includes nested more than %d deep", MAX_INCLUDE_DEPTH);
+			} else {
+				struct mp_rfile *inc = load_file(ld, ls->order, path);
+				if (inc == NULL)
+					mp_diags_add(ld->diags, rf->path, it->line, it->col,
+						     "cannot read included file %s: %s", it->include,
+						     errno == EFBIG ? "file too large" : strerror(errno));
+				else
+					link_file(ls, inc, depth + 1);
+			}
+			free(path);
+		}
+	}
+	rf->linking = false;
+}
+
+/* Builds pol from the global rules (base, may be NULL) and file rf. */
+static void link_policy(struct mp_loader *ld, struct vec *order, struct mp_policy *pol,
+			const struct mp_policy *base, struct mp_rfile *rf)
+{
+	struct linkstate ls = { .ld = ld, .order = order, .pol = pol };
+
+	mp_strmap_init(&ls.names);
+	if (base != NULL) {
+		for (size_t i = 0; i < base->n_rules; i++) {
+			const char *name = base->rules[i]->name;
+			if (mp_strmap_put(&ls.names, name, strlen(name), (void *)base->rules[i], NULL) < 0 ||
+			    vec_push(&ls.rules, (void *)base->rules[i]) < 0)
+				mp_diags_add(ld->diags, rf->path, 0, 0, "out of memory");
+		}
+		for (size_t i = 0; i < base->n_thresholds; i++)
+			if (vec_push(&ls.ths, (void *)base->thresholds[i]) < 0)
+				mp_diags_add(ld->diags, rf->path, 0, 0, "out of memory");
+	}
+	if (rf != NULL)
+		link_file(&ls, rf, 0);
+	pol->n_global = base ? base->n_rules : ls.rules.n;
+	pol->rules = mp_arena_memdup(ld->arena, ls.rules.v, ls.rules.n * sizeof(void *));
+	pol->n_rules = ls.rules.n;
+	pol->thresholds = mp_arena_memdup(ld->arena, ls.ths.v, ls.ths.n * sizeof(void *));
+	pol->n_thresholds = ls.ths.n;
+	for (size_t i = 0; i < pol->n_rules; i++)
+		pol->need |= pol->rules[i]->need;
+	free(ls.rules.v);
+	free(ls.ths.v);
+	mp_strmap_free(&ls.names);
+}
+
+/* ---- list references -------------------------------------------------- */
+
+static void resolve_lists(struct mp_loader *ld, struct vec *order)
+{
+	for (size_t i = 0; i < order->n; i++) {
+		struct mp_rfile *rf = (struct mp_rfile *)order->v[i];
+		for (size_t j = 0; j < rf->n_list_refs; j++) {
+			struct mp_expr *e = rf->list_refs[j];
+			void *found;
+			if (!mp_strmap_get(&ld->lists, e->list_name, &found)) {
+				mp_diags_add(ld->diags, rf->path, e->line, e->col, "unknown list '%s'",
+					     e->list_name);
+				continue;
+			}
+			struct mp_list_decl *decl = found;
+			const struct mp_field_info *f = mp_field_info(e->field);
+			size_t n = mp_list_count(decl->list), nip = mp_list_count_ip(decl->list);
+			if (f->type == MP_T_IP && nip != n)
+				mp_diags_add(ld->diags, rf->path, e->line, e->col,
+					     "list '%s' (%s:%d) has items that are not IP addresses; '%s' needs IPs or CIDRs",
+					     e->list_name, decl->file, decl->line, f->name);
+			else if (f->type != MP_T_IP && n > 0 && nip == n)
+				mp_diags_add(ld->diags, rf->path, e->line, e->col,
+					     "list '%s' (%s:%d) holds only IP addresses; '%s' is not an IP field",
+					     e->list_name, decl->file, decl->line,
+					     f->id == MP_F_HEADER ? "header" : f->name);
+			e->list = decl->list;
+		}
+	}
+}
+
+/* ---- load ------------------------------------------------------------- */
+
+static void copy_settings(struct mp_ruleset *rs, const struct mp_conf *c)
+{
+	rs->set.regex_match_limit = c->regex_match_limit;
+	rs->set.body_scan_limit = c->body_scan_limit;
+	rs->set.recipient_policy = c->recipient_policy;
+	rs->set.mode = c->mode;
+	rs->set.add_auth_results = c->add_auth_results;
+	rs->set.add_received_spf = c->add_received_spf;
+	rs->set.add_trace_header = c->add_trace_header;
+	rs->set.spf = c->spf;
+	rs->set.spf_helo = c->spf_helo;
+	rs->set.dkim = c->dkim;
+	rs->set.authserv_id = mp_arena_strdup(&rs->arena, c->authserv_id);
+}
+
+static struct mp_policy *new_policy(struct mp_ruleset *rs, const char *name, const char *file)
+{
+	struct mp_policy *p = mp_arena_zalloc(&rs->arena, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	p->name = mp_arena_strdup(&rs->arena, name);
+	p->file = file ? mp_arena_strdup(&rs->arena, file) : NULL;
+	return p->name ? p : NULL;
+}
+
+struct mp_ruleset *mp_ruleset_load(const struct mp_conf *conf, struct mp_diags *d)
+{
+	struct mp_ruleset *rs = calloc(1, sizeof(*rs));
+	struct mp_loader ld;
+	struct vec order = { 0 };
+	size_t errors0 = mp_diags_count(d);
+	const char *dir = conf->rules_dir;
+
+	if (rs == NULL) {
+		mp_diags_add(d, dir, 0, 0, "out of memory");
+		return NULL;
+	}
+	atomic_init(&rs->refs, 1);
+	mp_arena_init(&rs->arena);
+	mp_strmap_init(&rs->domains);
+	copy_settings(rs, conf);
+	rs->dir = strdup(dir);
+	memset(&ld, 0, sizeof(ld));
+	ld.rs = rs;
+	ld.arena = &rs->arena;
+	ld.diags = d;
+	ld.dir = dir;
+	mp_strmap_init(&ld.files);
+	mp_strmap_init(&ld.lists);
+
+	if (scan_dir(dir, &rs->top, &rs->n_top) < 0) {
+		mp_diags_add(d, dir, 0, 0, "cannot read rules directory: %s", strerror(errno));
+		goto fail;
+	}
+	mp_loader_stamp(&ld, dir);
+
+	/* global.rules first: every other policy starts with its rules */
+	struct mp_rfile *global_rf = NULL;
+	for (size_t i = 0; i < rs->n_top; i++) {
+		char *path = mp_path_join(dir, rs->top[i]);
+		struct mp_rfile *rf = path ? load_file(&ld, &order, path) : NULL;
+		if (rf == NULL)
+			mp_diags_add(d, path ? path : rs->top[i], 0, 0, "cannot read rule file: %s",
+				     errno == EFBIG ? "file too large" : strerror(errno));
+		else if (strcmp(rs->top[i], "global.rules") == 0)
+			global_rf = rf;
+		free(path);
+	}
+	rs->global.name = "global";
+	rs->global.file = global_rf ? global_rf->path : NULL;
+	link_policy(&ld, &order, &rs->global, NULL, global_rf);
+
+	rs->pols = calloc(rs->n_top + 1, sizeof(*rs->pols));
+	if (rs->pols == NULL) {
+		mp_diags_add(d, dir, 0, 0, "out of memory");
+		goto fail;
+	}
+	/* default first, then domains in name order */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < rs->n_top; i++) {
+			const char *fn = rs->top[i];
+			bool is_default = strcmp(fn, "default.rules") == 0;
+			if (strcmp(fn, "global.rules") == 0 || is_default != (pass == 0))
+				continue;
+			char *path = mp_path_join(dir, fn);
+			void *found = NULL;
+			if (path == NULL || !mp_strmap_get(&ld.files, path, &found)) {
+				free(path);
+				continue;
+			}
+			char *name = strndup(fn, strlen(fn) - 6);
+			if (name == NULL) {
+				free(path);
+				mp_diags_add(d, dir, 0, 0, "out of memory");
+				goto fail;
+			}
+			mp_ascii_lower(name);
+			struct mp_policy *pol = new_policy(rs, name, path);
+			free(name);
+			free(path);
+			if (pol == NULL) {
+				mp_diags_add(d, dir, 0, 0, "out of memory");
+				goto fail;
+			}
+			link_policy(&ld, &order, pol, &rs->global, found);
+			rs->pols[rs->n_pols++] = pol;
+			if (is_default)
+				rs->deflt = pol;
+			else if (mp_strmap_put(&rs->domains, pol->name, strlen(pol->name), pol, NULL) < 0)
+				mp_diags_add(d, pol->file, 0, 0, "out of memory");
+		}
+	}
+	resolve_lists(&ld, &order);
+	for (size_t i = 0; i < order.n; i++) {
+		const struct mp_rfile *rf = order.v[i];
+		for (size_t j = 0; j < rf->n_items; j++)
+			rs->n_rules += rf->items[j].kind == MP_ITEM_RULE;
+	}
+	rs->global.need = 0;
+	for (size_t i = 0; i < rs->global.n_rules; i++)
+		rs->global.need |= rs->global.rules[i]->need;
+	if (mp_diags_count(d) > errors0)
+		goto fail;
+	free(order.v);
+	mp_strmap_free(&ld.files);
+	mp_strmap_free(&ld.lists);
+	return rs;
+fail:
+	free(order.v);
+	mp_strmap_free(&ld.files);
+	mp_strmap_free(&ld.lists);
+	ruleset_free(rs);
+	return NULL;
+}
+
+/* ---- queries ---------------------------------------------------------- */
+
+const struct mp_settings *mp_ruleset_settings(const struct mp_ruleset *rs)
+{
+	return &rs->set;
+}
+
+const char *mp_ruleset_dir(const struct mp_ruleset *rs)
+{
+	return rs->dir;
+}
+
+const struct mp_policy *mp_ruleset_global(const struct mp_ruleset *rs)
+{
+	return &rs->global;
+}
+
+const struct mp_policy *mp_ruleset_lookup(const struct mp_ruleset *rs, const char *domain,
+					  size_t len)
+{
+	char buf[256];
+
+	while (len > 0 && domain[len - 1] == '.')
+		len--;
+	if (len > 0 && len < sizeof(buf) && rs->domains.n > 0) {
+		for (size_t i = 0; i < len; i++) {
+			char c = domain[i];
+			buf[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+		}
+		for (size_t off = 0; off < len;) {
+			void *p;
+			if (mp_strmap_getn(&rs->domains, buf + off, len - off, &p))
+				return p;
+			const char *dot = memchr(buf + off, '.', len - off);
+			if (dot == NULL)
+				break;
+			off = (size_t)(dot - buf) + 1;
+		}
+	}
+	return rs->deflt ? rs->deflt : &rs->global;
+}
+
+size_t mp_ruleset_n_policies(const struct mp_ruleset *rs)
+{
+	return rs->n_pols;
+}
+
+const struct mp_policy *mp_ruleset_policy_at(const struct mp_ruleset *rs, size_t i)
+{
+	return i < rs->n_pols ? rs->pols[i] : NULL;
+}
+
+size_t mp_ruleset_n_rules(const struct mp_ruleset *rs)
+{
+	return rs->n_rules;
+}
+
+size_t mp_ruleset_n_lists(const struct mp_ruleset *rs)
+{
+	return rs->n_named_lists;
+}
+
+bool mp_ruleset_changed(const struct mp_ruleset *rs)
+{
+	struct stat st;
+	char **names;
+	size_t n;
+
+	for (size_t i = 0; i < rs->n_stamps; i++) {
+		const struct stamp *s = &rs->stamps[i];
+		bool exists = stat(s->path, &st) == 0;
+		if (exists != s->exists)
+			return true;
+		if (exists && (st.st_mtim.tv_sec != s->mtime.tv_sec ||
+			       st.st_mtim.tv_nsec != s->mtime.tv_nsec || st.st_size != s->size ||
+			       st.st_ino != s->ino))
+			return true;
+	}
+	if (scan_dir(rs->dir, &names, &n) < 0)
+		return true;
+	bool changed = n != rs->n_top;
+	for (size_t i = 0; !changed && i < n; i++)
+		changed = strcmp(names[i], rs->top[i]) != 0;
+	free_names(names, n);
+	return changed;
+}

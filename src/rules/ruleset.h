@@ -1,0 +1,56 @@
+/*
+ * ruleset - a whole rules directory loaded into one immutable, reference-
+ * counted rule set (SPEC §4.1).
+ *
+ * mp_ruleset_load() reads global.rules, default.rules and every
+ * <domain>.rules with their includes and lists; any error anywhere means no
+ * rule set at all (NULL, every error in the record). A loaded set is never
+ * modified: threads share it, each transaction holds a reference for its
+ * whole life, and the last mp_ruleset_unref() frees it. It also keeps the
+ * settings from the configuration the engine needs, so a reload swaps rules
+ * and settings together.
+ */
+#ifndef MP_RULESET_H
+#define MP_RULESET_H
+
+#include "conf.h"
+#include "rules/program.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct mp_diags;
+struct mp_ruleset;
+
+struct mp_settings {
+	unsigned long regex_match_limit;
+	size_t body_scan_limit;
+	enum mp_recipient_policy recipient_policy;
+	enum mp_mode mode;
+	bool add_auth_results, add_received_spf, add_trace_header;
+	bool spf, spf_helo, dkim;
+	const char *authserv_id;
+};
+
+struct mp_ruleset *mp_ruleset_load(const struct mp_conf *conf, struct mp_diags *d);
+struct mp_ruleset *mp_ruleset_ref(struct mp_ruleset *rs);
+void mp_ruleset_unref(struct mp_ruleset *rs);
+
+const struct mp_settings *mp_ruleset_settings(const struct mp_ruleset *rs);
+const char *mp_ruleset_dir(const struct mp_ruleset *rs);
+/* The policy of global.rules alone (in force before RCPT). */
+const struct mp_policy *mp_ruleset_global(const struct mp_ruleset *rs);
+/* The most specific <domain>.rules for a recipient domain, else
+ * default.rules, else the global policy. */
+const struct mp_policy *mp_ruleset_lookup(const struct mp_ruleset *rs, const char *domain,
+					  size_t len);
+/* Policies other than the global one, default first, then domains sorted. */
+size_t mp_ruleset_n_policies(const struct mp_ruleset *rs);
+const struct mp_policy *mp_ruleset_policy_at(const struct mp_ruleset *rs, size_t i);
+size_t mp_ruleset_n_rules(const struct mp_ruleset *rs);
+size_t mp_ruleset_n_lists(const struct mp_ruleset *rs);
+/* True when a rule file, list file or the set of rule files changed on
+ * disk since the set was loaded. */
+bool mp_ruleset_changed(const struct mp_ruleset *rs);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * diag - the error record; see diag.h.
+ */
+#include "util/diag.h"
+
+#include "util/buf.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DIAG_DEFAULT_LIMIT 1000
+
+void mp_diags_init(struct mp_diags *d)
+{
+	memset(d, 0, sizeof(*d));
+}
+
+void mp_diags_free(struct mp_diags *d)
+{
+	if (d == NULL)
+		return;
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->v[i].file);
+		free(d->v[i].msg);
+	}
+	free(d->v);
+	mp_diags_init(d);
+}
+
+static bool same(const struct mp_diag *a, const char *file, int line, int col,
+		 const char *msg)
+{
+	return a->line == line && a->col == col && strcmp(a->msg, msg) == 0 &&
+	       strcmp(a->file, file) == 0;
+}
+
+void mp_diags_add(struct mp_diags *d, const char *file, int line, int col,
+		  const char *fmt, ...)
+{
+	struct mp_buf b;
+	va_list ap;
+	size_t limit = d->limit ? d->limit : DIAG_DEFAULT_LIMIT;
+
+	if (file == NULL)
+		file = "(unknown)";
+	mp_buf_init(&b);
+	va_start(ap, fmt);
+	mp_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	char *msg = mp_buf_steal(&b);
+	if (msg == NULL) {
+		d->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < d->n; i++) {
+		if (same(&d->v[i], file, line, col, msg)) {
+			free(msg);
+			return;
+		}
+	}
+	if (d->n >= limit) {
+		d->dropped++;
+		free(msg);
+		return;
+	}
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 8;
+		struct mp_diag *v = realloc(d->v, cap * sizeof(*v));
+		if (v == NULL) {
+			d->oom = true;
+			free(msg);
+			return;
+		}
+		d->v = v;
+		d->cap = cap;
+	}
+	char *f = strdup(file);
+	if (f == NULL) {
+		d->oom = true;
+		free(msg);
+		return;
+	}
+	d->v[d->n++] = (struct mp_diag){ f, line, col, msg };
+}
+
+size_t mp_diags_count(const struct mp_diags *d)
+{
+	return d->n + d->dropped + (d->oom ? 1 : 0);
+}
+
+void mp_diags_print(const struct mp_diags *d, FILE *out)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		const struct mp_diag *g = &d->v[i];
+
+		if (g->line > 0 && g->col > 0)
+			fprintf(out, "%s:%d:%d: %s\n", g->file, g->line, g->col, g->msg);
+		else if (g->line > 0)
+			fprintf(out, "%s:%d: %s\n", g->file, g->line, g->msg);
+		else
+			fprintf(out, "%s: %s\n", g->file, g->msg);
+	}
+	if (d->dropped > 0)
+		fprintf(out, "(%zu more errors not shown)\n", d->dropped);
+	if (d->oom)
+		fprintf(out, "out of memory while collecting errors\n");
+}

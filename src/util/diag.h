@@ -1,0 +1,38 @@
+/*
+ * diag - the error record: diagnostics collected as FILE:LINE:COL: message.
+ *
+ * Loaders add every error they find and keep going; the caller decides what a
+ * non-empty record means. Identical diagnostics (a file included by several
+ * policies) are kept once. After `limit` entries further ones are counted,
+ * not stored. The record owns its strings; mp_diags_free releases them.
+ */
+#ifndef MP_DIAG_H
+#define MP_DIAG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct mp_diag {
+	char *file;
+	int line, col;
+	char *msg;
+};
+
+struct mp_diags {
+	struct mp_diag *v;
+	size_t n, cap;
+	size_t limit;   /* 0: the default (1000) */
+	size_t dropped; /* past the limit */
+	bool oom;
+};
+
+void mp_diags_init(struct mp_diags *d);
+void mp_diags_free(struct mp_diags *d);
+void mp_diags_add(struct mp_diags *d, const char *file, int line, int col,
+		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+size_t mp_diags_count(const struct mp_diags *d);
+/* Prints "FILE:LINE:COL: message" lines (LINE:COL left out when 0). */
+void mp_diags_print(const struct mp_diags *d, FILE *out);
+
+#endif

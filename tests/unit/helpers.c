@@ -1,0 +1,151 @@
+/*
+ * helpers - see helpers.h.
+ */
+#include "helpers.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+char *th_mkdir(const char *const *files)
+{
+	char tmpl[] = "/tmp/mp-unit-XXXXXX";
+	char *dir = mkdtemp(tmpl);
+
+	assert_non_null(dir);
+	dir = strdup(dir);
+	for (size_t i = 0; files[i] != NULL; i += 2) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		char *slash = strrchr(path, '/');
+		*slash = '\0';
+		mkdir(path, 0755);
+		*slash = '/';
+		FILE *f = fopen(path, "w");
+		assert_non_null(f);
+		fputs(files[i + 1], f);
+		fclose(f);
+	}
+	return dir;
+}
+
+static void rm_tree(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	if (d == NULL) {
+		unlink(path);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		char sub[4096];
+		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+		rm_tree(sub);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
+void th_rmdir(char *dir)
+{
+	rm_tree(dir);
+	free(dir);
+}
+
+struct mp_ruleset *th_load(const char *const *files, struct mp_conf *conf, struct mp_diags *d)
+{
+	char *dir = th_mkdir(files);
+	struct mp_conf *c = conf ? conf : mp_conf_new();
+
+	assert_int_equal(mp_conf_set_rules_dir(c, dir), 0);
+	struct mp_ruleset *rs = mp_ruleset_load(c, d);
+	if (conf == NULL)
+		mp_conf_free(c);
+	th_rmdir(dir);
+	return rs;
+}
+
+struct mp_ruleset *th_global(const char *text)
+{
+	const char *files[] = { "global.rules", text, NULL };
+	struct mp_diags d;
+
+	mp_diags_init(&d);
+	struct mp_ruleset *rs = th_load(files, NULL, &d);
+	if (rs == NULL)
+		mp_diags_print(&d, stderr);
+	mp_diags_free(&d);
+	assert_non_null(rs);
+	return rs;
+}
+
+const char *th_first_error(const struct mp_diags *d)
+{
+	return d->n ? d->v[0].msg : "";
+}
+
+void th_msg_init(struct th_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->ip = "198.51.100.7";
+	m->name = "mail.sender.example";
+	m->helo = "mail.sender.example";
+	m->from = "<alice@sender.example>";
+	m->rcpts[0] = "<bob@example.com>";
+	m->spf = m->spf_helo = -1;
+	m->body = "hello\r\n";
+}
+
+static bool refused(const struct mp_verdict *v)
+{
+	return v->outcome == MP_O_REJECT || v->outcome == MP_O_TEMPFAIL;
+}
+
+void th_run(struct mp_ruleset *rs, const struct th_msg *m, struct th_run *r)
+{
+	struct mp_verdict v;
+
+	memset(r, 0, sizeof(*r));
+	mp_injected_init(&r->inj);
+	r->inj.spf = m->spf;
+	r->inj.spf_helo = m->spf_helo;
+	if (m->dkim)
+		assert_int_equal(mp_injected_set_dkim(&r->inj, m->dkim), 0);
+	r->conn = mp_conn_new(rs, &r->inj.ops);
+	assert_non_null(r->conn);
+	assert_int_equal(mp_conn_connect(r->conn, m->ip, m->name, 2525, &v), 0);
+	assert_int_equal(mp_conn_helo(r->conn, m->helo, m->tls, &v), 0);
+	r->txn = mp_txn_new(r->conn);
+	assert_non_null(r->txn);
+	assert_int_equal(mp_txn_mail(r->txn, m->from, m->auth, &v), 0);
+	if (!refused(&v)) {
+		for (int i = 0; i < 8 && m->rcpts[i]; i++)
+			assert_int_equal(mp_txn_rcpt(r->txn, m->rcpts[i], &r->rcpt_v[i]), 0);
+		if (mp_txn_n_accepted(r->txn) > 0 || mp_txn_verdict(r->txn)->outcome != MP_O_NONE) {
+			assert_int_equal(mp_txn_data(r->txn, &v), 0);
+			for (int i = 0; !refused(&v) && m->headers[i]; i += 2)
+				assert_int_equal(mp_txn_header(r->txn, m->headers[i], m->headers[i + 1]), 0);
+			if (!refused(&v))
+				assert_int_equal(mp_txn_eoh(r->txn, &v), 0);
+			if (!refused(&v) && m->body)
+				assert_int_equal(mp_txn_body(r->txn, m->body, strlen(m->body)), 0);
+			if (!refused(&v))
+				assert_int_equal(mp_txn_eom(r->txn, &v), 0);
+		}
+	}
+	r->res = mp_txn_result(r->txn);
+	assert_non_null(r->res);
+}
+
+void th_run_free(struct th_run *r)
+{
+	mp_txn_free(r->txn);
+	mp_conn_free(r->conn);
+	mp_injected_clear(&r->inj);
+}

@@ -1,0 +1,712 @@
+/* Unit tests: the engine - three-valued evaluation, the stage a decision
+ * comes at, recipients, actions, thresholds, dry-run, laziness. */
+#include "helpers.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static struct mp_ruleset *load2(const char *global, const char *domain_file,
+				const char *domain_text, struct mp_conf *conf)
+{
+	const char *files[] = { "global.rules", global, domain_file, domain_text, NULL };
+	struct mp_diags d;
+
+	mp_diags_init(&d);
+	struct mp_ruleset *rs = th_load(files, conf, &d);
+	if (rs == NULL)
+		mp_diags_print(&d, stderr);
+	mp_diags_free(&d);
+	assert_non_null(rs);
+	return rs;
+}
+
+static void test_three_valued(void **state)
+{
+	/* `or` decides at MAIL when the MAIL side is true; `and` at MAIL when
+	 * the MAIL side is false; otherwise at the header stage */
+	struct mp_ruleset *rs = th_global(
+		"rule \"or-early\" { when mail.from == \"a@x.example\" or header \"X\" == \"1\" reject 550 5.7.1 \"or\" }\n"
+		"rule \"and-late\" { when mail.from == \"b@x.example\" and header \"X\" == \"1\" reject 550 5.7.2 \"and\" }\n");
+	struct th_msg m;
+	struct th_run r;
+
+	th_msg_init(&m);
+	m.from = "<A@X.example>";
+	th_run(rs, &m, &r);
+	assert_int_equal(r.res->v.outcome, MP_O_REJECT);
+	assert_int_equal(r.res->v.stage, MP_STAGE_MAIL);
+	assert_string_equal(r.res->v.reply.xcode, "5.7.1");
+	assert_int_equal(r.res->n_rcpts, 0);
+	th_run_free(&r);
+
+	m.from = "<b@x.example>";
+	m.headers[0] = "X";
+	m.headers[1] = "1";
+	th_run(rs, &m, &r);
+	assert_int_equal(r.res->v.outcome, MP_O_REJECT);
+	assert_int_equal(r.res->v.stage, MP_STAGE_HEADER);
+	assert_string_equal(r.res->v.rule, "or-early");
+	th_run_free(&r);
+
+	m.from = "<c@x.example>";
+	m.headers[1] = "2";
+	th_run(rs, &m, &r);
+	assert_int_equal(r.res->v.outcome, MP_O_NONE);
+	assert_false(r.res->decided);
+	assert_int_equal(r.res->v.stage, MP_STAGE_EOM);
+	th_run_free(&r);
+	mp_ruleset_unref(rs);
+}
+
+static void test_decision_is_final(void **state)
+{
+	/* the header rule comes first in the file but the MAIL rule decides first */
+	struct mp_ruleset *rs = th_global(
+		"rule \"hdr-accept\" { when header \"X-Ok\" == \"yes\" accept }\n"
+		"rule \"mail-reject\" { when mail.from.domain == \"bad.example\" reject }\n"
+		"rule \"mail-accept\" { when mail.from.domain == \"good.example\" accept }\n"
+		"rule \"late\" { when header \"X-Ok\" == \"no\" reject }\n");
+	struct th_msg m;
+	struct th_run r;
+
+	th_msg_init(&m);
+	m.from = "<x@bad.example>";
+	m.headers[0] = "X-Ok";
+	m.headers[1] = "yes";
+	th_run(rs, &m, &r);
+	assert_int_equal(r.res->v.outcome, MP_O_REJECT);
+	assert_int_equal(r.res->v.stage, MP_STAGE_MAIL);
+	assert_string_equal(r.res->v.reply.code, "550");
+	assert_string_equal(r.res->v.reply.text, "Rejected by policy");
+	th_run_free(&r);
+
+	m.from = "<x@good.example>";
+	m.headers[1] = "no";
+	th_run(rs, &m, &r);
+	assert_int_equal(r.res->v.outcome, MP_O_ACCEPT);
+	assert_int_equal(r.res->v.stage, MP_STAGE_MAIL);
+	assert_string_equal(r.res->v.rule, "mail-accept");
+	/* accepted at MAIL: the body is not wanted */
+	assert_false(mp_txn_wants_body(r.txn));
+	th_run_free(&r);
+	mp_ruleset_unref(rs);
+}
+
+static void test_connect_and_helo(void **state)
+{
+	struct mp_ruleset *rs = th_global(
+		"rule \"bad-net\" { when client.ip in { 203.0.113.0/24 } reject 554 5.7.1 \"Go away ${client.ip}\" }\n"
+		"rule \"bad-helo\" { when helo ~ /^localhost$/i and not tls tempfail 421 4.7.0 }\n");
+	struct th_msg m;
+	struct th_run r;
+	struct mp_verdict v;
+
+	th_msg_init(&m);
+	m.ip = "203.0.113.9";
+	th_run(rs, &m, &r);
+	assert_int_equal(r.res->v.outcome, MP_O_REJECT);
+	assert_int_equal(r.res->v.stage, MP_STAGE_CONNECT);
+	assert_string_equal(r.res->v.reply.text, "Go away 203.0.113.9");
+	th_run_free(&r);
+
+	/* the connection itself knows at connect */
+	struct mp_conn *c = mp_conn_new(rs, NULL);
+	assert_int_equal(mp_conn_connect(c, "203.0.113.1", NULL, 25, &v), 0);
+	assert_int_equal(v.outcome, MP_O_REJECT);
+	assert_int_equal(v.stage, MP_STAGE_CONNECT);
+	mp_conn_free(c);
+
+	c = mp_conn_new(rs, NULL);
+	assert_int_equal(mp_conn_connect(c, NULL, NULL, 0, &v), 0);
+	assert_int_equal(v.outcome, MP_O_NONE);
+	assert_int_equal(mp_conn_helo(c, "LOCALHOST", false, &v), 0);
+	assert_int_equal(v.outcome, MP_O_TEMPFAIL);
+	assert_int_equal(v.stage, MP_STAGE_HELO);
+	assert_string_equal(v.reply.code, "421");
+	/* EHLO again after STARTTLS decides afresh */
+	assert_int_equal(mp_conn_helo(c, "LOCALHOST", true, &v), 0);
+	assert_int_equal(v.outcome, MP_O_NONE);
+	mp_conn_free(c);
+	mp_ruleset_unref(rs);
+}
+
+static void test_per_recipient(void **state)
+{
+	struct mp_ruleset *rs = load2(
+		"rule \"g\" { when spf == fail score 3 }\n",
+		"example.com.rules",
+		"rule \"closed\" { when rcpt.to == \"old@example.com\" reject 550 5.1.1 \"closed: ${rcpt.to}\" }\n"
+		"rule \"spf\" { when spf == fail reject 550 5.7.23 }\n"
+		"rule \"pm\" { when rcpt.to.local == \"postmaster\" accept }\n",
+		NULL);
+	struct th_msg m;
+	struct th_run r;
+
+	th_msg_init(&m);
+	m.rcpts[0] = "<old@example.com>";
+	m.rcpts[1] = "<bob@example.com>";
+	m.rcpts[2] = "<Postmaster@example.com>";
+	th_run(rs, &m, &r);
+	assert_int_equal(r.rcpt_v[0].outcome, MP_O_REJECT);
+	assert_string_equal(r.rcpt_v[0].reply.text, "closed: old@example.com");
+	assert_int_equal(r.rcpt_v[1].outcome, MP_O_NONE);
+	assert_int_equal(r.rcpt_v[2].outcome, MP_O_NONE);
+	assert_int_equal(r.res->n_rcpts, 3);
+	assert_int_equal(r.res->rcpts[0].outcome, MP_O_REJECT);
+	assert_string_equal(r.res->rcpts[0].rule, "closed");
+	assert_int_equal(r.res->rcpts[1].outcome, MP_O_ACCEPT);
+	/* after RCPT, rcpt.to is any accepted recipient: postmaster is one */
+	assert_int_equal(r.res->v.outcome, MP_O_ACCEPT);
+	assert_int_equal(r.res->v.stage, MP_STAGE_RCPT);
+	assert_string_equal(r.res->v.rule, "pm");
+	th_run_free(&r);
+
+	/* spf fail: each recipient refused except postmaster, which comes after */
+	m.spf = 2; /* fail */
+	th_run(rs, &m, &r);
+	assert_int_equal(r.res->rcpts[1].outcome, MP_O_REJECT);
+	assert_string_equal(r.res->rcpts[1].reply.xcode, "5.7.23");
+	assert_int_equal(r.res->rcpts[2].outcome, MP_O_REJECT);
+	assert_int_equal(r.res->v.outcome, MP_O_REJECT);
+	assert_int_equal(r.res->v.stage, MP_STAGE_RCPT);
+	/* all refused: the first refusal stands for the transaction */
+	assert_string_equal(r.res->v.reply.code, "550");
+	assert_string_equal(r.res->v.reply.xcode, "5.1.1");
+	th_run_free(&r);
+	mp_ruleset_unref(rs);
+}
+
+static void test_split_and_strictest(void **state)
+{
+	const char *g = "rule \"tag\" { when rcpt.to.domain == \"b.example\" add header \"X-B\" \"1\" }\n";
+	const char *files[] = { "global.rules", g,
+				"a.example.rules", "rule \"ra\" { when header \"X\" == \"q\" quarantine \"qa\" }\n",
+				"b.example.rules", "rule \"rb\" { when header \"X\" == \"q\" reject 550 5.7.9 \"b says no\" }\n",
+				NULL };
+	struct mp_diags d;
+	struct th_msg m;
+	struct th_run r;
+
+	mp_diags_init(&d);
+	struct mp_ruleset *rs = th_load(files, NULL, &d);
+	assert_non_null(rs);
+	th_msg_init(&m);
+	m.rcpts[0] = "<u@a.example>";
+	m.rcpts[1] = "<v@b.example>";
+	m.rcpts[2] = "<w@a.example>";
+	m.headers[0] = "X";
+	m.headers[1] = "q";
+	th_run(rs, &m, &r);
+	assert_int_equal(r.rcpt_v[1].outcome, MP_O_TEMPFAIL);
+	assert_true(r.rcpt_v[1].split);
+	assert_string_equal(r.rcpt_v[1].reply.code, "452");
+	assert_string_equal(r.rcpt_v[1].reply.xcode, "4.5.3");
+	assert_int_equal(r.rcpt_v[2].outcome, MP_O_NONE);
+	assert_int_equal(r.res->v.outcome, MP_O_QUARANTINE);
+	assert_string_equal(r.res->quarantine, "qa");
+	assert_string_equal(r.res->policy, "a.example");
+	assert_int_equal(r.res->n_add, 0); /* b is not among the accepted */
+	th_run_free(&r);
+	mp_ruleset_unref(rs);
+
+	struct mp_conf *c = mp_conf_new();
+	c->recipient_policy = MP_RCPT_STRICTEST;
+	rs = th_load(files, c, &d);
+	mp_conf_free(c);
+	assert_non_null(rs);
+	th_run(rs, &m, &r);
+	assert_int_equal(r.rcpt_v[1].outcome, MP_O_NONE);
+	/* the most severe outcome wins: reject over quarantine */
+	assert_int_equal(r.res->v.outcome, MP_O_REJECT);
+	assert_string_equal(r.res->v.reply.text, "b says no");
+	assert_int_equal(r.res->v.stage, MP_STAGE_HEADER);
+	th_run_free(&r);
+
+	m.headers[1] = "other";
+	th_run(rs, &m, &r);
+	assert_int_equal(r.res->v.outcome, MP_O_NONE);
+	/* non-terminal actions merge across the policies */
+	assert_int_equal(r.res->n_add, 1);
+	assert_string_equal(r.res->add[0].name, "X-B");
+	th_run_free(&r);
+	mp_ruleset_unref(rs);
+	mp_diags_free(&d);
+}
+
+static void test_multi_valued(void **state)
+{
+	struct mp_ruleset *rs = th_global(
+		"rule \"any\" { when header \"Received\" ~ /evil/ add header \"X-Any\" \"1\" }\n"
+		"rule \"ne\" { when header \"Received\" != \"b\" add header \"X-Ne\" \"1\" }\n"
+		"rule \"nin\" { when header \"Missing\" not in { \"x\" } add header \"X-Nin\" \"1\" }\n"
+		"rule \"cnt\" { when count header \"Received\" == 3 add header \"X-Cnt\" \"3\" }\n"
+		"rule \"ex\" { when not exists header \"Missing\" add header \"X-Ex\" \"1\" }\n");
+	struct th_msg m;
+	struct th_run r;
+
+	th_msg_init(&m);
+	const char *h[] = { "Received", "a", "Received", "from evil", "received", "B", NULL };
+	memcpy(m.headers, h, sizeof(h));
+	th_run(rs, &m, &r);
+	assert_int_equal(r.res->n_add, 4);
+	assert_string_equal(r.res->add[0].name, "X-Any");
+	/* "B" equals "b" (case-insensitive), so != is false for the field */
+	assert_string_equal(r.res->add[1].name, "X-Nin");
+	assert_string_equal(r.res->add[2].name, "X-Cnt");
+	assert_string_equal(r.res->add[3].name, "X-Ex");
+	th_run_free(&r);
+	mp_ruleset_unref(rs);
+}
+
+static void test_actions_and_moot(void **state)
+{
+	struct mp_ruleset *rs = th_global(
+		"rule \"t1\" { when header \"Subject\" ~ /offer/ tag subject \"[SPAM] \" score 2 }\n"
+		"rule \"t2\" { when header \"Subject\" ~ /offer/ tag subject \"[SPAM] \" remove header \"X-Old\" }\n"
+		"rule \"b\" { when header \"Subject\" ~ /offer/ bcc \"archive@example.net\" redirect \"trap@example.net\" log \"offer from ${mail.from}\" }\n"
+		"rule \"d\" { when header \"Subject\" ~ /discard/ discard }\n");
+	struct th_msg m;
+	struct th_run r;
+
+	th_msg_init(&m);
+	const char *h[] = { "Subject", "great offer", "X-Old", "1", "X-Old", "2", NULL };
+	memcpy(m.headers, h, sizeof(h));
+	th_run(rs, &m, &r);
+	assert_string_equal(r.res->subject_raw, "[SPAM] great offer");
+	assert_false(r.res->subject_added);
+	assert_int_equal(r.res->n_remove, 1);
+	assert_string_equal(r.res->remove[0], "X-Old");
+	assert_int_equal(r.res->n_bcc, 1);
+	assert_string_equal(r.res->redirect, "trap@example.net");
+	assert_int_equal(r.res->n_logs, 1);
+	assert_string_equal(r.res->logs[0], "rule b: offer from alice@sender.example");
+	assert_true(r.res->score == 2);
+	th_run_free(&r);
+
+	/* already tagged: not again */
+	m.headers[1] = "[spam] great offer";
+	th_run(rs, &m, &r);
+	assert_null(r.res->subject_raw);
+	th_run_free(&r);
+
+	/* no Subject at all: one is added */
+	const char *h2[] = { "X-Subject", "offer", NULL };
+	memset(m.headers, 0, sizeof(m.headers));
+	memcpy(m.headers, h2, sizeof(h2));
+	mp_ruleset_unref(rs);
+	rs = th_global("rule \"t\" { when header \"X-Subject\" == \"offer\" tag subject \"[SPAM] \" }\n");
+	th_run(rs, &m, &r);
+	assert_true(r.res->subject_added);
+	assert_string_equal(r.res->subject_raw, "[SPAM]");
+	th_run_free(&r);
+	mp_ruleset_unref(rs);
+
+	/* discard makes the other actions moot */
+	rs = th_global("rule \"a\" { add header \"X-A\" \"1\" }\nrule \"d\" { when helo == \"x\" or mail.from != \"\" discard }\n");
+	th_msg_init(&m);
+	th_run(rs, &m, &r);
+	assert_int_equal(r.res->v.outcome, MP_O_DISCARD);
+	assert_int_equal(r.res->n_add, 0);
+	th_run_free(&r);
+	mp_ruleset_unref(rs);
+}
+
+static void test_thresholds(void **state)
+{
+	struct mp_ruleset *rs = th_global(
+		"rule \"s1\" { when header \"X\" == \"a\" score 4 }\n"
+		"rule \"s2\" { when header \"Y\" == \"b\" score 3.5 }\n"
+		"rule \"rs\" { when score > 7 add header \"X-Running\" \"${score}\" }\n"
+		"threshold 5 { add header \"X-Spam-Flag\" \"YES\" }\n"
+		"threshold 7 { quarantine \"score ${score}\" }\n"
+		"threshold 20 { reject 550 5.7.1 \"way too spammy\" }\n");
+	struct th_msg m;
+	struct th_run r;
+
+	th_msg_init(&m);
+	const char *h[] = { "X", "a", "Y", "b", NULL };
+	memcpy(m.headers, h, sizeof(h));
+	th_run(rs, &m, &r);
+	assert_true(r.res->score == 7.5);
+	assert_int_equal(r.res->v.outcome, MP_O_QUARANTINE);
+	assert_int_equal(r.res->v.stage, MP_STAGE_EOM);
+	assert_null(r.res->v.rule);
+	assert_string_equal(r.res->quarantine, "score 7.5");
+	assert_int_equal(r.res->n_add, 2);
+	assert_string_equal(r.res->add[0].name, "X-Running");
+	assert_string_equal(r.res->add[0].value, "7.5");
+	assert_string_equal(r.res->add[1].name, "X-Spam-Flag");
+	th_run_free(&r);
+
+	m.headers[2] = NULL;
+	th_run(rs, &m, &r);
+	assert_true(r.res->score == 4);
+	assert_int_equal(r.res->v.outcome, MP_O_NONE);
+	assert_int_equal(r.res->n_add, 0);
+	th_run_free(&r);
+	mp_ruleset_unref(rs);
+}
+
+static void test_dry_run(void **state)
+{
+	struct mp_ruleset *rs = th_global(
+		"rule \"probe\" dry-run { when helo == \"mail.sender.example\" reject 550 5.7.1 \"would go\" }\n"
+		"rule \"real\" { when header \"X\" == \"1\" add header \"X-Real\" \"yes\" }\n");
+	struct th_msg m;
+	struct th_run r;
+
+	th_msg_init(&m);
+	m.headers[0] = "X";
+	m.headers[1] = "1";
+	th_run(rs, &m, &r);
+	assert_int_equal(r.res->v.outcome, MP_O_NONE);
+	assert_int_equal(r.res->n_would, 1);
+	assert_string_equal(r.res->would[0].rule, "probe");
+	assert_string_equal(r.res->would[0].what, "reject 550 5.7.1 would go");
+	assert_int_equal(r.res->would[0].stage, MP_STAGE_HELO);
+	assert_int_equal(r.res->n_add, 1);
+	assert_int_equal(r.res->n_rules, 1); /* dry-run rules are not "matched" */
+	th_run_free(&r);
+	mp_ruleset_unref(rs);
+
+	/* mode = dry-run: nothing refused or changed; what would happen is kept */
+	struct mp_conf *c = mp_conf_new();
+	c->mode = MP_MODE_DRY_RUN;
+	const char *files[] = { "global.rules",
+				"rule \"r\" { when mail.from.domain == \"sender.example\" reject 550 5.7.1 \"no\" }\n"
+				"rule \"h\" { add header \"X-H\" \"1\" }\n",
+				"example.com.rules", "rule \"x\" { accept }\n", NULL };
+	struct mp_diags d;
+	mp_diags_init(&d);
+	rs = th_load(files, c, &d);
+	mp_conf_free(c);
+	assert_non_null(rs);
+	m.rcpts[1] = "<other@elsewhere.example>";
+	th_run(rs, &m, &r);
+	assert_int_equal(r.res->v.outcome, MP_O_NONE);
+	assert_true(r.res->dry_run_mode);
+	assert_int_equal(r.res->would_v.outcome, MP_O_REJECT);
+	assert_int_equal(r.res->would_v.stage, MP_STAGE_MAIL);
+	assert_int_equal(r.res->n_add, 0);
+	assert_int_equal(r.rcpt_v[1].outcome, MP_O_NONE); /* no split 452 either */
+	th_run_free(&r);
+	mp_ruleset_unref(rs);
+	mp_diags_free(&d);
+}
+
+struct counting {
+	int spf_calls, dkim_begins;
+	struct mp_injected inj;
+	struct mp_checks ops;
+};
+
+static enum mp_authres count_spf(void *arg, const struct mp_envelope *env)
+{
+	struct counting *c = arg;
+
+	c->spf_calls++;
+	assert_string_equal(env->mail_domain, "sender.example");
+	return MP_AR_FAIL;
+}
+
+static void *count_begin(void *arg, const struct mp_envelope *env)
+{
+	struct counting *c = arg;
+
+	c->dkim_begins++;
+	return c->inj.ops.dkim_begin(&c->inj, env);
+}
+
+static void test_lazy_checks(void **state)
+{
+	struct mp_ruleset *rs = th_global(
+		"rule \"cheap-first\" { when spf == fail and mail.from.domain == \"other.example\" reject }\n"
+		"rule \"needs-spf\" { when mail.from.domain == \"sender.example\" and spf == fail and spf == fail tempfail }\n"
+		"rule \"dk\" { when dkim == fail reject }\n");
+	struct counting cnt;
+	struct mp_verdict v;
+
+	memset(&cnt, 0, sizeof(cnt));
+	mp_injected_init(&cnt.inj);
+	cnt.ops = cnt.inj.ops;
+	cnt.ops.arg = &cnt;
+	cnt.ops.spf_mailfrom = count_spf;
+	cnt.ops.dkim_begin = count_begin;
+	/* dkim_header etc. get the state from count_begin, which is inj's */
+	struct mp_conn *c = mp_conn_new(rs, &cnt.ops);
+	mp_conn_connect(c, "198.51.100.7", NULL, 25, &v);
+	mp_conn_helo(c, "h.example", false, &v);
+	struct mp_txn *t = mp_txn_new(c);
+	assert_int_equal(mp_txn_mail(t, "<a@sender.example>", NULL, &v), 0);
+	/* the cheap side of the first rule is false: no SPF for it; the second
+	 * needs it once, however often it is tested */
+	assert_int_equal(cnt.spf_calls, 1);
+	assert_int_equal(v.outcome, MP_O_TEMPFAIL);
+	assert_int_equal(v.stage, MP_STAGE_MAIL);
+	/* decided: DKIM never starts */
+	assert_int_equal(mp_txn_rcpt(t, "<b@example.com>", &v), 0);
+	assert_int_equal(mp_txn_data(t, &v), 0);
+	assert_int_equal(cnt.dkim_begins, 0);
+	mp_txn_free(t);
+
+	t = mp_txn_new(c);
+	assert_int_equal(mp_txn_mail(t, "<a@third.example>", NULL, &v), 0);
+	assert_int_equal(cnt.spf_calls, 1); /* no cheap side holds: no SPF */
+	mp_txn_free(t);
+	mp_conn_free(c);
+	mp_ruleset_unref(rs);
+
+	rs = th_global("rule \"nothing-needs-checks\" { when helo == \"x\" reject }\n");
+	cnt.spf_calls = cnt.dkim_begins = 0;
+	struct th_msg m;
+	struct th_run r;
+	th_msg_init(&m);
+	th_run(rs, &m, &r);
+	assert_false(r.res->spf_done);
+	assert_false(r.res->dkim_done);
+	th_run_free(&r);
+	mp_ruleset_unref(rs);
+}
+
+static void test_dkim_and_alignment(void **state)
+{
+	struct mp_ruleset *rs = th_global(
+		"rule \"unsigned-bank\" { when header.from.domain == \"bank.example\" and not dkim.aligned tag subject \"[SUSPECT] \" }\n"
+		"rule \"spf-al\" { when spf.aligned add header \"X-Spf-Aligned\" \"yes\" }\n"
+		"rule \"doms\" { when dkim.domains in { \"esp.example\" } add header \"X-Esp\" \"yes\" }\n");
+	struct th_msg m;
+	struct th_run r;
+
+	th_msg_init(&m);
+	const char *h[] = { "From", "Bank <alerts@mail.bank.example>", "Subject", "hi", NULL };
+	memcpy(m.headers, h, sizeof(h));
+	m.headers[1] = "Bank <alerts@bank.example>";
+	m.dkim = "pass"; /* aligned: the injected signature is the From domain's */
+	th_run(rs, &m, &r);
+	assert_null(r.res->subject_raw);
+	assert_int_equal(r.res->dkim, MP_AR_PASS);
+	th_run_free(&r);
+
+	m.dkim = "pass:mail.bank.example"; /* same organisational domain */
+	th_run(rs, &m, &r);
+	assert_null(r.res->subject_raw);
+	th_run_free(&r);
+
+	m.dkim = "pass:esp.example";
+	th_run(rs, &m, &r);
+	assert_string_equal(r.res->subject_raw, "[SUSPECT] hi");
+	assert_int_equal(r.res->n_add, 1);
+	assert_string_equal(r.res->add[0].name, "X-Esp");
+	th_run_free(&r);
+
+	m.dkim = "fail";
+	th_run(rs, &m, &r);
+	assert_string_equal(r.res->subject_raw, "[SUSPECT] hi");
+	assert_int_equal(r.res->dkim, MP_AR_FAIL);
+	th_run_free(&r);
+
+	/* SPF alignment: MAIL FROM domain vs From domain */
+	m.dkim = NULL;
+	m.from = "<bounce@bounces.bank.example>";
+	m.spf = MP_AR_PASS;
+	th_run(rs, &m, &r);
+	assert_int_equal(r.res->n_add, 1);
+	assert_string_equal(r.res->add[0].name, "X-Spf-Aligned");
+	th_run_free(&r);
+
+	/* two From addresses are never aligned */
+	m.headers[1] = "a@bank.example, b@bank.example";
+	th_run(rs, &m, &r);
+	assert_int_equal(r.res->n_add, 0);
+	th_run_free(&r);
+	mp_ruleset_unref(rs);
+}
+
+static void test_body_and_size(void **state)
+{
+	struct mp_conf *c = mp_conf_new();
+	c->body_scan_limit = 16;
+	const char *files[] = { "global.rules",
+				"rule \"early\" { when body ~ /needle/ reject 550 5.7.1 \"found\" }\n"
+				"rule \"big\" { when message.size > 1k tempfail 452 4.3.1 \"big\" }\n",
+				NULL };
+	struct mp_diags d;
+	struct th_msg m;
+	struct th_run r;
+
+	mp_diags_init(&d);
+	struct mp_ruleset *rs = th_load(files, c, &d);
+	mp_conf_free(c);
+	assert_non_null(rs);
+	th_msg_init(&m);
+	m.body = "a needle here\r\n";
+	th_run(rs, &m, &r);
+	assert_int_equal(r.res->v.outcome, MP_O_REJECT);
+	assert_int_equal(r.res->v.stage, MP_STAGE_EOM);
+	th_run_free(&r);
+
+	/* past body_scan_limit the needle is not seen */
+	m.body = "0123456789abcdef needle\r\n";
+	th_run(rs, &m, &r);
+	assert_int_equal(r.res->v.outcome, MP_O_NONE);
+	th_run_free(&r);
+
+	char big[2048];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	m.body = big;
+	th_run(rs, &m, &r);
+	assert_int_equal(r.res->v.outcome, MP_O_TEMPFAIL);
+	assert_string_equal(r.res->v.reply.code, "452");
+	th_run_free(&r);
+	mp_ruleset_unref(rs);
+	mp_diags_free(&d);
+}
+
+static void test_regex_limit(void **state)
+{
+	struct mp_conf *c = mp_conf_new();
+	c->regex_match_limit = 1000;
+	const char *files[] = { "global.rules",
+				"rule \"catastrophic\" { when header \"Subject\" ~ /^(a+)+$/ reject }\n"
+				"rule \"neg\" { when header \"Subject\" !~ /^(a+)+$/ add header \"X-Neg\" \"1\" }\n",
+				NULL };
+	struct mp_diags d;
+	struct th_msg m;
+	struct th_run r;
+
+	mp_diags_init(&d);
+	struct mp_ruleset *rs = th_load(files, c, &d);
+	mp_conf_free(c);
+	assert_non_null(rs);
+	th_msg_init(&m);
+	m.headers[0] = "Subject";
+	m.headers[1] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab";
+	th_run(rs, &m, &r);
+	/* a limit hit counts as no match, and is logged once per rule */
+	assert_int_equal(r.res->v.outcome, MP_O_NONE);
+	assert_int_equal(r.res->n_add, 1);
+	assert_int_equal(r.res->n_logs, 2);
+	assert_true(strstr(r.res->logs[0], "regex match limit reached in rule catastrophic") != NULL);
+	th_run_free(&r);
+	mp_ruleset_unref(rs);
+	mp_diags_free(&d);
+}
+
+static void test_null_sender_and_fields(void **state)
+{
+	struct mp_ruleset *rs = th_global(
+		"rule \"null\" { when mail.from == \"\" and mail.from.domain == \"\" and spf.domain == \"helo.example\" add header \"X-Null\" \"${mail.from}|${spf.domain}\" }\n"
+		"rule \"auth\" { when auth and auth.user == \"alice\" add header \"X-Auth\" \"${auth.user}\" }\n"
+		"rule \"port\" { when client.port == 2525 and client.name ~ /sender/ add header \"X-Port\" \"${client.port}\" }\n"
+		"rule \"from\" { when header.from.count == 1 and header.from == \"a@b.example\" add header \"X-From\" \"${header.from.domain}\" }\n"
+		"rule \"rc\" { when rcpt.count == 2 and rcpt.to.domain in { \"example.com\" } add header \"X-Rc\" \"${rcpt.count}\" }\n");
+	struct th_msg m;
+	struct th_run r;
+
+	th_msg_init(&m);
+	m.from = "<>";
+	m.helo = "helo.example";
+	m.auth = "alice";
+	m.rcpts[1] = "<c@other.example>";
+	m.headers[0] = "From";
+	m.headers[1] = "A <a@b.example>";
+	th_run(rs, &m, &r);
+	assert_int_equal(r.res->n_add, 5);
+	assert_string_equal(r.res->add[0].value, "|helo.example");
+	assert_string_equal(r.res->add[1].value, "alice");
+	assert_string_equal(r.res->add[2].value, "2525");
+	assert_string_equal(r.res->add[3].value, "b.example");
+	assert_string_equal(r.res->add[4].value, "2");
+	th_run_free(&r);
+	mp_ruleset_unref(rs);
+}
+
+static void test_hostile_input(void **state)
+{
+	struct mp_ruleset *rs = th_global(
+		"rule \"r\" { when header \"Subject\" ~ /x/ reject 550 5.7.1 \"bad ${header.from} %s %n\" }\n"
+		"rule \"a\" { add header \"X-Echo\" \"${helo}\" }\n");
+	struct th_msg m;
+	struct th_run r;
+
+	th_msg_init(&m);
+	m.helo = "evil\r\nInjected: yes\x01\x7f\xff";
+	m.headers[0] = "From";
+	m.headers[1] = "\"\r\nX: y\" <a@b.example>";
+	m.headers[2] = "Subject";
+	m.headers[3] = "x";
+	th_run(rs, &m, &r);
+	assert_int_equal(r.res->v.outcome, MP_O_REJECT);
+	assert_string_equal(r.res->v.reply.text, "bad a@b.example %s %n");
+	th_run_free(&r);
+
+	m.headers[3] = "y";
+	th_run(rs, &m, &r);
+	assert_string_equal(r.res->add[0].value, "evilInjected: yes?");
+	th_run_free(&r);
+
+	/* thousands of headers and a huge one */
+	static char huge[1024 * 1024];
+	memset(huge, 'h', sizeof(huge) - 1);
+	struct mp_verdict v;
+	struct mp_conn *c = mp_conn_new(rs, NULL);
+	mp_conn_connect(c, "198.51.100.1", NULL, 25, &v);
+	struct mp_txn *t = mp_txn_new(c);
+	mp_txn_mail(t, "<a@b.example>", NULL, &v);
+	mp_txn_rcpt(t, "<c@d.example>", &v);
+	for (int i = 0; i < 20000; i++)
+		assert_int_equal(mp_txn_header(t, "X-Many", "v"), 0);
+	assert_int_equal(mp_txn_header(t, "Subject", huge), 0);
+	assert_int_equal(mp_txn_eoh(t, &v), 0);
+	assert_int_equal(mp_txn_eom(t, &v), 0);
+	assert_non_null(mp_txn_result(t));
+	mp_txn_free(t);
+	mp_conn_free(c);
+	mp_ruleset_unref(rs);
+}
+
+static void test_text_sanitising(void **state)
+{
+	char out[2 * MP_TEXT_MAX + 1];
+
+	mp_text_percent_escape("100% sure %%", out, sizeof(out));
+	assert_string_equal(out, "100%% sure %%%%");
+
+	/* cap at 512 bytes on a character boundary */
+	static char big[2000];
+	for (size_t i = 0; i + 2 < sizeof(big); i += 2)
+		memcpy(big + i, "\xc3\xa9", 2);
+	struct mp_ruleset *rs = th_global("rule \"a\" { add header \"X-Long\" \"z${helo}\" }\n");
+	struct th_msg m;
+	struct th_run r;
+	th_msg_init(&m);
+	m.helo = big;
+	th_run(rs, &m, &r);
+	assert_int_equal(strlen(r.res->add[0].value), 511);
+	th_run_free(&r);
+	mp_ruleset_unref(rs);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_three_valued),
+		cmocka_unit_test(test_decision_is_final),
+		cmocka_unit_test(test_connect_and_helo),
+		cmocka_unit_test(test_per_recipient),
+		cmocka_unit_test(test_split_and_strictest),
+		cmocka_unit_test(test_multi_valued),
+		cmocka_unit_test(test_actions_and_moot),
+		cmocka_unit_test(test_thresholds),
+		cmocka_unit_test(test_dry_run),
+		cmocka_unit_test(test_lazy_checks),
+		cmocka_unit_test(test_dkim_and_alignment),
+		cmocka_unit_test(test_body_and_size),
+		cmocka_unit_test(test_regex_limit),
+		cmocka_unit_test(test_null_sender_and_fields),
+		cmocka_unit_test(test_hostile_input),
+		cmocka_unit_test(test_text_sanitising),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,286 @@
+/* Unit tests: the grammar, type checks and rule-set loading, through the
+ * diagnostics an administrator sees. */
+#include "helpers.h"
+
+#include "rules/program.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Loads a single global.rules that must fail; returns the diagnostics. */
+static void expect_error(const char *text, int line, int col, const char *needle)
+{
+	const char *files[] = { "global.rules", text, NULL };
+	struct mp_diags d;
+
+	mp_diags_init(&d);
+	struct mp_ruleset *rs = th_load(files, NULL, &d);
+	if (rs != NULL || d.n == 0 || strstr(d.v[0].msg, needle) == NULL ||
+	    d.v[0].line != line || d.v[0].col != col) {
+		fprintf(stderr, "rules:\n%s\nwanted %d:%d: ...%s...\ngot:\n", text, line, col, needle);
+		mp_diags_print(&d, stderr);
+		fail();
+	}
+	mp_ruleset_unref(rs);
+	mp_diags_free(&d);
+}
+
+static void test_type_errors(void **state)
+{
+	expect_error("rule \"a\" { when clinet.ip in x accept }", 1, 17, "unknown field 'clinet.ip'");
+	expect_error("rule \"a\" { when body == \"x\" accept }", 1, 22,
+		     "'body' cannot be used with '==' (it takes ~ and !~)");
+	expect_error("rule \"a\" { when spf ~ /x/ accept }", 1, 21, "'spf' cannot be used with '~'");
+	expect_error("rule \"a\" { when spf == maybe accept }", 1, 24, "'spf' is compared with pass");
+	expect_error("rule \"a\" { when spf == policy accept }", 1, 24, "'spf' is compared with pass");
+	expect_error("rule \"a\" { when auth == \"x\" accept }", 1, 22, "'auth' is true or false");
+	expect_error("rule \"a\" { when rcpt.count > \"3\" accept }", 1, 30, "'rcpt.count' is a number");
+	expect_error("rule \"a\" { when helo == mail.example accept }", 1, 25,
+		     "expected a quoted string after '=='");
+	expect_error("rule \"a\" { when client.ip == \"not-an-ip\" accept }", 1, 30, "not an IP address");
+	expect_error("rule \"a\" { when client.ip == 10.0.0.0/8 accept }", 1, 30, "use 'in'");
+	expect_error("rule \"a\" { when helo in 10.0.0.0/8 accept }", 1, 25, "is not an IP field");
+	expect_error("rule \"a\" { when client.ip in { \"@x.example\" } accept }", 1, 30,
+		     "every item of the list must be an IP");
+	expect_error("rule \"a\" { when count header \"X\" ~ /y/ accept }", 1, 34,
+		     "'count header' cannot be used with '~'");
+	expect_error("rule \"a\" { when header \"Bad Name\" == \"x\" accept }", 1, 24, "bad header name");
+}
+
+static void test_regex_error_points_into_pattern(void **state)
+{
+	expect_error("rule \"a\" {\n  when header \"Subject\" ~ /ab(c/ accept\n}", 2, 32,
+		     "bad regex: missing closing parenthesis (at offset 4)");
+}
+
+static void test_actions(void **state)
+{
+	expect_error("rule \"a\" { reject 451 \"x\" }", 1, 19, "reply code 451 does not match reject (use 5xx)");
+	expect_error("rule \"a\" { tempfail 550 }", 1, 21, "does not match tempfail (use 4xx)");
+	expect_error("rule \"a\" { reject 550 4.7.1 }", 1, 23, "extended code 4.7.1 does not match reject");
+	expect_error("rule \"a\" { tempfail 451 4.7 }", 1, 25, "extended code 4.7 does not match");
+	expect_error("rule \"a\" { accept reject }", 1, 19, "only one terminal action per block");
+	expect_error("rule \"a\" { when helo == \"x\" }", 1, 29, "expected an action");
+	expect_error("rule \"a\" { reject \"${nosuch.field}\" }", 1, 20, "unknown field '${nosuch.field}'");
+	expect_error("rule \"a\" { reject \"${mail.from\" }", 1, 20, "unterminated ${");
+	expect_error("rule \"a\" { when spf == fail reject \"${header.from}\" }", 1, 29,
+		     "${header.from} is not known yet when this rule decides (at rcpt)");
+	expect_error("rule \"a\" { reject \"caf\xc3\xa9\" }", 1, 23, "reply text must be ASCII");
+	expect_error("rule \"a\" { add header \"X:Y\" \"v\" }", 1, 23, "bad header name");
+	expect_error("rule \"a\" { bcc \"not an address\" }", 1, 16, "expected an address");
+	expect_error("threshold 5 { score 1 }", 1, 15, "'score' cannot be used in a threshold");
+	expect_error("rule \"bad name!\" { accept }", 1, 6, "rule names use letters");
+	expect_error("rule \"a\" { tag \"x\" }", 1, 16, "expected 'subject' after 'tag'");
+}
+
+static void test_structure(void **state)
+{
+	expect_error("version 2\n", 1, 9, "unsupported rule language version 2");
+	expect_error("rule \"a\" { accept }\nversion 1\n", 2, 1, "'version' must come first");
+	expect_error("frobnicate\n", 1, 1, "expected 'rule', 'list', 'threshold', 'include' or 'version'");
+	expect_error("rule \"a\" { accept }\nrule \"a\" { accept }\n", 2, 1,
+		     "duplicate rule name 'a' in policy global");
+	expect_error("rule \"a\" { when helo in nolist accept }", 1, 25, "unknown list 'nolist'");
+	expect_error("list x { \"a.example\" }\nlist x { \"b.example\" }\n", 2, 6,
+		     "list 'x' is already defined");
+	expect_error("list x file \"missing.txt\"\n", 1, 13,
+		     "cannot read list file missing.txt: No such file or directory");
+	expect_error("include \"nope.rules\"\n", 1, 9,
+		     "cannot read included file nope.rules: No such file or directory");
+	expect_error("rule \"a\" { when (helo == \"x\" accept }", 1, 30, "expected ')'");
+	expect_error("rule \"a\" { when helo == \"x\" and accept }", 1, 33, "expected a condition");
+}
+
+static void test_nesting(void **state)
+{
+	char text[4096];
+	size_t n = 0;
+
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "rule \"deep\" { when ");
+	for (int i = 0; i < 150; i++)
+		text[n++] = '(';
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "tls");
+	for (int i = 0; i < 150; i++)
+		text[n++] = ')';
+	snprintf(text + n, sizeof(text) - n, " accept }\nrule \"after\" { accept }\n");
+	expect_error(text, 1, 120, "condition nested more than 100 levels deep");
+
+	/* 90 levels are fine */
+	n = (size_t)snprintf(text, sizeof(text), "rule \"ok\" { when ");
+	for (int i = 0; i < 45; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "not (");
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "tls");
+	for (int i = 0; i < 45; i++)
+		text[n++] = ')';
+	snprintf(text + n, sizeof(text) - n, " accept }\n");
+	mp_ruleset_unref(th_global(text));
+}
+
+static void test_many_errors_collected(void **state)
+{
+	const char *files[] = { "global.rules",
+		"rule \"a\" { when nosuch == \"x\" accept }\n"
+		"rule \"b\" { when helo ~ /(/ reject 450 }\n"
+		"garbage here\n"
+		"rule \"c\" { when rcpt.count > 2 accept }\n"
+		"rule \"d\" { when tls == \"yes\" reject }\n",
+		NULL };
+	struct mp_diags d;
+
+	mp_diags_init(&d);
+	assert_null(th_load(files, NULL, &d));
+	assert_int_equal(d.n, 5);
+	assert_int_equal(d.v[0].line, 1);
+	assert_int_equal(d.v[1].line, 2);
+	assert_true(strstr(d.v[1].msg, "bad regex") != NULL);
+	assert_int_equal(d.v[2].line, 2);
+	assert_true(strstr(d.v[2].msg, "reply code 450") != NULL);
+	assert_int_equal(d.v[3].line, 3);
+	assert_int_equal(d.v[4].line, 5);
+	mp_diags_free(&d);
+}
+
+static void test_includes_and_policies(void **state)
+{
+	const char *files[] = {
+		"global.rules", "rule \"g\" { when tls score 1 }\n",
+		"default.rules", "rule \"d\" { reject }\n",
+		"example.com.rules", "rule \"e\" { accept }\ninclude \"default.rules\"\n",
+		"sub.example.com.rules", "include \"inc/shared.inc\"\n",
+		"inc/shared.inc", "list shared { \"x.example\" }\nrule \"s\" { when helo in shared accept }\n",
+		NULL };
+	struct mp_diags d;
+
+	mp_diags_init(&d);
+	struct mp_ruleset *rs = th_load(files, NULL, &d);
+	mp_diags_print(&d, stderr);
+	assert_non_null(rs);
+	const struct mp_policy *p = mp_ruleset_lookup(rs, "mail.example.com", 16);
+	assert_string_equal(p->name, "example.com");
+	assert_int_equal(p->n_rules, 3);
+	assert_int_equal(p->n_global, 1);
+	assert_string_equal(p->rules[0]->name, "g");
+	assert_string_equal(p->rules[1]->name, "e");
+	assert_string_equal(p->rules[2]->name, "d");
+	p = mp_ruleset_lookup(rs, "a.sub.EXAMPLE.com.", 18);
+	assert_string_equal(p->name, "sub.example.com");
+	assert_string_equal(p->rules[1]->name, "s");
+	p = mp_ruleset_lookup(rs, "other.example", 13);
+	assert_string_equal(p->name, "default");
+	p = mp_ruleset_lookup(rs, "example.co", 10);
+	assert_string_equal(p->name, "default");
+	assert_int_equal(mp_ruleset_n_policies(rs), 3);
+	assert_int_equal(mp_ruleset_n_lists(rs), 1);
+	assert_true(mp_ruleset_changed(rs)); /* th_load has removed the files */
+	mp_ruleset_unref(rs);
+	mp_diags_free(&d);
+}
+
+static void test_include_cycle(void **state)
+{
+	const char *files[] = {
+		"a.example.rules", "include \"x.inc\"\n",
+		"x.inc", "rule \"x\" { accept }\ninclude \"y.inc\"\n",
+		"y.inc", "include \"x.inc\"\n",
+		NULL };
+	struct mp_diags d;
+
+	mp_diags_init(&d);
+	assert_null(th_load(files, NULL, &d));
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.v[0].line, 1);
+	assert_int_equal(d.v[0].col, 9);
+	assert_true(strstr(d.v[0].msg, "include cycle: x.inc is already being included") != NULL);
+	assert_true(strstr(d.v[0].file, "y.inc") != NULL);
+	mp_diags_free(&d);
+
+	const char *self[] = { "b.example.rules", "include \"b.example.rules\"\n", NULL };
+	mp_diags_init(&d);
+	assert_null(th_load(self, NULL, &d));
+	assert_true(strstr(d.v[0].msg, "include cycle") != NULL);
+	mp_diags_free(&d);
+
+	const char *dup[] = { "global.rules", "include \"c.inc\"\n", "c.example.rules",
+			      "include \"c.inc\"\n", "c.inc", "rule \"c\" { accept }\n", NULL };
+	mp_diags_init(&d);
+	assert_null(th_load(dup, NULL, &d));
+	assert_true(strstr(d.v[0].msg, "duplicate rule name 'c' in policy c.example") != NULL);
+	mp_diags_free(&d);
+}
+
+static void test_list_kinds_checked(void **state)
+{
+	const char *files[] = {
+		"global.rules",
+		"list nets { 10.0.0.0/8, 192.0.2.1 }\nlist doms { \"a.example\" }\n"
+		"rule \"a\" { when client.ip in doms accept }\n"
+		"rule \"b\" { when helo in nets accept }\n",
+		NULL };
+	struct mp_diags d;
+
+	mp_diags_init(&d);
+	assert_null(th_load(files, NULL, &d));
+	assert_int_equal(d.n, 2);
+	assert_true(strstr(d.v[0].msg, "has items that are not IP addresses") != NULL);
+	assert_true(strstr(d.v[1].msg, "holds only IP addresses") != NULL);
+	mp_diags_free(&d);
+}
+
+static void test_stages(void **state)
+{
+	struct mp_ruleset *rs = th_global(
+		"rule \"c\" { when client.ip in 10.0.0.0/8 accept }\n"
+		"rule \"m\" { when spf == fail and header \"X\" == \"y\" reject }\n"
+		"rule \"o\" { when mail.from == \"\" or body ~ /x/ reject }\n"
+		"rule \"n\" { reject }\n");
+	const struct mp_policy *g = mp_ruleset_global(rs);
+
+	assert_int_equal(g->rules[0]->stage, MP_STAGE_CONNECT);
+	assert_int_equal(g->rules[1]->stage, MP_STAGE_HEADER);
+	assert_int_equal(g->rules[1]->min_stage, MP_STAGE_MAIL);
+	assert_true(g->rules[1]->need & MP_NEED_SPF);
+	assert_int_equal(g->rules[2]->stage, MP_STAGE_EOM);
+	assert_int_equal(g->rules[2]->min_stage, MP_STAGE_MAIL);
+	assert_true(g->rules[2]->need & MP_NEED_BODY);
+	assert_int_equal(g->rules[3]->stage, MP_STAGE_CONNECT);
+	mp_ruleset_unref(rs);
+}
+
+static void test_empty_dir_and_missing(void **state)
+{
+	const char *none[] = { NULL };
+	struct mp_diags d;
+
+	mp_diags_init(&d);
+	struct mp_ruleset *rs = th_load(none, NULL, &d);
+	assert_non_null(rs);
+	assert_int_equal(mp_ruleset_global(rs)->n_rules, 0);
+	assert_int_equal(mp_ruleset_lookup(rs, "x.example", 9), mp_ruleset_global(rs));
+	mp_ruleset_unref(rs);
+
+	struct mp_conf *c = mp_conf_new();
+	mp_conf_set_rules_dir(c, "/nonexistent/rules.d");
+	assert_null(mp_ruleset_load(c, &d));
+	assert_true(strstr(d.v[0].msg, "cannot read rules directory") != NULL);
+	mp_conf_free(c);
+	mp_diags_free(&d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_type_errors),
+		cmocka_unit_test(test_regex_error_points_into_pattern),
+		cmocka_unit_test(test_actions),
+		cmocka_unit_test(test_structure),
+		cmocka_unit_test(test_nesting),
+		cmocka_unit_test(test_many_errors_collected),
+		cmocka_unit_test(test_includes_and_policies),
+		cmocka_unit_test(test_include_cycle),
+		cmocka_unit_test(test_list_kinds_checked),
+		cmocka_unit_test(test_stages),
+		cmocka_unit_test(test_empty_dir_and_missing),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
