@@ -118,24 +118,27 @@ static int ptab_push(struct ptab *t, const void *key, size_t size)
 	return 0;
 }
 
-/* An item made only of digits, dots, colons, hex and '/' is meant as an IP. */
+/* An item that must be an address: it has a '/' (CIDR), or is a dotted
+ * quad, or has two or more colons and only hex digits, dots and colons.
+ * Anything else ("1", "1.5", "x:y") is a name or a plain string. */
 static bool looks_like_ip(const char *s, size_t len)
 {
-	bool colon = memchr(s, ':', len) != NULL;
+	size_t dots = 0, colons = 0;
+	bool digits_dots = true, hex = true;
 
+	if (memchr(s, '/', len) != NULL)
+		return true;
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];
-		if ((c >= '0' && c <= '9') || c == '.' || c == '/')
-			continue;
-		if (colon && (c == ':' || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
-			continue;
-		if (colon && c == '[')
-			continue;
-		if (colon && c == ']')
-			continue;
-		return false;
+		dots += c == '.';
+		colons += c == ':';
+		if (!((c >= '0' && c <= '9') || c == '.'))
+			digits_dots = false;
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+		      c == ':' || c == '.' || c == '[' || c == ']'))
+			hex = false;
 	}
-	return true;
+	return (digits_dots && dots == 3) || (hex && colons >= 2);
 }
 
 static bool valid_domain_chars(const char *s, size_t len)
@@ -182,8 +185,7 @@ int mp_list_add(struct mp_list *l, const char *item, size_t len, const char **wh
 			return -1;
 		}
 	}
-	/* a '/' only makes sense in a CIDR */
-	if (looks_like_ip(item, len) || memchr(item, '/', len) != NULL) {
+	if (looks_like_ip(item, len)) {
 		if (mp_cidr_parse(item, len, &ip, &prefix, why_r) < 0)
 			return -1;
 		if (ip.v6) {

@@ -9,6 +9,8 @@
  */
 #include "engine/internal.h"
 
+#include "util/utf8.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -17,40 +19,6 @@ struct out {
 	size_t n;
 	bool full;
 };
-
-/* Length of the valid UTF-8 sequence at s, 0 when invalid. */
-static size_t utf8_len(const unsigned char *s, size_t avail)
-{
-	unsigned char c = s[0];
-	size_t n;
-	unsigned min;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n > avail)
-		return 0;
-	unsigned cp = c & (0x7f >> n);
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
 
 static void put(struct out *o, const char *s, size_t n)
 {
@@ -79,7 +47,7 @@ static void put_clean(struct out *o, const char *s, size_t len, bool reply)
 			i++;
 			continue;
 		}
-		size_t n = reply ? 0 : utf8_len(u + i, len - i);
+		size_t n = reply ? 0 : mp_utf8_len(u + i, len - i);
 		if (n == 0) {
 			put(o, "?", 1);
 			i++;

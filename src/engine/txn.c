@@ -364,8 +364,7 @@ int mp_txn_rcpt(struct mp_txn *t, const char *addr, struct mp_verdict *v)
 		snprintf(rv.reply.code, sizeof(rv.reply.code), "452");
 		snprintf(rv.reply.xcode, sizeof(rv.reply.xcode), "4.5.3");
 		snprintf(rv.reply.text, sizeof(rv.reply.text),
-			 "Too many recipients for one message; send to %s in a new transaction",
-			 r->pol->name);
+			 "Too many recipients for this message; send again in a new transaction");
 	} else {
 		struct mp_eval ev;
 		char scope[MP_ADDR_MAX + 8];

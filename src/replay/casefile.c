@@ -18,7 +18,6 @@
 #include "util/file.h"
 
 #include <errno.h>
-#include <fnmatch.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -248,9 +247,31 @@ static struct mp_ruleset *get_ruleset(struct rs_cache **cache, const struct mp_c
 	return rs;
 }
 
-static bool glob(const char *pattern, const char *s)
+/* Case globs: '*' matches any run, '?' one byte, '\\' quotes the next;
+ * everything else - brackets too, as in "[SUSPECT] *" - is literal. */
+static bool glob(const char *p, const char *s)
 {
-	return fnmatch(pattern, s, 0) == 0;
+	for (; *p; p++, s++) {
+		if (*p == '*') {
+			while (p[1] == '*')
+				p++;
+			for (const char *t = s;; t++) {
+				if (glob(p + 1, t))
+					return true;
+				if (*t == '\0')
+					return false;
+			}
+		}
+		if (*s == '\0')
+			return false;
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+		else if (*p == '?')
+			continue;
+		if (*p != *s)
+			return false;
+	}
+	return *s == '\0';
 }
 
 static void check(const struct tcase *c, const struct mp_replay *r, struct mp_buf *b)

@@ -5,9 +5,25 @@
  */
 #include "replay/replay.h"
 
+#include "util/buf.h"
+#include "util/utf8.h"
+
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Message bytes may be any bytes: JSON strings must be valid UTF-8. */
+static json_object *jstr(const char *s)
+{
+	struct mp_buf b;
+
+	mp_buf_init(&b);
+	mp_utf8_clean(&b, s, strlen(s), 0);
+	json_object *o = json_object_new_string_len(b.p ? b.p : "", (int)b.len);
+	mp_buf_free(&b);
+	return o;
+}
 
 const char *mp_report_action(const struct mp_verdict *v)
 {
@@ -33,7 +49,29 @@ static void reply_str(const struct mp_reply *r, char *buf, size_t len)
 	snprintf(buf, len, "%s %s %s", r->code, r->xcode, r->text);
 }
 
+static void report_text(const struct mp_replay *r, FILE *out);
+
+/* The trace is built in memory and cleaned as a whole, so nothing from the
+ * message (a Subject with terminal escapes, say) reaches the terminal raw. */
 void mp_report_text(const struct mp_replay *r, FILE *out)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	struct mp_buf b;
+
+	if (mem == NULL)
+		return;
+	report_text(r, mem);
+	fclose(mem);
+	mp_buf_init(&b);
+	mp_utf8_clean(&b, text, len, 1);
+	fwrite(b.p ? b.p : "", 1, b.len, out);
+	mp_buf_free(&b);
+	free(text);
+}
+
+static void report_text(const struct mp_replay *r, FILE *out)
 {
 	const struct mp_result *res = r->result;
 	size_t n;
@@ -128,9 +166,9 @@ static json_object *reply_obj(const struct mp_reply *r)
 {
 	json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "code", json_object_new_string(r->code));
-	json_object_object_add(o, "xcode", json_object_new_string(r->xcode));
-	json_object_object_add(o, "text", json_object_new_string(r->text));
+	json_object_object_add(o, "code", jstr(r->code));
+	json_object_object_add(o, "xcode", jstr(r->xcode));
+	json_object_object_add(o, "text", jstr(r->text));
 	return o;
 }
 
@@ -147,9 +185,9 @@ static json_object *verdict_obj(const struct mp_verdict *v, bool decided)
 {
 	json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "action", json_object_new_string(mp_report_action(v)));
-	json_object_object_add(o, "stage", json_object_new_string(mp_stage_name(v->stage)));
-	json_object_object_add(o, "rule", v->rule ? json_object_new_string(v->rule) : NULL);
+	json_object_object_add(o, "action", jstr(mp_report_action(v)));
+	json_object_object_add(o, "stage", jstr(mp_stage_name(v->stage)));
+	json_object_object_add(o, "rule", v->rule ? jstr(v->rule) : NULL);
 	json_object_object_add(o, "reply", (v->outcome == MP_O_REJECT || v->outcome == MP_O_TEMPFAIL)
 						   ? reply_obj(&v->reply) : NULL);
 	json_object_object_add(o, "decided", json_object_new_boolean(decided));
@@ -164,38 +202,38 @@ int mp_report_json(const struct mp_replay *r, FILE *out)
 	json_object *a;
 	char buf[MP_TEXT_MAX + 64];
 
-	json_object_object_add(o, "action", json_object_new_string(mp_report_action(v)));
-	json_object_object_add(o, "stage", json_object_new_string(mp_stage_name(v->stage)));
+	json_object_object_add(o, "action", jstr(mp_report_action(v)));
+	json_object_object_add(o, "stage", jstr(mp_stage_name(v->stage)));
 	json_object_object_add(o, "decided", json_object_new_boolean(res->decided));
-	json_object_object_add(o, "rule", v->rule ? json_object_new_string(v->rule) : NULL);
+	json_object_object_add(o, "rule", v->rule ? jstr(v->rule) : NULL);
 	json_object_object_add(o, "reply", (v->outcome == MP_O_REJECT || v->outcome == MP_O_TEMPFAIL)
 						   ? reply_obj(&v->reply) : NULL);
 	a = json_object_new_array();
 	for (size_t i = 0; i < res->n_rules; i++)
-		json_object_array_add(a, json_object_new_string(res->rules[i]));
+		json_object_array_add(a, jstr(res->rules[i]));
 	json_object_object_add(o, "rules", a);
 	json_object_object_add(o, "score", number(res->score));
-	json_object_object_add(o, "policy", json_object_new_string(res->policy));
-	json_object_object_add(o, "spf", json_object_new_string(mp_authres_name(res->spf)));
-	json_object_object_add(o, "spf_helo", json_object_new_string(mp_authres_name(res->spf_helo)));
-	json_object_object_add(o, "dkim", json_object_new_string(mp_authres_name(res->dkim)));
+	json_object_object_add(o, "policy", jstr(res->policy));
+	json_object_object_add(o, "spf", jstr(mp_authres_name(res->spf)));
+	json_object_object_add(o, "spf_helo", jstr(mp_authres_name(res->spf_helo)));
+	json_object_object_add(o, "dkim", jstr(mp_authres_name(res->dkim)));
 	a = json_object_new_array();
 	for (size_t i = 0; i < res->n_rcpts; i++) {
 		const struct mp_rcpt_info *ri = &res->rcpts[i];
 		json_object *ro = json_object_new_object();
-		json_object_object_add(ro, "address", json_object_new_string(ri->addr));
-		json_object_object_add(ro, "policy", json_object_new_string(ri->policy));
+		json_object_object_add(ro, "address", jstr(ri->addr));
+		json_object_object_add(ro, "policy", jstr(ri->policy));
 		json_object_object_add(ro, "action",
-				       json_object_new_string(ri->would ? "accept" : rcpt_action(ri)));
+				       jstr(ri->would ? "accept" : rcpt_action(ri)));
 		if (ri->outcome != MP_O_ACCEPT) {
 			reply_str(&ri->reply, buf, sizeof(buf));
 			json_object_object_add(ro, ri->would ? "would" : "reply",
-					       json_object_new_string(buf));
+					       jstr(buf));
 			if (ri->would)
 				json_object_object_add(ro, "would_action",
-						       json_object_new_string(rcpt_action(ri)));
+						       jstr(rcpt_action(ri)));
 			json_object_object_add(ro, "rule",
-					       ri->rule ? json_object_new_string(ri->rule) : NULL);
+					       ri->rule ? jstr(ri->rule) : NULL);
 		} else {
 			json_object_object_add(ro, "reply", NULL);
 		}
@@ -205,55 +243,55 @@ int mp_report_json(const struct mp_replay *r, FILE *out)
 	a = json_object_new_array();
 	for (size_t i = 0; i < res->n_add; i++) {
 		json_object *h = json_object_new_object();
-		json_object_object_add(h, "name", json_object_new_string(res->add[i].name));
-		json_object_object_add(h, "value", json_object_new_string(res->add[i].value));
+		json_object_object_add(h, "name", jstr(res->add[i].name));
+		json_object_object_add(h, "value", jstr(res->add[i].value));
 		json_object_array_add(a, h);
 	}
 	if (res->subject_added && res->subject_raw != NULL) {
 		json_object *h = json_object_new_object();
-		json_object_object_add(h, "name", json_object_new_string("Subject"));
-		json_object_object_add(h, "value", json_object_new_string(res->subject_raw));
+		json_object_object_add(h, "name", jstr("Subject"));
+		json_object_object_add(h, "value", jstr(res->subject_raw));
 		json_object_array_add(a, h);
 	}
 	json_object_object_add(o, "headers_added", a);
 	a = json_object_new_array();
 	for (size_t i = 0; i < res->n_remove; i++)
-		json_object_array_add(a, json_object_new_string(res->remove[i]));
+		json_object_array_add(a, jstr(res->remove[i]));
 	json_object_object_add(o, "headers_removed", a);
 	json_object_object_add(o, "subject",
-			       res->subject ? json_object_new_string(res->subject) : NULL);
+			       res->subject ? jstr(res->subject) : NULL);
 	json_object_object_add(o, "subject_changed",
 			       json_object_new_boolean(res->subject_raw != NULL));
 	json_object_object_add(o, "quarantine",
-			       res->quarantine ? json_object_new_string(res->quarantine) : NULL);
+			       res->quarantine ? jstr(res->quarantine) : NULL);
 	a = json_object_new_array();
 	for (size_t i = 0; i < res->n_bcc; i++)
-		json_object_array_add(a, json_object_new_string(res->bcc[i]));
+		json_object_array_add(a, jstr(res->bcc[i]));
 	json_object_object_add(o, "bcc", a);
 	json_object_object_add(o, "redirect",
-			       res->redirect ? json_object_new_string(res->redirect) : NULL);
+			       res->redirect ? jstr(res->redirect) : NULL);
 	json_object_object_add(o, "mode",
-			       json_object_new_string(res->dry_run_mode ? "dry-run" : "enforce"));
+			       jstr(res->dry_run_mode ? "dry-run" : "enforce"));
 	if (res->dry_run_mode) {
 		json_object *w = verdict_obj(&res->would_v, res->would_v.outcome != MP_O_NONE);
 		json_object_object_add(w, "quarantine", res->would_quarantine
-					   ? json_object_new_string(res->would_quarantine) : NULL);
+					   ? jstr(res->would_quarantine) : NULL);
 		json_object_object_add(o, "would_decision", w);
 	}
 	a = json_object_new_array();
 	for (size_t i = 0; i < res->n_would; i++) {
 		json_object *w = json_object_new_object();
 		json_object_object_add(w, "rule", res->would[i].rule
-					   ? json_object_new_string(res->would[i].rule) : NULL);
+					   ? jstr(res->would[i].rule) : NULL);
 		json_object_object_add(w, "stage",
-				       json_object_new_string(mp_stage_name(res->would[i].stage)));
-		json_object_object_add(w, "what", json_object_new_string(res->would[i].what));
+				       jstr(mp_stage_name(res->would[i].stage)));
+		json_object_object_add(w, "what", jstr(res->would[i].what));
 		json_object_array_add(a, w);
 	}
 	json_object_object_add(o, "would", a);
 	a = json_object_new_array();
 	for (size_t i = 0; i < res->n_logs; i++)
-		json_object_array_add(a, json_object_new_string(res->logs[i]));
+		json_object_array_add(a, jstr(res->logs[i]));
 	json_object_object_add(o, "log", a);
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 						       JSON_C_TO_STRING_NOSLASHESCAPE);

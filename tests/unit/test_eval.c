@@ -201,6 +201,9 @@ static void test_split_and_strictest(void **state)
 	assert_true(r.rcpt_v[1].split);
 	assert_string_equal(r.rcpt_v[1].reply.code, "452");
 	assert_string_equal(r.rcpt_v[1].reply.xcode, "4.5.3");
+	/* no internal policy name reaches the client */
+	assert_string_equal(r.rcpt_v[1].reply.text,
+			    "Too many recipients for this message; send again in a new transaction");
 	assert_int_equal(r.rcpt_v[2].outcome, MP_O_NONE);
 	assert_int_equal(r.res->v.outcome, MP_O_QUARANTINE);
 	assert_string_equal(r.res->quarantine, "qa");

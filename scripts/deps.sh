@@ -1,0 +1,24 @@
+# Sourced by the scripts: installs the Debian 12 packages the build and the
+# tests need, if any is missing (non-interactive, as root).
+# publicsuffix is named because libpsl5 only recommends it, and alignment
+# (dkim.aligned, spf.aligned) needs the list.
+MP_PACKAGES="build-essential cmake pkg-config libpcre2-dev libjson-c-dev libpsl-dev
+publicsuffix libcmocka-dev python3"
+
+mp_install_deps() {
+	missing=""
+	for p in $MP_PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+			missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	echo "installing:$missing"
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "missing packages:$missing - run as root to install them" >&2
+		return 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing
+}

@@ -1,0 +1,176 @@
+#!/bin/sh
+# The command line: exit codes, `check` on the shipped rules, `test` in
+# text and JSON form (the README's examples), stdin, case-file failures.
+# Usage: cli.sh BINARY
+set -u
+bin=$1
+top=$(cd "$(dirname "$0")/.." && pwd)
+py=/usr/bin/python3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failed=0
+n=0
+
+# expect NAME WANT-EXIT PATTERN CMD...
+expect() {
+	name=$1 want=$2 pat=$3
+	shift 3
+	n=$((n + 1))
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ "$rc" -ne "$want" ] || ! printf '%s\n' "$out" | grep -q -e "$pat"; then
+		echo "FAIL $name: exit $rc (wanted $want); output:"
+		printf '%s\n' "$out" | head -40 | sed 's/^/  /'
+		failed=$((failed + 1))
+	fi
+}
+
+# jq-like check with Python: json_expect NAME PYTHON-ASSERTIONS CMD...
+json_expect() {
+	name=$1 code=$2
+	shift 2
+	n=$((n + 1))
+	if ! "$@" > "$tmp/out.json" 2> "$tmp/err"; then
+		echo "FAIL $name: exit $?"; cat "$tmp/err"; failed=$((failed + 1)); return
+	fi
+	if ! $py -c "import json,sys; o=json.load(open(sys.argv[1])); $code" "$tmp/out.json" 2> "$tmp/err"; then
+		echo "FAIL $name:"; cat "$tmp/err" "$tmp/out.json" | head -60 | sed 's/^/  /'
+		failed=$((failed + 1))
+	fi
+}
+
+R="--rules $top/rules"
+cat > "$tmp/clean.eml" <<'MSG'
+From: Alice <alice@sender.example>
+To: bob@example.com
+Subject: lunch
+
+Hi Bob.
+MSG
+cat > "$tmp/bank.eml" <<'MSG'
+From: Bank <alerts@bank.example>
+To: bob@example.com
+Subject: Your account
+
+Please log in.
+MSG
+cat > "$tmp/exe.eml" <<'MSG'
+From: Alice <alice@sender.example>
+To: bob@example.com
+Subject: invoice
+Content-Type: application/octet-stream; name="invoice.exe"
+
+MZ
+MSG
+
+expect version 0 "^milter-policy [0-9]" "$bin" version
+expect no-command 2 "usage:" "$bin"
+expect unknown-command 2 "unknown command" "$bin" frobnicate
+expect bad-option 2 "unknown option" "$bin" $R test --frobnicate x
+expect missing-value 2 "usage:" "$bin" $R test --from
+expect bad-spf 2 "expected pass, fail" "$bin" $R test --spf maybe "$tmp/clean.eml"
+expect check-examples 0 "OK" "$bin" check "$top/rules"
+expect check-rules-option 0 "OK" "$bin" --rules "$top/rules" check
+expect check-dump 0 "mail  *spf-fail" "$bin" check --dump "$top/rules"
+expect check-dump-domain 0 "^policy example.com" "$bin" check --dump "$top/rules"
+expect explicit-conf-missing 1 "cannot read configuration" "$bin" -c /nonexistent/mp.conf check "$top/rules"
+printf 'rules_dir = %s\n' "$top/rules" > "$tmp/good.conf"
+expect conf-rules-dir 0 "OK" "$bin" -c "$tmp/good.conf" check
+printf 'rules_dir = %s\nbogus = 1\n' "$top/rules" > "$tmp/bad.conf"
+expect conf-error 1 "bad.conf:2:1: unknown key 'bogus'" "$bin" -c "$tmp/bad.conf" check
+expect conf-error-test 1 "unknown key" "$bin" -c "$tmp/bad.conf" test --rcpt a@b.example
+expect no-rcpt 2 "no recipient" "$bin" $R test --from a@b.example
+expect message-missing 1 "No such file" "$bin" $R test --rcpt a@b.example /nonexistent.eml
+expect dns-zone-later 2 "static DNS zones" "$bin" $R test --dns-zone z.txt "$tmp/clean.eml"
+expect run-not-yet 2 "not available" "$bin" run -f
+
+# human-readable trace
+expect text-reject-mail 0 "decision: reject at mail (rule spf-fail)" "$bin" $R test --client-ip 198.51.100.7 --from alice@sender.example --rcpt bob@example.com --spf fail "$tmp/clean.eml"
+expect text-reply 0 "reply: 550 5.7.23 SPF check failed for sender.example" "$bin" $R test --client-ip 198.51.100.7 --from alice@sender.example --rcpt bob@example.com --spf fail "$tmp/clean.eml"
+expect text-trace 0 "  true  spf-fail" "$bin" $R test --client-ip 198.51.100.7 --from alice@sender.example --rcpt bob@example.com --spf fail "$tmp/clean.eml"
+expect text-tag 0 "change header: Subject: \[SUSPECT\] Your account" "$bin" $R test --client-ip 198.51.100.7 --from alerts@bank.example --rcpt bob@example.com "$tmp/bank.eml"
+expect stdin 0 "decision: reject at header" sh -c "\"$bin\" $R test --client-ip 198.51.100.7 --rcpt bob@example.com - < \"$tmp/exe.eml\""
+# defaults from the message: From: and To:
+expect envelope-from-message 0 "<bob@example.com> accept (policy example.com)" "$bin" $R test --client-ip 198.51.100.7 "$tmp/clean.eml"
+
+# JSON: the SPEC's fields, and envelope-only rejects report mail or rcpt
+json_expect json-spf-fail '
+assert o["action"] == "reject", o
+assert o["stage"] == "mail", o
+assert o["reply"] == {"code": "550", "xcode": "5.7.23", "text": "SPF check failed for sender.example"}, o["reply"]
+assert o["rules"] == ["spf-fail"], o["rules"]
+assert o["spf"] == "fail" and o["dkim"] == "none"
+assert o["score"] == 0 and o["quarantine"] is None
+assert o["recipients"] == [] and o["headers_added"] == [] and o["headers_removed"] == []
+' "$bin" $R test --json --client-ip 198.51.100.7 --from alice@sender.example --rcpt bob@example.com --spf fail "$tmp/clean.eml"
+json_expect json-closed-mailbox '
+assert o["action"] == "reject" and o["stage"] == "rcpt", o
+assert o["reply"]["code"] == "550" and o["reply"]["xcode"] == "5.1.1"
+r = o["recipients"]
+assert r[0]["address"] == "old-sales@example.com" and r[0]["action"] == "reject", r
+assert r[0]["reply"].startswith("550 5.1.1 Mailbox closed"), r
+' "$bin" $R test --json --client-ip 198.51.100.7 --from alice@sender.example --rcpt old-sales@example.com --spf pass "$tmp/clean.eml"
+json_expect json-partial-recipients '
+assert o["action"] == "accept" and o["stage"] == "eom", o
+acts = {r["address"]: r["action"] for r in o["recipients"]}
+assert acts == {"old-sales@example.com": "reject", "bob@example.com": "accept", "x@elsewhere.example": "defer-split"}, acts
+' "$bin" $R test --json --client-ip 198.51.100.7 --from alice@sender.example --rcpt old-sales@example.com --rcpt bob@example.com --rcpt x@elsewhere.example --spf pass "$tmp/clean.eml"
+json_expect json-bank '
+assert o["action"] == "accept" and o["stage"] == "eom"
+assert o["subject"] == "[SUSPECT] Your account", o["subject"]
+assert {"name": "X-Policy-Warning", "value": "unsigned mail claiming bank.example"} in o["headers_added"]
+assert {"name": "X-Spam-Flag", "value": "YES"} in o["headers_added"]
+assert o["score"] == 6 and o["rules"] == ["unsigned-bank"]
+' "$bin" $R test --json --client-ip 198.51.100.7 --from alerts@bank.example --rcpt bob@example.com "$tmp/bank.eml"
+json_expect json-bank-signed '
+assert o["subject"] == "Your account" and o["headers_added"] == [] and o["dkim"] == "pass", o
+' "$bin" $R test --json --client-ip 198.51.100.7 --from alerts@bank.example --rcpt bob@example.com --dkim pass "$tmp/bank.eml"
+json_expect json-exe '
+assert o["action"] == "reject" and o["stage"] == "header", o
+assert o["reply"]["text"] == "Executable attachments are not accepted"
+' "$bin" $R test --json --client-ip 198.51.100.7 --from alice@sender.example --rcpt bob@example.com "$tmp/exe.eml"
+json_expect json-connect '
+assert o["action"] == "accept" and o["stage"] == "connect" and o["rules"] == ["trusted-relays"], o
+' "$bin" $R test --json --client-ip 192.0.2.25 --from alice@sender.example --rcpt bob@example.com --spf fail "$tmp/clean.eml"
+
+# case files: a failing case is reported and fails the run
+mkdir -p "$tmp/cases"
+cat > "$tmp/cases/wrong.case" <<CASE
+rules: $top/rules
+client-ip: 198.51.100.7
+mail-from: alice@sender.example
+rcpt-to: bob@example.com
+spf: fail
+expect-action: accept
+expect-stage: eom
+expect-header: X-Nothing: *
+---
+From: a@sender.example
+
+x
+CASE
+cat > "$tmp/cases/bad-key.case" <<CASE
+rules: $top/rules
+expect-actoin: accept
+---
+CASE
+cat > "$tmp/cases/right.case" <<CASE
+rules: $top/rules
+client-ip: 198.51.100.7
+mail-from: alice@sender.example
+rcpt-to: bob@example.com
+spf: fail
+expect-action: reject
+expect-stage: mail
+---
+CASE
+expect case-fails 1 "expect-action: wanted accept, got reject" "$bin" test --case "$tmp/cases/wrong.case"
+expect case-fails-stage 1 "expect-stage: wanted eom, got mail" "$bin" test --case "$tmp/cases/wrong.case"
+expect case-fails-header 1 "expect-header: X-Nothing: \*: no such field" "$bin" test --case "$tmp/cases/wrong.case"
+expect case-bad-key 1 "bad-key.case:2: unknown key 'expect-actoin'" "$bin" test --case "$tmp/cases/bad-key.case"
+expect case-summary 1 "^1 passed, 2 failed$" "$bin" test --case "$tmp/cases/wrong.case" "$tmp/cases/bad-key.case" "$tmp/cases/right.case"
+expect case-pass 0 "^1 passed, 0 failed$" "$bin" test --case "$tmp/cases/right.case"
+expect case-none 2 "no case files" "$bin" test --case
+
+echo "$((n - failed)) passed, $failed failed"
+[ "$failed" -eq 0 ]
