@@ -48,6 +48,8 @@ static bool grow(struct mp_txn *t, void **v, size_t n, size_t *cap, size_t size)
 static void add_unique(struct mp_txn *t, const char ***v, size_t *n, size_t *cap, const char *s,
 		       bool icase)
 {
+	if (s == NULL)
+		return; /* out of memory, already recorded in t->oom */
 	for (size_t i = 0; i < *n; i++) {
 		if (icase ? mp_ascii_ieq((*v)[i], s) : strcmp((*v)[i], s) == 0)
 			return;
@@ -75,8 +77,9 @@ static void apply(struct collect *c, struct mp_ctx *x, const struct mp_action *a
 			if (mp_ascii_ieq(c->add[i].name, a->arg) && strcmp(c->add[i].value, text) == 0)
 				return;
 		}
-		if (grow(t, (void **)&c->add, c->n_add, &c->cap_add, sizeof(*c->add)))
-			c->add[c->n_add++] = (struct mp_header_op){ a->arg, mp_txn_strdup(t, text) };
+		const char *value = mp_txn_strdup(t, text);
+		if (value != NULL && grow(t, (void **)&c->add, c->n_add, &c->cap_add, sizeof(*c->add)))
+			c->add[c->n_add++] = (struct mp_header_op){ a->arg, value };
 		break;
 	}
 	case MP_A_REMOVE_HEADER:
@@ -259,14 +262,9 @@ int mp_result_build(struct mp_txn *t)
 			add_unique(t, &c.rules, &c.n_rules, &c.cap_rules,
 				   ev->pol->rules[ev->hits[i]]->name, false);
 	}
-	if (!r->decided || v.outcome == MP_O_REJECT || v.outcome == MP_O_TEMPFAIL) {
-		/* rules of refused recipients, when they are all there is */
-		for (size_t i = 0; c.n_rules == 0 && i < t->n_rcpts; i++) {
-			if (t->rcpts[i].info.rule != NULL && t->n_accepted == 0)
-				add_unique(t, &c.rules, &c.n_rules, &c.cap_rules, t->rcpts[i].info.rule,
-					   false);
-		}
-	}
+	/* every recipient refused: their deciding rules are what matched */
+	for (size_t i = 0; t->n_accepted == 0 && i < t->n_rcpts; i++)
+		add_unique(t, &c.rules, &c.n_rules, &c.cap_rules, t->rcpts[i].info.rule, false);
 	bool moot = v.outcome == MP_O_REJECT || v.outcome == MP_O_TEMPFAIL ||
 		    v.outcome == MP_O_DISCARD;
 	if (!moot && (t->mail_seen)) {
@@ -291,18 +289,14 @@ int mp_result_build(struct mp_txn *t)
 			}
 		}
 	}
-	r->rules = c.rules;
 	r->n_rules = c.n_rules;
-	r->add = c.add;
 	r->n_add = c.n_add;
-	r->remove = c.remove;
 	r->n_remove = c.n_remove;
-	r->bcc = c.bcc;
 	r->n_bcc = c.n_bcc;
 	r->redirect = c.redirect;
 	tag_subject(t, &c, r);
 	free(c.tags);
-	/* the vectors are handed over to the arena's lifetime via copies */
+	/* the result lives as long as the transaction: copy into its arena */
 	r->rules = c.n_rules ? mp_arena_memdup(&t->arena, c.rules, c.n_rules * sizeof(*c.rules)) : NULL;
 	r->add = c.n_add ? mp_arena_memdup(&t->arena, c.add, c.n_add * sizeof(*c.add)) : NULL;
 	r->remove = c.n_remove ? mp_arena_memdup(&t->arena, c.remove, c.n_remove * sizeof(char *)) : NULL;

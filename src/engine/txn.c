@@ -369,7 +369,7 @@ int mp_txn_rcpt(struct mp_txn *t, const char *addr, struct mp_verdict *v)
 		struct mp_eval ev;
 		char scope[MP_ADDR_MAX + 8];
 		snprintf(scope, sizeof(scope), "rcpt <%s>", r->addr);
-		if (mp_eval_init(&ev, r->pol, &t->pre, mp_txn_strdup(t, scope)) < 0)
+		if (mp_eval_init(&ev, r->pol, &t->pre, t->trace_on ? mp_txn_strdup(t, scope) : "rcpt") < 0)
 			return -1;
 		ev.rcpt = (int)(r - t->rcpts);
 		struct mp_ctx x = { .conn = t->conn, .txn = t, .ev = &ev, .stage = MP_STAGE_RCPT };
@@ -481,12 +481,13 @@ int mp_txn_header(struct mp_txn *t, const char *name, const char *value)
 
 	if (!t->data_done && mp_txn_data(t, NULL) < 0)
 		return -1;
-	if (t->dkim_st != NULL)
-		ck->dkim_header(t->dkim_st, name, value);
 	t->header_bytes += nl + 2 + vl + 2;
 	t->n_hdrs_seen++;
-	if (t->v.outcome != MP_O_NONE || t->n_hdrs >= MP_HEADERS_MAX ||
-	    t->header_bytes > MP_HEADER_BYTES_MAX)
+	if (t->v.outcome != MP_O_NONE)
+		return t->oom ? -1 : 0; /* decided: nothing can use it */
+	if (t->dkim_st != NULL)
+		ck->dkim_header(t->dkim_st, name, value);
+	if (t->n_hdrs >= MP_HEADERS_MAX || t->header_bytes > MP_HEADER_BYTES_MAX)
 		return t->oom ? -1 : 0;
 	struct mp_hdr *h = push(t, (void **)&t->hdrs, &t->n_hdrs, &t->cap_hdrs, sizeof(*h));
 	if (h == NULL)

@@ -172,6 +172,11 @@ static void test_per_recipient(void **state)
 	/* all refused: the first refusal stands for the transaction */
 	assert_string_equal(r.res->v.reply.code, "550");
 	assert_string_equal(r.res->v.reply.xcode, "5.1.1");
+	/* matched: the global scoring rule and each refusing rule, once */
+	assert_int_equal(r.res->n_rules, 3);
+	assert_string_equal(r.res->rules[0], "g");
+	assert_string_equal(r.res->rules[1], "closed");
+	assert_string_equal(r.res->rules[2], "spf");
 	th_run_free(&r);
 	mp_ruleset_unref(rs);
 }
