@@ -122,8 +122,9 @@ struct mp_result {
 
 struct mp_conn *mp_conn_new(struct mp_ruleset *rs, const struct mp_checks *checks);
 void mp_conn_free(struct mp_conn *c);
-/* Rule set for the transactions that start from now on (reload). */
-void mp_conn_set_ruleset(struct mp_conn *c, struct mp_ruleset *rs);
+/* Rule set for the transactions that start from now on (reload).
+ * 0, or -1 on no memory (the old set stays). */
+int mp_conn_set_ruleset(struct mp_conn *c, struct mp_ruleset *rs);
 /* ip may be NULL (no address, e.g. local submission); name NULL = unknown. */
 int mp_conn_connect(struct mp_conn *c, const char *ip, const char *name, unsigned port,
 		    struct mp_verdict *v);

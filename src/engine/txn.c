@@ -62,13 +62,20 @@ void mp_conn_free(struct mp_conn *c)
 	free(c);
 }
 
-void mp_conn_set_ruleset(struct mp_conn *c, struct mp_ruleset *rs)
+/* 0, or -1 (no memory: the connection keeps its old rule set). */
+int mp_conn_set_ruleset(struct mp_conn *c, struct mp_ruleset *rs)
 {
 	if (rs == c->rs)
-		return;
+		return 0;
+	struct mp_matcher *m = mp_matcher_new(mp_ruleset_settings(rs)->regex_match_limit);
+	if (m == NULL)
+		return -1;
+	mp_matcher_free(c->matcher);
+	c->matcher = m;
 	mp_ruleset_ref(rs);
 	mp_ruleset_unref(c->rs);
 	c->rs = rs;
+	return 0;
 }
 
 static void verdict_of(const struct mp_eval *ev, struct mp_verdict *v)
