@@ -12,28 +12,19 @@
 #include "lists.h"
 #include "regex.h"
 #include "rules/loader.h"
+#include "rules/stamps.h"
 #include "util/arena.h"
 #include "util/diag.h"
 #include "util/file.h"
 #include "util/strmap.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define RULE_FILE_MAX (64u * 1024 * 1024)
 #define MAX_INCLUDE_DEPTH 32
-
-struct stamp {
-	char *path;
-	bool exists;
-	struct timespec mtime;
-	off_t size;
-	ino_t ino;
-};
 
 struct vec {
 	void **v;
@@ -52,8 +43,7 @@ struct mp_ruleset {
 	struct mp_strmap domains;
 	struct vec regexes, lists;
 	size_t n_named_lists, n_rules;
-	struct stamp *stamps;
-	size_t n_stamps, cap_stamps;
+	struct mp_stamps *stamps;
 	char **top;          /* top-level file names, sorted */
 	size_t n_top;
 };
@@ -72,13 +62,6 @@ static int vec_push(struct vec *v, void *p)
 	return 0;
 }
 
-static void free_names(char **names, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-}
-
 static void ruleset_free(struct mp_ruleset *rs)
 {
 	for (size_t i = 0; i < rs->regexes.n; i++)
@@ -87,10 +70,8 @@ static void ruleset_free(struct mp_ruleset *rs)
 		mp_list_free(rs->lists.v[i]);
 	free(rs->regexes.v);
 	free(rs->lists.v);
-	for (size_t i = 0; i < rs->n_stamps; i++)
-		free(rs->stamps[i].path);
-	free(rs->stamps);
-	free_names(rs->top, rs->n_top);
+	mp_stamps_free(rs->stamps);
+	mp_stamps_free_names(rs->top, rs->n_top);
 	mp_strmap_free(&rs->domains);
 	free(rs->pols);
 	free(rs->dir);
@@ -152,33 +133,8 @@ int mp_loader_add_list(struct mp_loader *ld, struct mp_list *l, const char *file
 
 void mp_loader_stamp(struct mp_loader *ld, const char *path)
 {
-	struct mp_ruleset *rs = ld->rs;
-	struct stat st;
-
-	for (size_t i = 0; i < rs->n_stamps; i++) {
-		if (strcmp(rs->stamps[i].path, path) == 0)
-			return;
-	}
-	if (rs->n_stamps == rs->cap_stamps) {
-		size_t cap = rs->cap_stamps ? rs->cap_stamps * 2 : 16;
-		struct stamp *v = realloc(rs->stamps, cap * sizeof(*v));
-		if (v == NULL)
-			return; /* only costs an automatic reload */
-		rs->stamps = v;
-		rs->cap_stamps = cap;
-	}
-	struct stamp *s = &rs->stamps[rs->n_stamps];
-	memset(s, 0, sizeof(*s));
-	s->path = strdup(path);
-	if (s->path == NULL)
-		return;
-	if (stat(path, &st) == 0) {
-		s->exists = true;
-		s->mtime = st.st_mtim;
-		s->size = st.st_size;
-		s->ino = st.st_ino;
-	}
-	rs->n_stamps++;
+	if (ld->rs->stamps != NULL)
+		mp_stamps_add(ld->rs->stamps, path);
 }
 
 /* ---- files ------------------------------------------------------------ */
@@ -207,45 +163,6 @@ static struct mp_rfile *load_file(struct mp_loader *ld, struct vec *order, const
 		return NULL;
 	}
 	return rf;
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted names of the *.rules files at the top of dir; -1 when unreadable. */
-static int scan_dir(const char *dir, char ***names_r, size_t *n_r)
-{
-	DIR *d = opendir(dir);
-	struct vec v = { 0 };
-	struct dirent *de;
-
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		size_t l = strlen(de->d_name);
-		if (de->d_name[0] == '.' || l <= 6 || strcmp(de->d_name + l - 6, ".rules") != 0)
-			continue;
-		char *path = mp_path_join(dir, de->d_name);
-		struct stat st;
-		bool reg = path != NULL && stat(path, &st) == 0 && S_ISREG(st.st_mode);
-		free(path);
-		char *name = reg ? strdup(de->d_name) : NULL;
-		if (reg && (name == NULL || vec_push(&v, name) < 0)) {
-			free(name);
-			closedir(d);
-			free_names((char **)v.v, v.n);
-			errno = ENOMEM;
-			return -1;
-		}
-	}
-	closedir(d);
-	if (v.n > 1)
-		qsort(v.v, v.n, sizeof(char *), cmp_names);
-	*names_r = (char **)v.v;
-	*n_r = v.n;
-	return 0;
 }
 
 /* ---- linking policies ------------------------------------------------- */
@@ -402,6 +319,12 @@ static struct mp_policy *new_policy(struct mp_ruleset *rs, const char *name, con
 
 struct mp_ruleset *mp_ruleset_load(const struct mp_conf *conf, struct mp_diags *d)
 {
+	return mp_ruleset_load_ex(conf, d, NULL);
+}
+
+struct mp_ruleset *mp_ruleset_load_ex(const struct mp_conf *conf, struct mp_diags *d,
+				      struct mp_stamps **failed_r)
+{
 	struct mp_ruleset *rs = calloc(1, sizeof(*rs));
 	struct mp_loader ld;
 	struct vec order = { 0 };
@@ -425,11 +348,15 @@ struct mp_ruleset *mp_ruleset_load(const struct mp_conf *conf, struct mp_diags *
 	mp_strmap_init(&ld.files);
 	mp_strmap_init(&ld.lists);
 
-	if (scan_dir(dir, &rs->top, &rs->n_top) < 0) {
+	rs->stamps = mp_stamps_new(dir);
+	if (conf->path != NULL)
+		mp_loader_stamp(&ld, conf->path);
+	if (mp_stamps_list_rules(dir, &rs->top, &rs->n_top) < 0) {
 		mp_diags_add(d, dir, 0, 0, "cannot read rules directory: %s", strerror(errno));
 		goto fail;
 	}
-	mp_loader_stamp(&ld, dir);
+	if (rs->stamps != NULL)
+		mp_stamps_scan_dir(rs->stamps);
 
 	/* global.rules first: every other policy starts with its rules */
 	struct mp_rfile *global_rf = NULL;
@@ -506,6 +433,10 @@ fail:
 	free(order.v);
 	mp_strmap_free(&ld.files);
 	mp_strmap_free(&ld.lists);
+	if (failed_r != NULL) {
+		*failed_r = rs->stamps;
+		rs->stamps = NULL;
+	}
 	ruleset_free(rs);
 	return NULL;
 }
@@ -574,25 +505,5 @@ size_t mp_ruleset_n_lists(const struct mp_ruleset *rs)
 
 bool mp_ruleset_changed(const struct mp_ruleset *rs)
 {
-	struct stat st;
-	char **names;
-	size_t n;
-
-	for (size_t i = 0; i < rs->n_stamps; i++) {
-		const struct stamp *s = &rs->stamps[i];
-		bool exists = stat(s->path, &st) == 0;
-		if (exists != s->exists)
-			return true;
-		if (exists && (st.st_mtim.tv_sec != s->mtime.tv_sec ||
-			       st.st_mtim.tv_nsec != s->mtime.tv_nsec || st.st_size != s->size ||
-			       st.st_ino != s->ino))
-			return true;
-	}
-	if (scan_dir(rs->dir, &names, &n) < 0)
-		return true;
-	bool changed = n != rs->n_top;
-	for (size_t i = 0; !changed && i < n; i++)
-		changed = strcmp(names[i], rs->top[i]) != 0;
-	free_names(names, n);
-	return changed;
+	return rs->stamps == NULL || mp_stamps_changed(rs->stamps);
 }

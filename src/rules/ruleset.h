@@ -21,6 +21,7 @@
 
 struct mp_diags;
 struct mp_ruleset;
+struct mp_stamps;
 
 struct mp_settings {
 	unsigned long regex_match_limit;
@@ -33,6 +34,10 @@ struct mp_settings {
 };
 
 struct mp_ruleset *mp_ruleset_load(const struct mp_conf *conf, struct mp_diags *d);
+/* The same; when loading fails, *failed_r (if not NULL) gets what the
+ * attempt read, so the caller can wait for those files to change. */
+struct mp_ruleset *mp_ruleset_load_ex(const struct mp_conf *conf, struct mp_diags *d,
+				      struct mp_stamps **failed_r);
 struct mp_ruleset *mp_ruleset_ref(struct mp_ruleset *rs);
 void mp_ruleset_unref(struct mp_ruleset *rs);
 
@@ -49,8 +54,8 @@ size_t mp_ruleset_n_policies(const struct mp_ruleset *rs);
 const struct mp_policy *mp_ruleset_policy_at(const struct mp_ruleset *rs, size_t i);
 size_t mp_ruleset_n_rules(const struct mp_ruleset *rs);
 size_t mp_ruleset_n_lists(const struct mp_ruleset *rs);
-/* True when a rule file, list file or the set of rule files changed on
- * disk since the set was loaded. */
+/* True when the configuration, a rule file, a list file or the set of rule
+ * files changed on disk since the set was loaded. */
 bool mp_ruleset_changed(const struct mp_ruleset *rs);
 
 #endif

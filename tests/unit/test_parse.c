@@ -3,6 +3,7 @@
 #include "helpers.h"
 
 #include "rules/program.h"
+#include "rules/stamps.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,6 +268,55 @@ static void test_empty_dir_and_missing(void **state)
 	mp_diags_free(&d);
 }
 
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_change_detection(void **state)
+{
+	const char *files[] = { "global.rules", "list l file \"l.txt\"\nrule \"a\" { when helo in l accept }\n",
+				"l.txt", "a.example\n", NULL };
+	char *dir = th_mkdir(files);
+	struct mp_conf *c = mp_conf_new();
+	struct mp_diags d;
+
+	mp_conf_set_rules_dir(c, dir);
+	mp_diags_init(&d);
+	struct mp_ruleset *rs = mp_ruleset_load(c, &d);
+	assert_non_null(rs);
+	assert_false(mp_ruleset_changed(rs));
+	write_file(dir, "l.txt", "a.example\nb.example\n"); /* a list file */
+	assert_true(mp_ruleset_changed(rs));
+	mp_ruleset_unref(rs);
+
+	rs = mp_ruleset_load(c, &d);
+	assert_false(mp_ruleset_changed(rs));
+	write_file(dir, "new.example.rules", "rule \"n\" { accept }\n"); /* a new policy */
+	assert_true(mp_ruleset_changed(rs));
+	mp_ruleset_unref(rs);
+
+	/* a failed load hands back what it read: unchanged until a file changes */
+	write_file(dir, "new.example.rules", "rule \"n\" { bogus }\n");
+	struct mp_stamps *failed = NULL;
+	assert_null(mp_ruleset_load_ex(c, &d, &failed));
+	assert_non_null(failed);
+	assert_false(mp_stamps_changed(failed));
+	write_file(dir, "new.example.rules", "rule \"n\" { accept }\n\n");
+	assert_true(mp_stamps_changed(failed));
+	mp_stamps_free(failed);
+	mp_stamps_free(NULL);
+	mp_diags_free(&d);
+	mp_conf_free(c);
+	th_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +331,7 @@ int main(void)
 		cmocka_unit_test(test_list_kinds_checked),
 		cmocka_unit_test(test_stages),
 		cmocka_unit_test(test_empty_dir_and_missing),
+		cmocka_unit_test(test_change_detection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
