@@ -149,6 +149,12 @@ const struct mp_verdict *mp_txn_verdict(const struct mp_txn *t);
 /* Whether body data can still change anything (rules, DKIM, size). */
 bool mp_txn_wants_body(const struct mp_txn *t);
 size_t mp_txn_n_accepted(const struct mp_txn *t);
+/* Fields named name seen so far (ASCII case-insensitive), stored or not. */
+size_t mp_txn_header_count(const struct mp_txn *t, const char *name);
+/* The normalised envelope sender ("" for the null sender). */
+const char *mp_txn_from(const struct mp_txn *t);
+const char *mp_conn_client_ip(const struct mp_conn *c);
+const char *mp_conn_helo_name(const struct mp_conn *c);
 /* Everything known after eom (or after an early decision). NULL: no memory. */
 const struct mp_result *mp_txn_result(struct mp_txn *t);
 const struct mp_trace *mp_txn_trace(const struct mp_txn *t, size_t *n_r);

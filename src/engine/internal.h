@@ -63,6 +63,14 @@ struct mp_conn {
 	unsigned long n_txn;
 };
 
+/* Per header name: the stored fields (a chain through mp_hdr.next) and
+ * how many fields of that name came, stored or not. */
+struct mp_hslot {
+	const char *key;         /* lowercased name */
+	int first, last;
+	size_t count;
+};
+
 struct mp_hdr {
 	const char *name, *key;
 	const char *raw, *value;
@@ -110,7 +118,7 @@ struct mp_txn {
 
 	struct mp_hdr *hdrs;
 	size_t n_hdrs, cap_hdrs, header_bytes, n_hdrs_seen;
-	struct mp_strmap hindex;     /* lowercased name -> first index + 1 */
+	struct mp_strmap hindex;     /* lowercased name -> struct mp_hslot */
 	struct mp_mailbox from_boxes[MP_FROM_MAX];
 	size_t n_from;
 	bool eoh_seen;

@@ -299,6 +299,21 @@ size_t mp_txn_n_accepted(const struct mp_txn *t)
 	return t->n_accepted;
 }
 
+const char *mp_txn_from(const struct mp_txn *t)
+{
+	return t->from ? t->from : "";
+}
+
+const char *mp_conn_client_ip(const struct mp_conn *c)
+{
+	return c->ip;
+}
+
+const char *mp_conn_helo_name(const struct mp_conn *c)
+{
+	return c->helo;
+}
+
 const struct mp_trace *mp_txn_trace(const struct mp_txn *t, size_t *n_r)
 {
 	*n_r = t->n_trace;
@@ -481,6 +496,55 @@ int mp_txn_data(struct mp_txn *t, struct mp_verdict *v)
 	return finish(t, v);
 }
 
+/* Lowercases name into buf (256 bytes); false when it does not fit. */
+static bool lower_key(const char *name, size_t nl, char *buf)
+{
+	if (nl >= 256)
+		return false;
+	for (size_t i = 0; i < nl; i++)
+		buf[i] = name[i] >= 'A' && name[i] <= 'Z' ? (char)(name[i] - 'A' + 'a') : name[i];
+	buf[nl] = '\0';
+	return true;
+}
+
+/* The slot of a header name, created on first sight. */
+static struct mp_hslot *header_slot(struct mp_txn *t, const char *name, size_t nl)
+{
+	char buf[256];
+	void *v;
+
+	if (lower_key(name, nl, buf) && mp_strmap_getn(&t->hindex, buf, nl, &v))
+		return v;
+	char *key = mp_arena_strndup(&t->arena, name, nl);
+	struct mp_hslot *slot = mp_arena_alloc(&t->arena, sizeof(*slot));
+	if (key == NULL || slot == NULL) {
+		t->oom = true;
+		return NULL;
+	}
+	mp_ascii_lower(key);
+	*slot = (struct mp_hslot){ key, -1, -1, 0 };
+	void *old;
+	int rc = mp_strmap_put(&t->hindex, key, nl, slot, &old);
+	if (rc == 1)
+		return old; /* a name longer than 255 bytes seen before */
+	if (rc < 0) {
+		t->oom = true;
+		return NULL;
+	}
+	return slot;
+}
+
+size_t mp_txn_header_count(const struct mp_txn *t, const char *name)
+{
+	char buf[256];
+	size_t nl = strlen(name);
+	void *v;
+
+	if (!lower_key(name, nl, buf) || !mp_strmap_getn(&t->hindex, buf, nl, &v))
+		return 0;
+	return ((const struct mp_hslot *)v)->count;
+}
+
 int mp_txn_header(struct mp_txn *t, const char *name, const char *value)
 {
 	const struct mp_checks *ck = t->conn->checks;
@@ -490,8 +554,13 @@ int mp_txn_header(struct mp_txn *t, const char *name, const char *value)
 		return -1;
 	t->header_bytes += nl + 2 + vl + 2;
 	t->n_hdrs_seen++;
+	/* counted always: removals at EOM need every occurrence */
+	struct mp_hslot *slot = header_slot(t, name, nl);
+	if (slot == NULL)
+		return -1;
+	slot->count++;
 	if (t->v.outcome != MP_O_NONE)
-		return t->oom ? -1 : 0; /* decided: nothing can use it */
+		return t->oom ? -1 : 0; /* decided: no rule or check can use it */
 	if (t->dkim_st != NULL)
 		ck->dkim_header(t->dkim_st, name, value);
 	if (t->n_hdrs >= MP_HEADERS_MAX || t->header_bytes > MP_HEADER_BYTES_MAX)
@@ -501,28 +570,23 @@ int mp_txn_header(struct mp_txn *t, const char *name, const char *value)
 		return -1;
 	if (vl > MP_HEADER_VALUE_MAX)
 		vl = MP_HEADER_VALUE_MAX;
-	char *key = mp_arena_strndup(&t->arena, name, nl);
 	h->name = mp_arena_strndup(&t->arena, name, nl);
+	h->key = slot->key;
 	h->raw = mp_arena_strndup(&t->arena, value, vl);
 	h->raw_len = vl;
 	h->next = -1;
-	if (key == NULL || h->name == NULL || h->raw == NULL ||
+	if (h->name == NULL || h->key == NULL || h->raw == NULL ||
 	    mp_header_value(h->raw, vl, &t->arena, &h->value, &h->value_len) < 0) {
 		t->n_hdrs--;
 		return -1;
 	}
-	mp_ascii_lower(key);
-	h->key = key;
 	int idx = (int)(t->n_hdrs - 1);
-	void *first;
-	if (mp_strmap_get(&t->hindex, key, &first)) {
-		int i = (int)((uintptr_t)first - 1);
-		while (t->hdrs[i].next >= 0)
-			i = t->hdrs[i].next;
-		t->hdrs[i].next = idx;
-	} else if (mp_strmap_put(&t->hindex, key, nl, (void *)(uintptr_t)(idx + 1), NULL) < 0) {
-		return -1;
-	}
+	if (slot->first < 0)
+		slot->first = idx;
+	else
+		t->hdrs[slot->last].next = idx;
+	slot->last = idx;
+	const char *key = h->key;
 	if (strcmp(key, "from") == 0) {
 		size_t stored = t->n_from < MP_FROM_MAX ? t->n_from : MP_FROM_MAX;
 		int n = mp_addr_parse_list(h->value, h->value_len, &t->arena, t->from_boxes + stored,

@@ -124,13 +124,20 @@ bool mp_val_rcpt_in_scope(const struct mp_ctx *x, size_t i)
 	return r->info.outcome == MP_O_ACCEPT && r->pol == x->ev->pol;
 }
 
-static int header_first(const struct mp_txn *t, const char *key)
+static const struct mp_hslot *hslot(const struct mp_txn *t, const char *key)
 {
 	void *v;
 
 	if (key == NULL || !mp_strmap_get(&t->hindex, key, &v))
-		return -1;
-	return (int)((uintptr_t)v - 1);
+		return NULL;
+	return v;
+}
+
+static int header_first(const struct mp_txn *t, const char *key)
+{
+	const struct mp_hslot *h = hslot(t, key);
+
+	return h ? h->first : -1;
 }
 
 bool mp_val_bool(struct mp_ctx *x, const struct mp_expr *e)
@@ -143,7 +150,7 @@ bool mp_val_bool(struct mp_ctx *x, const struct mp_expr *e)
 	case MP_F_AUTH:
 		return t->auth_user != NULL && *t->auth_user != '\0';
 	case MP_F_EXISTS_HEADER:
-		return header_first(t, e->hkey) >= 0;
+		return hslot(t, e->hkey) != NULL;
 	case MP_F_DKIM_ALIGNED:
 		for (size_t i = 0; i < t->n_sigs; i++) {
 			if (t->sigs[i].result == MP_AR_PASS && mp_val_aligned(t, t->sigs[i].domain))
@@ -167,10 +174,8 @@ double mp_val_number(struct mp_ctx *x, const struct mp_expr *e)
 	case MP_F_RCPT_COUNT:
 		return (double)t->n_accepted + (x->ev->rcpt >= 0 ? 1 : 0);
 	case MP_F_COUNT_HEADER: {
-		double n = 0;
-		for (int h = header_first(t, e->hkey); h >= 0; h = t->hdrs[h].next)
-			n++;
-		return n;
+		const struct mp_hslot *h = hslot(t, e->hkey);
+		return h ? (double)h->count : 0;
 	}
 	case MP_F_HEADER_FROM_COUNT:
 		return (double)t->n_from;

@@ -30,6 +30,7 @@ struct mp_settings {
 	enum mp_mode mode;
 	bool add_auth_results, add_received_spf, add_trace_header;
 	bool spf, spf_helo, dkim;
+	enum mp_on_error on_internal_error;
 	const char *authserv_id;
 };
 

@@ -666,6 +666,10 @@ static void test_hostile_input(void **state)
 	for (int i = 0; i < 20000; i++)
 		assert_int_equal(mp_txn_header(t, "X-Many", "v"), 0);
 	assert_int_equal(mp_txn_header(t, "Subject", huge), 0);
+	/* counted past the storage cap, case-insensitively */
+	assert_int_equal(mp_txn_header_count(t, "x-MANY"), 20000);
+	assert_int_equal(mp_txn_header_count(t, "Subject"), 1);
+	assert_int_equal(mp_txn_header_count(t, "Absent"), 0);
 	assert_int_equal(mp_txn_eoh(t, &v), 0);
 	assert_int_equal(mp_txn_eom(t, &v), 0);
 	assert_non_null(mp_txn_result(t));
