@@ -3,7 +3,7 @@
 # publicsuffix is named because libpsl5 only recommends it, and alignment
 # (dkim.aligned, spf.aligned) needs the list.
 MP_PACKAGES="build-essential cmake pkg-config libpcre2-dev libjson-c-dev libpsl-dev
-publicsuffix libcmocka-dev python3"
+publicsuffix libmilter-dev libsystemd-dev libcmocka-dev miltertest python3"
 
 mp_install_deps() {
 	missing=""

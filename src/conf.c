@@ -635,3 +635,26 @@ int mp_conf_load(struct mp_conf *c, const char *path, struct mp_diags *d)
 	free(text);
 	return mp_diags_count(d) > before ? -1 : 0;
 }
+
+struct mp_conf *mp_conf_open(const char *path, const char *default_path,
+			     const char *rules_override, struct mp_diags *d)
+{
+	struct mp_conf *c = mp_conf_new();
+
+	if (c == NULL) {
+		mp_diags_add(d, path ? path : "(defaults)", 0, 0, "out of memory");
+		return NULL;
+	}
+	if (path == NULL && default_path != NULL && access(default_path, F_OK) == 0)
+		path = default_path;
+	if (path != NULL && mp_conf_load(c, path, d) < 0) {
+		mp_conf_free(c);
+		return NULL;
+	}
+	if (rules_override != NULL && mp_conf_set_rules_dir(c, rules_override) < 0) {
+		mp_diags_add(d, rules_override, 0, 0, "out of memory");
+		mp_conf_free(c);
+		return NULL;
+	}
+	return c;
+}

@@ -49,6 +49,12 @@ void mp_conf_free(struct mp_conf *c);
 /* Reads path over c. Returns 0, or -1 when the file is unreadable or any
  * line is bad (each one is in d). */
 int mp_conf_load(struct mp_conf *c, const char *path, struct mp_diags *d);
+/* The configuration a command runs with: path when given (it must be
+ * readable), else default_path when that file exists, else the built-in
+ * defaults; rules_override (may be NULL) replaces rules_dir. NULL on any
+ * error (each in d). */
+struct mp_conf *mp_conf_open(const char *path, const char *default_path,
+			     const char *rules_override, struct mp_diags *d);
 /* Replaces rules_dir (for --rules). 0 or -1 on no memory. */
 int mp_conf_set_rules_dir(struct mp_conf *c, const char *dir);
 

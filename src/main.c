@@ -5,6 +5,7 @@
  * 2 usage error.
  */
 #include "conf.h"
+#include "daemon/daemon.h"
 #include "engine/engine.h"
 #include "replay/replay.h"
 #include "rules/dump.h"
@@ -81,34 +82,16 @@ static int parse_global(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/* The configuration: the -c file, else the default file if it exists, else
- * built-in defaults. NULL after printing the errors. */
+/* The configuration; NULL after printing the errors. */
 static struct mp_conf *load_conf(const struct opts *o)
 {
-	struct mp_conf *c = mp_conf_new();
 	struct mp_diags d;
-	const char *path = o->conf_path;
 
-	if (c == NULL) {
-		fprintf(stderr, "milter-policy: out of memory\n");
-		return NULL;
-	}
-	if (path == NULL && access(MP_DEFAULT_CONF, F_OK) == 0)
-		path = MP_DEFAULT_CONF;
-	if (path != NULL) {
-		mp_diags_init(&d);
-		if (mp_conf_load(c, path, &d) < 0) {
-			mp_diags_print(&d, stderr);
-			mp_diags_free(&d);
-			mp_conf_free(c);
-			return NULL;
-		}
-		mp_diags_free(&d);
-	}
-	if (o->rules != NULL && mp_conf_set_rules_dir(c, o->rules) < 0) {
-		mp_conf_free(c);
-		return NULL;
-	}
+	mp_diags_init(&d);
+	struct mp_conf *c = mp_conf_open(o->conf_path, MP_DEFAULT_CONF, o->rules, &d);
+	if (c == NULL)
+		mp_diags_print(&d, stderr);
+	mp_diags_free(&d);
 	return c;
 }
 
@@ -309,6 +292,19 @@ out:
 	return rc;
 }
 
+static int cmd_run(const struct opts *o)
+{
+	bool foreground = false;
+
+	for (int i = 0; i < o->n_args; i++) {
+		if (strcmp(o->args[i], "-f") == 0)
+			foreground = true;
+		else
+			return usage("run: unknown argument");
+	}
+	return mp_daemon_run(o->conf_path, o->rules, foreground);
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -327,10 +323,11 @@ int main(int argc, char **argv)
 		rc = cmd_check(&o);
 	else if (strcmp(o.cmd, "test") == 0)
 		rc = cmd_test(&o);
-	else if (strcmp(o.cmd, "run") == 0 || strcmp(o.cmd, "reload") == 0) {
-		fprintf(stderr, "milter-policy: '%s' is not available in this version yet\n", o.cmd);
-		rc = EXIT_USAGE;
-	} else
+	else if (strcmp(o.cmd, "run") == 0)
+		rc = cmd_run(&o);
+	else if (strcmp(o.cmd, "reload") == 0)
+		rc = o.n_args ? usage("reload takes no arguments") : mp_daemon_signal_reload(o.conf_path);
+	else
 		rc = usage("unknown command");
 	free(o.args);
 	return rc;

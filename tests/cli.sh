@@ -82,7 +82,7 @@ expect conf-error-test 1 "unknown key" "$bin" -c "$tmp/bad.conf" test --rcpt a@b
 expect no-rcpt 2 "no recipient" "$bin" $R test --from a@b.example
 expect message-missing 1 "No such file" "$bin" $R test --rcpt a@b.example /nonexistent.eml
 expect dns-zone-later 2 "static DNS zones" "$bin" $R test --dns-zone z.txt "$tmp/clean.eml"
-expect run-not-yet 2 "not available" "$bin" run -f
+expect run-bad-arg 2 "run: unknown argument" "$bin" run --frobnicate
 
 # human-readable trace
 expect text-reject-mail 0 "decision: reject at mail (rule spf-fail)" "$bin" $R test --client-ip 198.51.100.7 --from alice@sender.example --rcpt bob@example.com --spf fail "$tmp/clean.eml"

@@ -1,0 +1,356 @@
+/*
+ * milter-client - a benchmark MTA side of the milter protocol.
+ *
+ * Sends N messages over S concurrent sessions (one thread and one milter
+ * connection each, messages one after another on it) and reports messages
+ * per second and per-message latency. Like Postfix, it writes an event's
+ * macros and command in one write and, when the milter asks for no header
+ * replies, buffers headers until the next read; unlike miltertest it
+ * therefore does not stall on Nagle's algorithm over TCP. With -w it writes
+ * every packet on its own, as Sendmail does, to show that stall.
+ *
+ *   milter-client -s SOCKET [-n MESSAGES] [-c SESSIONS] [-b BODYBYTES] [-w]
+ *   SOCKET: unix:/path or inet:PORT@HOST
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SMFIP_NR_HDR 0x80UL
+#define SMFIP_SKIP 0x400UL
+
+struct wbuf {
+	char *p;
+	size_t len, cap;
+};
+
+struct session {
+	const char *spec;
+	int n;
+	size_t body;
+	int fd;
+	unsigned long proto;
+	struct wbuf out;
+	double *lat;
+	double setup;
+	int errors, rejected;
+};
+
+static void die(const char *msg)
+{
+	fprintf(stderr, "milter-client: %s: %s\n", msg, strerror(errno));
+	exit(1);
+}
+
+static void put(struct wbuf *b, const void *p, size_t n)
+{
+	if (b->len + n > b->cap) {
+		b->cap = (b->len + n) * 2;
+		b->p = realloc(b->p, b->cap);
+		if (b->p == NULL)
+			die("realloc");
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+static int per_packet; /* -w: one write per packet, as Sendmail does */
+static void flush(struct session *s);
+
+/* Appends one packet (length, command, data) to what the session sends at
+ * its next read - or, with -w, sends it at once. */
+static void packet(struct session *s, char cmd, const void *data, size_t len)
+{
+	uint32_t n = htonl((uint32_t)len + 1);
+
+	put(&s->out, &n, 4);
+	put(&s->out, &cmd, 1);
+	if (len > 0)
+		put(&s->out, data, len);
+	if (per_packet)
+		flush(s);
+}
+
+static void flush(struct session *s)
+{
+	size_t off = 0;
+
+	while (off < s->out.len) {
+		ssize_t w = write(s->fd, s->out.p + off, s->out.len - off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			die("write");
+		}
+		off += (size_t)w;
+	}
+	s->out.len = 0;
+}
+
+static void read_full(int fd, void *p, size_t n)
+{
+	size_t off = 0;
+
+	while (off < n) {
+		ssize_t r = read(fd, (char *)p + off, n - off);
+		if (r <= 0) {
+			if (r < 0 && errno == EINTR)
+				continue;
+			die("read");
+		}
+		off += (size_t)r;
+	}
+}
+
+/* Flushes what is buffered, then reads one reply packet; returns its code. */
+static char reply(struct session *s, char *data, size_t cap, size_t *len_r)
+{
+	uint32_t n;
+	char cmd;
+
+	flush(s);
+	read_full(s->fd, &n, 4);
+	n = ntohl(n);
+	if (n == 0 || n - 1 > cap)
+		die("bad reply length");
+	read_full(s->fd, &cmd, 1);
+	read_full(s->fd, data, n - 1);
+	if (len_r)
+		*len_r = n - 1;
+	return cmd;
+}
+
+/* Reads replies until a final one (modifications come first at EOM). */
+static char final_reply(struct session *s)
+{
+	static __thread char data[65536];
+
+	for (;;) {
+		char c = reply(s, data, sizeof(data), NULL);
+		if (strchr("+-hmiqp", c) == NULL)
+			return c;
+	}
+}
+
+static int connect_to(const char *spec)
+{
+	if (strncmp(spec, "unix:", 5) == 0) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", spec + 5);
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			die("connect");
+		return fd;
+	}
+	if (strncmp(spec, "inet:", 5) == 0) {
+		char port[16], host[256];
+		const char *at = strchr(spec + 5, '@');
+		snprintf(port, sizeof(port), "%.*s", (int)(at - spec - 5), spec + 5);
+		snprintf(host, sizeof(host), "%s", at + 1);
+		struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res;
+		if (getaddrinfo(host, port, &hints, &res) != 0)
+			die("getaddrinfo");
+		int fd = socket(res->ai_family, res->ai_socktype, 0);
+		if (fd < 0 || connect(fd, res->ai_addr, res->ai_addrlen) < 0)
+			die("connect");
+		freeaddrinfo(res);
+		return fd; /* like Postfix: no TCP_NODELAY */
+	}
+	fprintf(stderr, "milter-client: bad socket %s\n", spec);
+	exit(2);
+}
+
+static void macro(struct session *s, char stage, const char *name, const char *value)
+{
+	struct wbuf d = { 0 };
+
+	put(&d, &stage, 1);
+	put(&d, name, strlen(name) + 1);
+	put(&d, value, strlen(value) + 1);
+	packet(s, 'D', d.p, d.len);
+	free(d.p);
+}
+
+static void strpacket(struct session *s, char cmd, const char *a, const char *b)
+{
+	struct wbuf d = { 0 };
+
+	put(&d, a, strlen(a) + 1);
+	if (b != NULL)
+		put(&d, b, strlen(b) + 1);
+	packet(s, cmd, d.p, d.len);
+	free(d.p);
+}
+
+static char event(struct session *s)
+{
+	return final_reply(s);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *run_session(void *arg)
+{
+	struct session *s = arg;
+	char data[4096];
+	static const char *headers[][2] = {
+		{ "Received", "from mail.sender.example (mail.sender.example [198.51.100.7])\n\tby mx.example.com with ESMTP id 4Q1x2 for <bob@example.com>" },
+		{ "From", "Alice <alice@sender.example>" },
+		{ "To", "Bob <bob@example.com>" },
+		{ "Subject", "benchmark message" },
+		{ "Date", "Thu, 26 Nov 2026 11:00:00 +0000" },
+		{ "Message-ID", "<bench@sender.example>" },
+		{ "MIME-Version", "1.0" },
+		{ "Content-Type", "text/plain; charset=us-ascii" },
+	};
+
+	double t_start = now();
+	s->fd = connect_to(s->spec);
+	uint32_t neg[3] = { htonl(6), htonl(0x1ff), htonl(0x1fffff) };
+	packet(s, 'O', neg, sizeof(neg));
+	size_t len;
+	if (reply(s, data, sizeof(data), &len) != 'O' || len < 12)
+		die("negotiation");
+	memcpy(&s->proto, data + 8, 4);
+	s->proto = ntohl((uint32_t)s->proto);
+	char *body = malloc(s->body + 1);
+	for (size_t i = 0; i < s->body; i++)
+		body[i] = (i % 72 == 71) ? '\n' : (char)('a' + i % 26);
+	macro(s, 'C', "{client_addr}", "198.51.100.7");
+	{
+		struct wbuf d = { 0 };
+		uint16_t port = htons(2525);
+		put(&d, "mail.sender.example", 20);
+		put(&d, "4", 1);
+		put(&d, &port, 2);
+		put(&d, "198.51.100.7", 13);
+		packet(s, 'C', d.p, d.len);
+		free(d.p);
+	}
+	if (event(s) != 'c')
+		s->errors++;
+	strpacket(s, 'H', "mail.sender.example", NULL);
+	event(s);
+	s->setup = now() - t_start;
+	for (int i = 0; i < s->n; i++) {
+		double t0 = now();
+		macro(s, 'M', "i", "4Q1x2");
+		strpacket(s, 'M', "<alice@sender.example>", NULL);
+		char c = event(s);
+		if (c != 'c') {
+			s->rejected++;
+			continue;
+		}
+		strpacket(s, 'R', "<bob@example.com>", NULL);
+		event(s);
+		packet(s, 'T', NULL, 0);
+		event(s);
+		for (size_t h = 0; h < sizeof(headers) / sizeof(headers[0]); h++) {
+			strpacket(s, 'L', headers[h][0], headers[h][1]);
+			if (!(s->proto & SMFIP_NR_HDR))
+				event(s);
+		}
+		packet(s, 'N', NULL, 0);
+		c = event(s);
+		if (c == 'c') {
+			for (size_t off = 0; off < s->body; off += 65535) {
+				size_t n = s->body - off < 65535 ? s->body - off : 65535;
+				packet(s, 'B', body + off, n);
+				c = event(s);
+				if (c != 'c')
+					break;
+			}
+			macro(s, 'E', "i", "4Q1x2");
+			packet(s, 'E', NULL, 0);
+			c = event(s);
+		}
+		if (c != 'c' && c != 'a')
+			s->rejected++;
+		s->lat[i] = now() - t0;
+	}
+	packet(s, 'Q', NULL, 0);
+	flush(s);
+	close(s->fd);
+	free(body);
+	free(s->out.p);
+	return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	const char *spec = NULL;
+	int n = 2000, c = 10, opt;
+	size_t body = 5000;
+
+	while ((opt = getopt(argc, argv, "s:n:c:b:w")) != -1) {
+		switch (opt) {
+		case 'w': per_packet = 1; break;
+		case 's': spec = optarg; break;
+		case 'n': n = atoi(optarg); break;
+		case 'c': c = atoi(optarg); break;
+		case 'b': body = (size_t)atol(optarg); break;
+		default:
+			fprintf(stderr, "usage: milter-client -s SOCKET [-n MESSAGES] [-c SESSIONS] [-b BYTES] [-w]\n");
+			return 2;
+		}
+	}
+	if (spec == NULL || n < 1 || c < 1)
+		return 2;
+	struct session *ss = calloc((size_t)c, sizeof(*ss));
+	pthread_t *th = calloc((size_t)c, sizeof(*th));
+	double *lat = calloc((size_t)n, sizeof(*lat));
+	double t0 = now();
+	int off = 0;
+	for (int i = 0; i < c; i++) {
+		ss[i].spec = spec;
+		ss[i].n = n / c + (i < n % c);
+		ss[i].body = body;
+		ss[i].lat = lat + off;
+		off += ss[i].n;
+		pthread_create(&th[i], NULL, run_session, &ss[i]);
+	}
+	int rejected = 0, errors = 0;
+	double setup = 0, sum = 0;
+	for (int i = 0; i < c; i++) {
+		pthread_join(th[i], NULL);
+		rejected += ss[i].rejected;
+		errors += ss[i].errors;
+		if (ss[i].setup > setup)
+			setup = ss[i].setup;
+	}
+	double t = now() - t0;
+	for (int i = 0; i < n; i++)
+		sum += lat[i];
+	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
+	printf("socket=%s messages=%d sessions=%d body=%zu seconds=%.3f msg_per_s=%.0f "
+	       "latency_ms_mean=%.3f p50=%.3f p99=%.3f max=%.3f setup_ms=%.1f refused=%d errors=%d\n",
+	       spec, n, c, body, t, n / t, sum / n * 1e3, lat[n / 2] * 1e3,
+	       lat[(size_t)(n * 0.99)] * 1e3, lat[n - 1] * 1e3, setup * 1e3, rejected, errors);
+	free(ss);
+	free(th);
+	free(lat);
+	return errors ? 1 : 0;
+}

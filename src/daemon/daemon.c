@@ -1,0 +1,596 @@
+/*
+ * daemon - starting, reloading and stopping the milter (SPEC §3, §6).
+ *
+ * Start: configuration and rules are loaded and the socket is opened while
+ * still root and still attached to the terminal, so every startup error
+ * reaches the administrator with exit code 78. Then the process detaches
+ * (unless -f), writes the pidfile, drops to user/group, starts the reload
+ * thread and hands over to smfi_main.
+ *
+ * Signals: HUP, TERM, INT and USR1 are blocked before any thread exists.
+ * libmilter's own thread waits for HUP/TERM (graceful stop) and INT; ours
+ * waits for USR1 (reload) and, every reload_check_interval, looks for
+ * changed rule, list or configuration files.
+ *
+ * Reload: a new configuration and rule set are loaded beside the old ones;
+ * only a complete success replaces them, under the one lock. A failure logs
+ * every error and keeps the set in force; it is not retried until one of
+ * the files it read changes again.
+ */
+#include "daemon/daemon.h"
+
+#include "checks.h"
+#include "conf.h"
+#include "log.h"
+#include "rules/ruleset.h"
+#include "rules/stamps.h"
+#include "util/diag.h"
+#include "util/file.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libmilter/mfapi.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+static struct {
+	pthread_mutex_t lock;
+	struct mp_ruleset *rs;        /* in force */
+	struct mp_conf *conf;         /* in force */
+	const char *conf_path;        /* -c, or NULL */
+	const char *rules_override;
+	struct mp_stamps *failed;     /* what the last failed reload read */
+	unsigned long reloads, failures;
+	bool foreground;
+	atomic_ulong conn_ids;
+	atomic_bool stopping;
+	struct mp_injected checks;    /* SPF/DKIM: nothing checked yet */
+	pthread_t thread;
+} D = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+struct mp_ruleset *mp_daemon_ruleset(void)
+{
+	pthread_mutex_lock(&D.lock);
+	struct mp_ruleset *rs = mp_ruleset_ref(D.rs);
+	pthread_mutex_unlock(&D.lock);
+	return rs;
+}
+
+const struct mp_checks *mp_daemon_checks(void)
+{
+	return &D.checks.ops;
+}
+
+unsigned long mp_daemon_next_conn_id(void)
+{
+	return atomic_fetch_add(&D.conn_ids, 1) + 1;
+}
+
+
+static void print_diags(const struct mp_diags *d)
+{
+	mp_diags_print(d, stderr);
+}
+
+static void log_diags(const struct mp_diags *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		const struct mp_diag *g = &d->v[i];
+		if (g->line > 0)
+			mp_log(MP_LOG_ERROR, "%s:%d:%d: %s", g->file, g->line, g->col, g->msg);
+		else
+			mp_log(MP_LOG_ERROR, "%s: %s", g->file, g->msg);
+	}
+	if (d->dropped > 0)
+		mp_log(MP_LOG_ERROR, "(%zu more errors not shown)", d->dropped);
+}
+
+/* ---- reload ------------------------------------------------------------- */
+
+static void warn_restart_only(const struct mp_conf *old, const struct mp_conf *new)
+{
+	static const char *names[] = { "socket", "user", "group", "pidfile" };
+	const char *a[] = { old->socket, old->user, old->group, old->pidfile };
+	const char *b[] = { new->socket, new->user, new->group, new->pidfile };
+
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(a[i], b[i]) != 0)
+			mp_log(MP_LOG_WARN, "reload: %s changed to %s; it takes effect at the next start",
+			       names[i], b[i]);
+	}
+}
+
+static void set_logging(const struct mp_conf *c)
+{
+	mp_log_setup(D.foreground ? MP_LOGTO_STDERR : c->log, c->log_level);
+}
+
+static void reload(const char *why)
+{
+	struct mp_diags d;
+	struct mp_stamps *failed = NULL;
+	struct mp_ruleset *rs = NULL;
+
+	sd_notify(0, "RELOADING=1");
+	mp_diags_init(&d);
+	struct mp_conf *conf = mp_conf_open(D.conf_path, MP_DEFAULT_CONF, D.rules_override, &d);
+	if (conf != NULL) {
+		rs = mp_ruleset_load_ex(conf, &d, &failed);
+	} else if ((failed = mp_stamps_new(D.conf->rules_dir)) != NULL) {
+		if (D.conf->path != NULL)
+			mp_stamps_add(failed, D.conf->path);
+		mp_stamps_scan_dir(failed);
+	}
+	if (rs == NULL) {
+		D.failures++;
+		mp_log(MP_LOG_ERROR,
+		       "reload (%s) failed with %zu errors (failure #%lu); the rules in force stay",
+		       why, mp_diags_count(&d), D.failures);
+		log_diags(&d);
+		mp_diags_free(&d);
+		mp_conf_free(conf);
+		mp_stamps_free(D.failed);
+		D.failed = failed;
+		sd_notify(0, "READY=1");
+		return;
+	}
+	mp_diags_free(&d);
+	warn_restart_only(D.conf, conf);
+	pthread_mutex_lock(&D.lock);
+	struct mp_ruleset *old = D.rs;
+	struct mp_conf *old_conf = D.conf;
+	D.rs = rs;
+	D.conf = conf;
+	pthread_mutex_unlock(&D.lock);
+	mp_ruleset_unref(old);
+	mp_conf_free(old_conf);
+	mp_stamps_free(D.failed);
+	D.failed = NULL;
+	D.reloads++;
+	set_logging(conf);
+	mp_log(MP_LOG_INFO, "reload (%s) done: rules=%zu lists=%zu policies=%zu reloads=%lu failures=%lu",
+	       why, mp_ruleset_n_rules(rs), mp_ruleset_n_lists(rs), mp_ruleset_n_policies(rs),
+	       D.reloads, D.failures);
+	sd_notify(0, "READY=1");
+}
+
+static bool files_changed(void)
+{
+	if (D.failed != NULL)
+		return mp_stamps_changed(D.failed);
+	return mp_ruleset_changed(D.rs);
+}
+
+/* Waits for SIGUSR1, and polls for changed files between signals. */
+static void *reload_thread(void *arg)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	while (!atomic_load(&D.stopping)) {
+		unsigned ms = D.conf->reload_check_interval_ms;
+		int sig;
+		if (ms == 0) {
+			sig = sigwaitinfo(&set, NULL);
+		} else {
+			struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+			sig = sigtimedwait(&set, NULL, &ts);
+		}
+		if (atomic_load(&D.stopping))
+			break;
+		if (sig == SIGUSR1)
+			reload("signal");
+		else if (sig < 0 && errno == EAGAIN && files_changed())
+			reload("files changed");
+	}
+	return NULL;
+}
+
+/* ---- sockets ------------------------------------------------------------ */
+
+/* inet:PORT@HOST / inet6:PORT@HOST, opened here so accepted connections
+ * inherit TCP_NODELAY: without it each message stalls on Nagle and delayed
+ * ACKs (neither libmilter nor the MTAs set it). */
+static int listen_inet(const char *spec, char *err, size_t errlen)
+{
+	bool v6 = strncmp(spec, "inet6:", 6) == 0;
+	const char *p = strchr(spec, ':') + 1;
+	const char *at = strchr(p, '@');
+	char port[16], host[256];
+	struct addrinfo hints, *res = NULL;
+
+	snprintf(port, sizeof(port), "%.*s", (int)(at ? at - p : (ptrdiff_t)strlen(p)), p);
+	snprintf(host, sizeof(host), "%s", at ? at + 1 : "");
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = v6 ? AF_INET6 : AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot resolve %s: %s", spec, gai_strerror(rc));
+		return -1;
+	}
+	int fd = socket(res->ai_family, res->ai_socktype, res->ai_protocol);
+	int one = 1;
+	int nodelay = getenv("MP_BENCH_NAGLE") == NULL; /* for the socket benchmark only */
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof(nodelay)) < 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", spec, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static const char *unix_path(const char *spec)
+{
+	if (strncmp(spec, "unix:", 5) == 0)
+		return spec + 5;
+	if (strncmp(spec, "local:", 6) == 0)
+		return spec + 6;
+	return NULL;
+}
+
+/* Creates the directory of path when it is missing, owned by uid/gid. */
+static int ensure_dir(const char *path, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	char *dir = strdup(path);
+	struct stat st;
+
+	if (dir == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir || stat((*slash = '\0', dir), &st) == 0) {
+		free(dir);
+		return 0;
+	}
+	if (mkdir(dir, 0755) < 0 || (geteuid() == 0 && chown(dir, uid, gid) < 0)) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		free(dir);
+		return -1;
+	}
+	free(dir);
+	return 0;
+}
+
+static int open_socket(const struct mp_conf *c, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	char spec[64];
+	const char *conn = c->socket;
+	const char *path = unix_path(c->socket);
+
+	if (strncmp(conn, "inet", 4) == 0) {
+		int fd = listen_inet(conn, err, errlen);
+		if (fd < 0)
+			return -1;
+		snprintf(spec, sizeof(spec), "fd:%d", fd);
+		conn = spec;
+	} else if (strncmp(conn, "fd:", 3) == 0) {
+		/* socket activation: a TCP listener gets TCP_NODELAY too */
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = atoi(conn + 3);
+		int one = 1;
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family != AF_UNIX)
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	} else if (path != NULL && ensure_dir(path, uid, gid, err, errlen) < 0) {
+		return -1;
+	}
+	mode_t old = umask(0177);
+	errno = 0;
+	if (smfi_setconn((char *)conn) != MI_SUCCESS || smfi_opensocket(true) != MI_SUCCESS) {
+		umask(old);
+		snprintf(err, errlen, "cannot open socket %s%s%s", c->socket, errno ? ": " : "",
+			 errno ? strerror(errno) : "");
+		return -1;
+	}
+	umask(old);
+	if (path != NULL) {
+		if (geteuid() == 0 && chown(path, uid, gid) < 0) {
+			snprintf(err, errlen, "cannot chown %s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (chmod(path, c->socket_mode) < 0) {
+			snprintf(err, errlen, "cannot chmod %s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- pidfile, privileges, detaching ------------------------------------- */
+
+static pid_t read_pidfile(const char *path)
+{
+	char buf[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	long pid = strtol(buf, NULL, 10);
+	return pid > 1 ? (pid_t)pid : -1;
+}
+
+/* Whether pid is a running milter-policy (not a recycled pid): a stale
+ * pidfile must neither stop a start nor get SIGUSR1 sent to a stranger. */
+static bool is_milter_policy(pid_t pid)
+{
+	char path[64], comm[64];
+
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, comm, sizeof(comm) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	comm[n] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+	return strcmp(comm, "milter-policy") == 0;
+}
+
+static int write_pidfile(const char *path, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	if (ensure_dir(path, uid, gid, err, errlen) < 0)
+		return -1;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot write pidfile %s: %s", path, strerror(errno));
+		return -1;
+	}
+	dprintf(fd, "%ld\n", (long)getpid());
+	close(fd);
+	return 0;
+}
+
+static int lookup_user(const struct mp_conf *c, uid_t *uid, gid_t *gid, char *err, size_t errlen)
+{
+	struct passwd *pw = getpwnam(c->user);
+	struct group *gr = getgrnam(c->group);
+
+	if (pw == NULL) {
+		snprintf(err, errlen, "unknown user '%s' (the user setting)", c->user);
+		return -1;
+	}
+	if (gr == NULL) {
+		snprintf(err, errlen, "unknown group '%s' (the group setting)", c->group);
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	*gid = gr->gr_gid;
+	if (*uid == 0 && strcmp(c->user, "root") != 0) {
+		snprintf(err, errlen, "user '%s' has uid 0: write user = root to run as root", c->user);
+		return -1;
+	}
+	if (geteuid() != 0 && geteuid() != *uid) {
+		snprintf(err, errlen, "not running as root, so cannot switch to user '%s'", c->user);
+		return -1;
+	}
+	return 0;
+}
+
+static int drop_privileges(uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	if (geteuid() != 0 || uid == 0)
+		return 0; /* already that user, or user = root on purpose */
+	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+		snprintf(err, errlen, "cannot switch to uid %ld gid %ld: %s", (long)uid, (long)gid,
+			 strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		snprintf(err, errlen, "still able to become root after dropping privileges");
+		return -1;
+	}
+	return 0;
+}
+
+/* Forks; the parent waits until the child reports how its start went (a
+ * line "CODE message") and exits with that code. Returns the write end of
+ * the report pipe in the child. */
+static int detach(void)
+{
+	int p[2];
+
+	if (pipe(p) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		char buf[1024];
+		ssize_t n, len = 0;
+		close(p[1]);
+		while (len < (ssize_t)sizeof(buf) - 1 &&
+		       (n = read(p[0], buf + len, sizeof(buf) - 1 - (size_t)len)) > 0)
+			len += n;
+		buf[len] = '\0';
+		int code = len > 0 ? atoi(buf) : MP_EX_OSERR;
+		const char *msg = strchr(buf, ' ');
+		if (code != 0)
+			fprintf(stderr, "milter-policy: %s\n", msg ? msg + 1 : "the daemon died while starting");
+		_exit(code);
+	}
+	close(p[0]);
+	setsid();
+	return p[1];
+}
+
+static void report(int fd, int code, const char *msg)
+{
+	if (fd < 0) {
+		if (code != 0)
+			fprintf(stderr, "milter-policy: %s\n", msg);
+		return;
+	}
+	dprintf(fd, "%d %s", code, msg);
+	close(fd);
+}
+
+static void quiet_stdio(bool keep_stderr)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	dup2(fd, 0);
+	dup2(fd, 1);
+	if (!keep_stderr)
+		dup2(fd, 2);
+	if (fd > 2)
+		close(fd);
+}
+
+/* ---- run ---------------------------------------------------------------- */
+
+int mp_daemon_run(const char *conf_path, const char *rules_override, bool foreground)
+{
+	struct mp_diags d;
+	char err[512];
+	uid_t uid;
+	gid_t gid;
+
+	D.conf_path = conf_path;
+	D.rules_override = rules_override;
+	D.foreground = foreground;
+	mp_injected_init(&D.checks);
+	mp_diags_init(&d);
+	D.conf = mp_conf_open(conf_path, MP_DEFAULT_CONF, rules_override, &d);
+	if (D.conf != NULL)
+		D.rs = mp_ruleset_load(D.conf, &d);
+	if (D.rs == NULL) {
+		print_diags(&d);
+		fprintf(stderr, "milter-policy: not starting: %zu errors in the configuration or rules\n",
+			mp_diags_count(&d));
+		mp_diags_free(&d);
+		return MP_EX_CONFIG;
+	}
+	mp_diags_free(&d);
+	if (lookup_user(D.conf, &uid, &gid, err, sizeof(err)) < 0) {
+		fprintf(stderr, "milter-policy: not starting: %s\n", err);
+		return MP_EX_CONFIG;
+	}
+	pid_t other = read_pidfile(D.conf->pidfile);
+	if (other > 0 && other != getpid() && is_milter_policy(other)) {
+		fprintf(stderr, "milter-policy: not starting: already running as pid %ld (%s)\n",
+			(long)other, D.conf->pidfile);
+		return MP_EX_OSERR;
+	}
+	/* blocked in every thread from here on; libmilter and we sigwait them */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (smfi_register(*mp_milter_desc()) != MI_SUCCESS) {
+		fprintf(stderr, "milter-policy: not starting: smfi_register failed\n");
+		return MP_EX_OSERR;
+	}
+	if (open_socket(D.conf, uid, gid, err, sizeof(err)) < 0) {
+		fprintf(stderr, "milter-policy: not starting: %s\n", err);
+		return MP_EX_CONFIG;
+	}
+	int fd = -1;
+	if (!foreground) {
+		fd = detach();
+		if (fd < 0) {
+			fprintf(stderr, "milter-policy: not starting: cannot fork: %s\n", strerror(errno));
+			return MP_EX_OSERR;
+		}
+	}
+	set_logging(D.conf);
+	if (write_pidfile(D.conf->pidfile, uid, gid, err, sizeof(err)) < 0 ||
+	    drop_privileges(uid, gid, err, sizeof(err)) < 0) {
+		report(fd, MP_EX_CONFIG, err);
+		return MP_EX_CONFIG;
+	}
+	if (pthread_create(&D.thread, NULL, reload_thread, NULL) != 0) {
+		report(fd, MP_EX_OSERR, "cannot start the reload thread");
+		return MP_EX_OSERR;
+	}
+	mp_log(MP_LOG_INFO, "starting milter-policy %s: socket=%s rules=%zu lists=%zu policies=%zu mode=%s user=%s",
+	       MP_VERSION, D.conf->socket, mp_ruleset_n_rules(D.rs), mp_ruleset_n_lists(D.rs),
+	       mp_ruleset_n_policies(D.rs), D.conf->mode == MP_MODE_DRY_RUN ? "dry-run" : "enforce",
+	       D.conf->user);
+	report(fd, 0, "started");
+	if (!foreground)
+		quiet_stdio(D.conf->log == MP_LOGTO_STDERR);
+	sd_notify(0, "READY=1");
+
+	int rc = smfi_main();
+
+	sd_notify(0, "STOPPING=1");
+	mp_log(MP_LOG_INFO, "stopping (reloads=%lu failures=%lu)", D.reloads, D.failures);
+	atomic_store(&D.stopping, true);
+	pthread_kill(D.thread, SIGUSR1);
+	pthread_join(D.thread, NULL);
+	if (unlink(D.conf->pidfile) < 0 && errno != ENOENT)
+		mp_log(MP_LOG_WARN, "cannot remove %s: %s", D.conf->pidfile, strerror(errno));
+	const char *path = unix_path(D.conf->socket);
+	if (path != NULL)
+		unlink(path);
+	mp_ruleset_unref(D.rs);
+	mp_conf_free(D.conf);
+	mp_stamps_free(D.failed);
+	mp_injected_clear(&D.checks);
+	mp_log_close();
+	return rc == MI_SUCCESS ? 0 : MP_EX_OSERR;
+}
+
+int mp_daemon_signal_reload(const char *conf_path)
+{
+	struct mp_diags d;
+
+	mp_diags_init(&d);
+	struct mp_conf *c = mp_conf_open(conf_path, MP_DEFAULT_CONF, NULL, &d);
+	if (c == NULL) {
+		print_diags(&d);
+		mp_diags_free(&d);
+		return 1;
+	}
+	mp_diags_free(&d);
+	pid_t pid = read_pidfile(c->pidfile);
+	if (pid <= 0 || !is_milter_policy(pid)) {
+		fprintf(stderr, "milter-policy: reload: no running daemon (pidfile %s)\n", c->pidfile);
+		mp_conf_free(c);
+		return 1;
+	}
+	if (kill(pid, SIGUSR1) < 0) {
+		fprintf(stderr, "milter-policy: reload: pid %ld (%s): %s\n", (long)pid, c->pidfile,
+			strerror(errno));
+		mp_conf_free(c);
+		return 1;
+	}
+	printf("milter-policy: asked pid %ld to reload\n", (long)pid);
+	mp_conf_free(c);
+	return 0;
+}

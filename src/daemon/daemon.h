@@ -1,0 +1,36 @@
+/*
+ * daemon - `milter-policy run` and `reload`: the process around the milter
+ * callbacks, and the state they share.
+ *
+ * The rule set in force is one reference-counted pointer guarded by one
+ * mutex; callers take a reference (mp_daemon_ruleset) and keep it as long
+ * as they like, so a reload never changes anything under a message in
+ * flight.
+ */
+#ifndef MP_DAEMON_H
+#define MP_DAEMON_H
+
+#include <stdbool.h>
+
+struct mp_checks;
+struct mp_ruleset;
+struct smfiDesc;
+
+#define MP_EX_CONFIG 78 /* EX_CONFIG: cannot start because of the configuration */
+#define MP_EX_OSERR 71  /* EX_OSERR: the system refused something */
+
+/* A new reference to the rule set in force (NULL only before start). */
+struct mp_ruleset *mp_daemon_ruleset(void);
+const struct mp_checks *mp_daemon_checks(void);
+unsigned long mp_daemon_next_conn_id(void);
+
+/* `run`: returns the process exit code. conf_path NULL: built-in defaults
+ * (or the default file when it exists). */
+int mp_daemon_run(const char *conf_path, const char *rules_override, bool foreground);
+/* `reload`: signals the daemon named by the pidfile. Exit code. */
+int mp_daemon_signal_reload(const char *conf_path);
+
+/* milter.c */
+struct smfiDesc *mp_milter_desc(void);
+
+#endif

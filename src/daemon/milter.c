@@ -1,0 +1,633 @@
+/*
+ * milter - libmilter callbacks: each one translates an MTA event into an
+ * engine call and the engine's verdict into a libmilter status and reply.
+ * No policy is decided here.
+ *
+ * Per-connection state (struct mctx) lives in smfi_setpriv from negotiate
+ * (or connect) to close; the transaction inside it lives from MAIL FROM to
+ * the end of the message, an abort, a refusal or the next MAIL FROM,
+ * whichever comes first, so an abort between any two callbacks finds
+ * consistent state. libmilter runs one connection's callbacks one at a time,
+ * possibly on different threads: nothing here is thread-local.
+ *
+ * A refusal decided at connect cannot carry a reply text there
+ * (smfi_setreply is not allowed in connect); it is kept and given as the
+ * reply to the client's first command.
+ */
+#include "daemon/daemon.h"
+
+#include "engine/engine.h"
+#include "log.h"
+#include "rules/ruleset.h"
+
+#include <arpa/inet.h>
+#include <libmilter/mfapi.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct mctx {
+	struct mp_conn *conn;
+	struct mp_txn *txn;
+	unsigned long conn_id, txn_no;
+	bool skip_ok;              /* MTA understands SMFIS_SKIP */
+	bool nr_hdr;               /* no reply for headers */
+	struct mp_verdict pending; /* a connect-stage refusal, for the first command */
+	char id[64];               /* queue id, or CONN.TXN before the MTA has one */
+	bool have_qid;
+	struct timespec t0;
+	enum mp_stage last_stage;  /* reached by the transaction, for aborts */
+	char **rcpts;              /* accepted recipients as the MTA gave them */
+	size_t n_rcpts, cap_rcpts;
+};
+
+static const char *stage_of_last(const struct mctx *m)
+{
+	return mp_stage_name(m->last_stage);
+}
+
+static void free_rcpts(struct mctx *m)
+{
+	for (size_t i = 0; i < m->n_rcpts; i++)
+		free(m->rcpts[i]);
+	free(m->rcpts);
+	m->rcpts = NULL;
+	m->n_rcpts = m->cap_rcpts = 0;
+}
+
+static struct mctx *get_ctx(SMFICTX *ctx)
+{
+	struct mctx *m = smfi_getpriv(ctx);
+
+	if (m != NULL)
+		return m;
+	m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return NULL;
+	m->conn_id = mp_daemon_next_conn_id();
+	if (smfi_setpriv(ctx, m) != MI_SUCCESS) {
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+static double elapsed_ms(const struct mctx *m)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - m->t0.tv_sec) * 1e3 + (double)(now.tv_nsec - m->t0.tv_nsec) / 1e6;
+}
+
+static void take_queue_id(SMFICTX *ctx, struct mctx *m)
+{
+	char *qid;
+
+	if (m->have_qid || m->txn == NULL)
+		return;
+	qid = smfi_getsymval(ctx, "i");
+	if (qid == NULL || *qid == '\0')
+		return;
+	snprintf(m->id, sizeof(m->id), "%s", qid);
+	m->have_qid = true;
+	mp_txn_set_queue_id(m->txn, qid);
+}
+
+static void reply_str(const struct mp_reply *r, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s %s %s", r->code, r->xcode, r->text);
+}
+
+static bool refusing(const struct mp_verdict *v)
+{
+	return v->outcome == MP_O_REJECT || v->outcome == MP_O_TEMPFAIL;
+}
+
+/* Sets the reply and returns the status for a refusal. */
+static sfsistat refuse(SMFICTX *ctx, const struct mp_verdict *v)
+{
+	char text[2 * MP_TEXT_MAX + 1];
+
+	mp_text_percent_escape(v->reply.text[0] ? v->reply.text : "Refused by policy", text,
+			       sizeof(text));
+	if (smfi_setreply(ctx, (char *)v->reply.code, (char *)v->reply.xcode, text) != MI_SUCCESS)
+		mp_log(MP_LOG_WARN, "could not set reply %s %s", v->reply.code, v->reply.xcode);
+	return v->outcome == MP_O_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+}
+
+/* on_internal_error: tempfail, or accept - loudly, never silently. */
+static sfsistat internal_error(SMFICTX *ctx, struct mctx *m, const char *where)
+{
+	struct mp_ruleset *rs = mp_daemon_ruleset();
+	bool accept = rs && mp_ruleset_settings(rs)->on_internal_error == MP_ONERR_ACCEPT;
+
+	mp_ruleset_unref(rs);
+	mp_log(MP_LOG_ERROR, "id=%s internal error (out of memory) in %s; %s", m ? m->id : "-",
+	       where, accept ? "accepting (on_internal_error = accept)" : "tempfail");
+	if (accept)
+		return SMFIS_ACCEPT;
+	smfi_setreply(ctx, "451", "4.3.0", "Internal error; try again later");
+	return SMFIS_TEMPFAIL;
+}
+
+static void log_rules(struct mp_logline *l, const struct mp_result *r)
+{
+	struct mp_buf b;
+
+	mp_buf_init(&b);
+	for (size_t i = 0; i < r->n_rules; i++)
+		mp_buf_printf(&b, "%s%s", i ? "," : "", r->rules[i]);
+	mp_logline_add(l, "rules", r->n_rules ? b.p : "-");
+	mp_buf_free(&b);
+}
+
+/* The one line per message (SPEC §6); action NULL takes the result's. */
+static void log_message(struct mctx *m, const struct mp_result *r, const char *action,
+			const char *stage)
+{
+	struct mp_logline l;
+	struct mp_buf rc;
+	char buf[MP_TEXT_MAX + 64];
+
+	mp_logline_init(&l);
+	mp_logline_add(&l, "id", m->id);
+	mp_logline_add(&l, "client", mp_conn_client_ip(m->conn)[0] ? mp_conn_client_ip(m->conn) : "-");
+	mp_logline_add(&l, "helo", mp_conn_helo_name(m->conn)[0] ? mp_conn_helo_name(m->conn) : "-");
+	mp_logline_addf(&l, "from", "<%s>", mp_txn_from(m->txn));
+	mp_buf_init(&rc);
+	for (size_t i = 0; r && i < r->n_rcpts; i++) {
+		if (r->rcpts[i].outcome == MP_O_ACCEPT || r->rcpts[i].would)
+			mp_buf_printf(&rc, "%s<%s>", rc.len ? "," : "", r->rcpts[i].addr);
+	}
+	mp_logline_add(&l, "rcpt", rc.len ? rc.p : "-");
+	mp_buf_free(&rc);
+	if (r != NULL) {
+		mp_logline_add(&l, "policy", r->policy);
+		mp_logline_add(&l, "spf", r->spf_done ? mp_authres_name(r->spf) : "-");
+		mp_logline_add(&l, "dkim", r->dkim_done ? mp_authres_name(r->dkim) : "-");
+		log_rules(&l, r);
+	}
+	if (action == NULL) {
+		const struct mp_verdict *v = &r->v;
+		mp_logline_add(&l, "action", v->outcome == MP_O_NONE ? "accept" : mp_outcome_name(v->outcome));
+		mp_logline_add(&l, "stage", mp_stage_name(v->stage));
+		if (refusing(v)) {
+			reply_str(&v->reply, buf, sizeof(buf));
+			mp_logline_add(&l, "reply", buf);
+		}
+		mp_logline_add(&l, "quarantine", r->quarantine);
+		if (r->dry_run_mode && r->would_v.outcome != MP_O_NONE) {
+			mp_logline_add(&l, "mode", "dry-run");
+			mp_logline_addf(&l, "would", "%s at %s", mp_outcome_name(r->would_v.outcome),
+					mp_stage_name(r->would_v.stage));
+			if (refusing(&r->would_v)) {
+				reply_str(&r->would_v.reply, buf, sizeof(buf));
+				mp_logline_add(&l, "would_reply", buf);
+			}
+		}
+	} else {
+		mp_logline_add(&l, "action", action);
+		mp_logline_add(&l, "stage", stage);
+	}
+	if (r != NULL)
+		mp_logline_addf(&l, "score", "%.6g", r->score);
+	mp_logline_addf(&l, "ms", "%.1f", elapsed_ms(m));
+	mp_logline_emit(&l, MP_LOG_INFO);
+}
+
+/* Lines for what a message's rules asked to log, and dry-run entries. */
+static void log_extras(struct mctx *m, const struct mp_result *r)
+{
+	for (size_t i = 0; i < r->n_logs; i++) {
+		struct mp_logline l;
+		mp_logline_init(&l);
+		mp_logline_add(&l, "id", m->id);
+		mp_logline_add(&l, "log", r->logs[i]);
+		mp_logline_emit(&l, MP_LOG_INFO);
+	}
+	for (size_t i = 0; i < r->n_would; i++) {
+		struct mp_logline l;
+		mp_logline_init(&l);
+		mp_logline_add(&l, "id", m->id);
+		mp_logline_add(&l, "rule", r->would[i].rule);
+		mp_logline_add(&l, "dry_run", "yes");
+		mp_logline_add(&l, "would", r->would[i].what);
+		mp_logline_add(&l, "stage", mp_stage_name(r->would[i].stage));
+		mp_logline_emit(&l, MP_LOG_INFO);
+	}
+}
+
+/* Ends the transaction: logs it and frees it. */
+static void end_txn(struct mctx *m, const char *action)
+{
+	if (m->txn == NULL)
+		return;
+	const struct mp_result *r = mp_txn_result(m->txn);
+	if (r != NULL)
+		log_extras(m, r);
+	if (action != NULL || r == NULL)
+		log_message(m, r, action ? action : "tempfail", stage_of_last(m));
+	else
+		log_message(m, r, NULL, NULL);
+	mp_txn_free(m->txn);
+	m->txn = NULL;
+	free_rcpts(m);
+}
+
+static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+			     unsigned long f3, unsigned long *pf0, unsigned long *pf1,
+			     unsigned long *pf2, unsigned long *pf3)
+{
+	struct mctx *m = get_ctx(ctx);
+
+	if (m == NULL)
+		return SMFIS_TEMPFAIL;
+	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_ADDRCPT |
+		     SMFIF_DELRCPT | SMFIF_SETSYMLIST);
+	/* headers never decide alone (rules decide at end of header), so they
+	 * need no reply: Postfix then sends them all in one write. (An MTA that
+	 * writes every packet separately stalls on Nagle over TCP with or
+	 * without this, on its macro packets; see docs/daemon.md.) */
+	*pf1 = f1 & (SMFIP_SKIP | SMFIP_NR_HDR | SMFIP_NOUNKNOWN);
+	*pf2 = *pf3 = 0;
+	m->skip_ok = (*pf1 & SMFIP_SKIP) != 0;
+	m->nr_hdr = (*pf1 & SMFIP_NR_HDR) != 0;
+	if (f0 & SMFIF_SETSYMLIST) {
+		smfi_setsymlist(ctx, SMFIM_CONNECT, "{client_addr} {client_name} {client_port} j {daemon_name}");
+		smfi_setsymlist(ctx, SMFIM_HELO, "{tls_version} {cipher}");
+		smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen} {auth_type}");
+		smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i");
+		smfi_setsymlist(ctx, SMFIM_EOH, "i");
+		smfi_setsymlist(ctx, SMFIM_EOM, "i");
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* The client address: {client_addr}, else the socket address. */
+static void client_address(SMFICTX *ctx, _SOCK_ADDR *sa, char *ip, size_t iplen,
+			   unsigned *port)
+{
+	char *mac = smfi_getsymval(ctx, "{client_addr}");
+	char *mport = smfi_getsymval(ctx, "{client_port}");
+
+	ip[0] = '\0';
+	*port = 0;
+	if (sa != NULL && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &s4->sin_addr, ip, (socklen_t)iplen);
+		*port = ntohs(s4->sin_port);
+	} else if (sa != NULL && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, (socklen_t)iplen);
+		*port = ntohs(s6->sin6_port);
+	}
+	if (mac != NULL && *mac != '\0')
+		snprintf(ip, iplen, "%s", mac);
+	if (mport != NULL && *mport != '\0')
+		*port = (unsigned)strtoul(mport, NULL, 10);
+}
+
+static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
+{
+	struct mctx *m = get_ctx(ctx);
+	char ip[INET6_ADDRSTRLEN + 8];
+	unsigned port;
+	struct mp_verdict v;
+
+	if (m == NULL)
+		return internal_error(ctx, NULL, "connect");
+	snprintf(m->id, sizeof(m->id), "%lu", m->conn_id);
+	struct mp_ruleset *rs = mp_daemon_ruleset();
+	m->conn = rs ? mp_conn_new(rs, mp_daemon_checks()) : NULL;
+	mp_ruleset_unref(rs);
+	if (m->conn == NULL)
+		return internal_error(ctx, m, "connect");
+	client_address(ctx, hostaddr, ip, sizeof(ip), &port);
+	/* the PTR name: Postfix says "unknown", Sendmail gives "[address]" */
+	const char *name = smfi_getsymval(ctx, "{client_name}");
+	if (name == NULL || *name == '\0')
+		name = hostname;
+	if (name == NULL || *name == '\0' || *name == '[')
+		name = "unknown";
+	if (mp_conn_connect(m->conn, ip[0] ? ip : NULL, name, port, &v) < 0)
+		return internal_error(ctx, m, "connect");
+	if (refusing(&v) || v.outcome == MP_O_DISCARD) {
+		m->pending = v;
+		mp_log(MP_LOG_INFO, "id=%s client=%s %s at connect by rule %s, replying at the first command",
+		       m->id, ip[0] ? ip : "-", mp_outcome_name(v.outcome), v.rule ? v.rule : "-");
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* A connect-stage refusal, given at the first command that can carry it. */
+static bool pending_refusal(struct mctx *m)
+{
+	return refusing(&m->pending);
+}
+
+static sfsistat cb_helo(SMFICTX *ctx, char *helohost)
+{
+	struct mctx *m = smfi_getpriv(ctx);
+	struct mp_verdict v;
+
+	if (m == NULL || m->conn == NULL)
+		return internal_error(ctx, m, "helo");
+	if (pending_refusal(m))
+		return refuse(ctx, &m->pending);
+	const char *tls = smfi_getsymval(ctx, "{tls_version}");
+	if (mp_conn_helo(m->conn, helohost, tls != NULL && *tls != '\0', &v) < 0)
+		return internal_error(ctx, m, "helo");
+	if (refusing(&v)) {
+		char buf[MP_TEXT_MAX + 64];
+		reply_str(&v.reply, buf, sizeof(buf));
+		mp_log(MP_LOG_INFO, "id=%s client=%s helo refused by rule %s: %s", m->id,
+		       mp_conn_client_ip(m->conn), v.rule ? v.rule : "-", buf);
+		return refuse(ctx, &v);
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* A message-level verdict before end of message: refusals and discards end
+ * the transaction here. */
+static sfsistat message_verdict(SMFICTX *ctx, struct mctx *m, const struct mp_verdict *v)
+{
+	if (refusing(v)) {
+		sfsistat st = refuse(ctx, v);
+		end_txn(m, NULL);
+		return st;
+	}
+	if (v->outcome == MP_O_DISCARD) {
+		end_txn(m, NULL);
+		return SMFIS_DISCARD;
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct mctx *m = smfi_getpriv(ctx);
+	struct mp_verdict v;
+
+	if (m == NULL || m->conn == NULL)
+		return internal_error(ctx, m, "mail");
+	if (pending_refusal(m))
+		return refuse(ctx, &m->pending);
+	if (m->txn != NULL)
+		end_txn(m, "abort"); /* no abort callback came between */
+	struct mp_ruleset *rs = mp_daemon_ruleset();
+	int rc = rs ? mp_conn_set_ruleset(m->conn, rs) : -1;
+	mp_ruleset_unref(rs);
+	if (rc < 0)
+		return internal_error(ctx, m, "mail");
+	m->txn = mp_txn_new(m->conn);
+	if (m->txn == NULL)
+		return internal_error(ctx, m, "mail");
+	m->txn_no++;
+	m->have_qid = false;
+	snprintf(m->id, sizeof(m->id), "%lu.%lu", m->conn_id, m->txn_no);
+	clock_gettime(CLOCK_MONOTONIC, &m->t0);
+	m->last_stage = MP_STAGE_MAIL;
+	take_queue_id(ctx, m);
+	const char *auth = smfi_getsymval(ctx, "{auth_authen}");
+	if (mp_txn_mail(m->txn, argv[0], auth, &v) < 0)
+		return internal_error(ctx, m, "mail");
+	return message_verdict(ctx, m, &v);
+}
+
+static int keep_rcpt(struct mctx *m, const char *arg)
+{
+	if (m->n_rcpts == m->cap_rcpts) {
+		size_t cap = m->cap_rcpts ? m->cap_rcpts * 2 : 4;
+		char **v = realloc(m->rcpts, cap * sizeof(*v));
+		if (v == NULL)
+			return -1;
+		m->rcpts = v;
+		m->cap_rcpts = cap;
+	}
+	if ((m->rcpts[m->n_rcpts] = strdup(arg)) == NULL)
+		return -1;
+	m->n_rcpts++;
+	return 0;
+}
+
+static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct mctx *m = smfi_getpriv(ctx);
+	struct mp_verdict v;
+
+	if (m == NULL || m->txn == NULL)
+		return internal_error(ctx, m, "rcpt");
+	m->last_stage = MP_STAGE_RCPT;
+	take_queue_id(ctx, m);
+	if (mp_txn_rcpt(m->txn, argv[0], &v) < 0)
+		return internal_error(ctx, m, "rcpt");
+	if (refusing(&v)) {
+		struct mp_logline l;
+		char buf[MP_TEXT_MAX + 64];
+		mp_logline_init(&l);
+		mp_logline_add(&l, "id", m->id);
+		mp_logline_add(&l, "rcpt", argv[0]);
+		mp_logline_add(&l, "action", v.split ? "defer-split" : mp_outcome_name(v.outcome));
+		mp_logline_add(&l, "stage", "rcpt");
+		mp_logline_add(&l, "rule", v.rule);
+		reply_str(&v.reply, buf, sizeof(buf));
+		mp_logline_add(&l, "reply", buf);
+		mp_logline_emit(&l, MP_LOG_INFO);
+		return refuse(ctx, &v);
+	}
+	if (keep_rcpt(m, argv[0]) < 0)
+		return internal_error(ctx, m, "rcpt");
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_data(SMFICTX *ctx)
+{
+	struct mctx *m = smfi_getpriv(ctx);
+	struct mp_verdict v;
+
+	if (m == NULL || m->txn == NULL)
+		return internal_error(ctx, m, "data");
+	take_queue_id(ctx, m);
+	if (mp_txn_data(m->txn, &v) < 0)
+		return internal_error(ctx, m, "data");
+	return message_verdict(ctx, m, &v);
+}
+
+static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct mctx *m = smfi_getpriv(ctx);
+
+	if (m == NULL || m->txn == NULL)
+		return internal_error(ctx, m, "header");
+	m->last_stage = MP_STAGE_HEADER;
+	if (mp_txn_header(m->txn, name, value) < 0)
+		return internal_error(ctx, m, "header");
+	return m->nr_hdr ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+static sfsistat cb_eoh(SMFICTX *ctx)
+{
+	struct mctx *m = smfi_getpriv(ctx);
+	struct mp_verdict v;
+
+	if (m == NULL || m->txn == NULL)
+		return internal_error(ctx, m, "eoh");
+	m->last_stage = MP_STAGE_HEADER;
+	take_queue_id(ctx, m);
+	if (mp_txn_eoh(m->txn, &v) < 0)
+		return internal_error(ctx, m, "eoh");
+	return message_verdict(ctx, m, &v);
+}
+
+static sfsistat cb_body(SMFICTX *ctx, unsigned char *p, size_t n)
+{
+	struct mctx *m = smfi_getpriv(ctx);
+
+	if (m == NULL || m->txn == NULL)
+		return internal_error(ctx, m, "body");
+	m->last_stage = MP_STAGE_EOM;
+	if (mp_txn_body(m->txn, p, n) < 0)
+		return internal_error(ctx, m, "body");
+	/* decided, or nothing reads the body: the MTA may stop sending it */
+	if (m->skip_ok && !mp_txn_wants_body(m->txn))
+		return SMFIS_SKIP;
+	return SMFIS_CONTINUE;
+}
+
+/* The X-Policy-Trace value: matched rules and the decision. */
+static void trace_value(const struct mp_result *r, struct mp_buf *b)
+{
+	mp_buf_adds(b, "rules=");
+	for (size_t i = 0; i < r->n_rules; i++)
+		mp_buf_printf(b, "%s%s", i ? "," : "", r->rules[i]);
+	if (r->n_rules == 0)
+		mp_buf_adds(b, "-");
+	mp_buf_printf(b, "; action=%s; stage=%s; score=%.6g",
+		      r->v.outcome == MP_O_NONE ? "accept" : mp_outcome_name(r->v.outcome),
+		      mp_stage_name(r->v.stage), r->score);
+}
+
+static void check(int rc, const struct mctx *m, const char *what, const char *arg)
+{
+	if (rc != MI_SUCCESS)
+		mp_log(MP_LOG_WARN, "id=%s the MTA refused %s %s", m->id, what, arg ? arg : "");
+}
+
+/* Header and recipient changes and quarantine, at end of message. */
+static void apply_effects(SMFICTX *ctx, struct mctx *m, const struct mp_result *r)
+{
+	for (size_t i = 0; i < r->n_remove; i++) {
+		/* indexes are 1-based per name; delete from the highest down */
+		for (size_t k = mp_txn_header_count(m->txn, r->remove[i]); k > 0; k--)
+			check(smfi_chgheader(ctx, (char *)r->remove[i], (int)k, NULL), m,
+			      "removing header", r->remove[i]);
+	}
+	if (r->subject_raw != NULL) {
+		if (r->subject_added)
+			check(smfi_addheader(ctx, "Subject", (char *)r->subject_raw), m, "adding",
+			      "Subject");
+		else
+			check(smfi_chgheader(ctx, "Subject", 1, (char *)r->subject_raw), m,
+			      "changing", "Subject");
+	}
+	for (size_t i = 0; i < r->n_add; i++)
+		check(smfi_addheader(ctx, (char *)r->add[i].name, (char *)r->add[i].value), m,
+		      "adding header", r->add[i].name);
+	if (r->redirect != NULL) {
+		for (size_t i = 0; i < m->n_rcpts; i++)
+			check(smfi_delrcpt(ctx, m->rcpts[i]), m, "deleting recipient", m->rcpts[i]);
+		check(smfi_addrcpt(ctx, (char *)r->redirect), m, "adding recipient", r->redirect);
+	}
+	for (size_t i = 0; i < r->n_bcc; i++)
+		check(smfi_addrcpt(ctx, (char *)r->bcc[i]), m, "adding recipient", r->bcc[i]);
+	if (r->v.outcome == MP_O_QUARANTINE)
+		check(smfi_quarantine(ctx, (char *)(r->quarantine && *r->quarantine ? r->quarantine
+										     : "milter-policy")),
+		      m, "quarantining", NULL);
+}
+
+static sfsistat cb_eom(SMFICTX *ctx)
+{
+	struct mctx *m = smfi_getpriv(ctx);
+	struct mp_verdict v;
+
+	if (m == NULL || m->txn == NULL)
+		return internal_error(ctx, m, "eom");
+	m->last_stage = MP_STAGE_EOM;
+	take_queue_id(ctx, m);
+	if (mp_txn_eom(m->txn, &v) < 0)
+		return internal_error(ctx, m, "eom");
+	const struct mp_result *r = mp_txn_result(m->txn);
+	if (r == NULL)
+		return internal_error(ctx, m, "eom");
+	if (refusing(&v) || v.outcome == MP_O_DISCARD)
+		return message_verdict(ctx, m, &v);
+	apply_effects(ctx, m, r);
+	struct mp_ruleset *rs = mp_daemon_ruleset();
+	bool trace = rs && mp_ruleset_settings(rs)->add_trace_header && !r->dry_run_mode;
+	mp_ruleset_unref(rs);
+	if (trace) {
+		struct mp_buf b;
+		mp_buf_init(&b);
+		trace_value(r, &b);
+		if (b.p != NULL)
+			check(smfi_addheader(ctx, "X-Policy-Trace", b.p), m, "adding header",
+			      "X-Policy-Trace");
+		mp_buf_free(&b);
+	}
+	end_txn(m, NULL);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_abort(SMFICTX *ctx)
+{
+	struct mctx *m = smfi_getpriv(ctx);
+
+	if (m != NULL)
+		end_txn(m, "abort");
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_close(SMFICTX *ctx)
+{
+	struct mctx *m = smfi_getpriv(ctx);
+
+	if (m == NULL)
+		return SMFIS_CONTINUE;
+	if (m->conn != NULL)
+		end_txn(m, "abort");
+	free_rcpts(m);
+	mp_txn_free(m->txn);
+	mp_conn_free(m->conn);
+	free(m);
+	smfi_setpriv(ctx, NULL);
+	return SMFIS_CONTINUE;
+}
+
+static struct smfiDesc desc = {
+	.xxfi_name = "milter-policy",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_ADDRCPT |
+		      SMFIF_DELRCPT | SMFIF_SETSYMLIST,
+	.xxfi_connect = cb_connect,
+	.xxfi_helo = cb_helo,
+	.xxfi_envfrom = cb_envfrom,
+	.xxfi_envrcpt = cb_envrcpt,
+	.xxfi_header = cb_header,
+	.xxfi_eoh = cb_eoh,
+	.xxfi_body = cb_body,
+	.xxfi_eom = cb_eom,
+	.xxfi_abort = cb_abort,
+	.xxfi_close = cb_close,
+	.xxfi_unknown = NULL,
+	.xxfi_data = cb_data,
+	.xxfi_negotiate = cb_negotiate,
+};
+
+struct smfiDesc *mp_milter_desc(void)
+{
+	return &desc;
+}

@@ -1,0 +1,10 @@
+-- A dry-run rule changes nothing and logs what it would have done.
+dofile(lib)
+local conn = session("198.51.100.7")
+start_mail(conn, "<alice@sender.example>", "T09")
+rcpt(conn, "<bob@example.com>")
+headers(conn, { "From", "alice@sender.example", "Subject", "probe" })
+body_eom(conn, "x\r\n", SMFIR_CONTINUE)
+log_line("id=T09 rule=probe dry_run=yes", 'would="reject 550 5.7.1 would reject" stage=header')
+log_line("id=T09", "rules=com-header action=accept stage=eom")
+mt.disconnect(conn)

@@ -1,0 +1,17 @@
+-- An aborted transaction, then a clean one on the same connection.
+dofile(lib)
+local conn = session("198.51.100.7")
+start_mail(conn, "<alice@sender.example>", "T11a")
+rcpt(conn, "<bob@example.com>")
+ok(mt.header(conn, "Subject", "first"), "header")
+ok(mt.abort(conn), "abort")
+mt.macro(conn, SMFIC_MAIL, "i", "T11b")
+ok(mt.mailfrom(conn, "<alice@sender.example>"), "mailfrom")
+expect(conn, SMFIR_CONTINUE, "second MAIL FROM")
+rcpt(conn, "<bob@example.com>")
+headers(conn, { "From", "alice@sender.example", "Subject", "Offer two" })
+body_eom(conn, "x\r\n", SMFIR_CONTINUE)
+if not mt.eom_check(conn, MT_HDRCHANGE, "Subject", "[SPAM] Offer two") then fail("second message not tagged") end
+log_line("id=T11a", "action=abort stage=header")
+log_line("id=T11b", "rules=com-header,tag action=accept stage=eom")
+mt.disconnect(conn)

@@ -1,0 +1,131 @@
+#!/bin/sh
+# Integration tests: the real daemon on a unix socket in a temporary
+# directory, driven by miltertest (tests/milter/*.lua), plus startup checks.
+# The daemon runs as nobody, logs to stderr at debug level; scripts read
+# that log. Each daemon must stop cleanly on SIGTERM (exit 0 - under the
+# sanitizers a leak or an error report changes that).
+# Usage: run-milter.sh BINARY
+set -u
+bin=$1
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+chown nobody "$tmp" 2>/dev/null || true
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+failed=0
+n=0
+
+pass() { n=$((n + 1)); }
+fail() { n=$((n + 1)); failed=$((failed + 1)); echo "FAIL $*"; }
+
+# conf NAME [EXTRA LINES]: writes $tmp/NAME.conf
+conf() {
+	name=$1
+	shift
+	{
+		echo "socket = unix:$tmp/$name.sock"
+		echo "pidfile = $tmp/$name.pid"
+		echo "rules_dir = $tmp/rules"
+		echo "user = nobody"
+		echo "group = nogroup"
+		echo "log = stderr"
+		echo "log_level = debug"
+		echo "reload_check_interval = 300ms"
+		echo "add_trace_header = yes"
+		for l in "$@"; do echo "$l"; done
+	} > "$tmp/$name.conf"
+}
+
+start() { # start NAME
+	: > "$tmp/$1.log"
+	"$bin" -c "$tmp/$1.conf" run -f 2> "$tmp/$1.log" &
+	pid=$!
+	for _ in $(seq 100); do
+		[ -S "$tmp/$1.sock" ] && grep -q "starting milter-policy" "$tmp/$1.log" && return 0
+		sleep 0.05
+	done
+	echo "daemon $1 did not start:"
+	cat "$tmp/$1.log"
+	exit 1
+}
+
+stop() { # stop NAME: SIGTERM, then a clean exit and the stop line
+	kill -TERM "$pid"
+	wait "$pid"
+	rc=$?
+	pid=""
+	if [ "$rc" -ne 0 ]; then
+		fail "daemon $1 exited with $rc on SIGTERM"
+		tail -50 "$tmp/$1.log"
+	elif ! grep -q "stopping (reloads=" "$tmp/$1.log"; then
+		fail "daemon $1 logged no stop line"
+	else
+		pass
+	fi
+	if grep -q "ERROR: \(Address\|Leak\|Undefined\)Sanitizer\|runtime error:" "$tmp/$1.log"; then
+		fail "sanitizer report in the log of $1"
+		grep -A30 "Sanitizer\|runtime error" "$tmp/$1.log" | head -60
+	fi
+}
+
+run_scripts() { # run_scripts NAME PATTERN
+	for s in "$here"/milter/$2; do
+		if timeout 60 miltertest -D socket="unix:$tmp/$1.sock" -D log="$tmp/$1.log" \
+			-D bin="$bin" -D conf="$tmp/$1.conf" -D rules="$tmp/rules" \
+			-D lib="$here/milter/lib.lua" -s "$s" > "$tmp/out" 2>&1; then
+			pass
+		else
+			fail "$(basename "$s")"
+			sed 's/^/  /' "$tmp/out"
+			echo "  -- daemon log (last lines):"
+			tail -15 "$tmp/$1.log" | sed 's/^/  /'
+		fi
+	done
+}
+
+# startup refusals: exit 78 with the reason
+cp -r "$here/milter/rules" "$tmp/rules"
+mkdir -p "$tmp/bad"
+printf 'rule "x" {\n    when nosuch == "y"\n    accept\n}\n' > "$tmp/bad/global.rules"
+conf bad "rules_dir = $tmp/bad"
+sed -i "/^rules_dir = $(echo "$tmp" | sed 's|/|\\/|g')\/rules$/d" "$tmp/bad.conf"
+out=$("$bin" -c "$tmp/bad.conf" run -f 2>&1)
+rc=$?
+if [ "$rc" -eq 78 ] && printf '%s' "$out" | grep -q "bad/global.rules:2:10: unknown field 'nosuch'"; then pass; else fail "broken rules: exit $rc: $out"; fi
+conf baduser "user = no-such-user-here"
+sed -i '0,/^user = nobody$/{/^user = nobody$/d}' "$tmp/baduser.conf"
+out=$("$bin" -c "$tmp/baduser.conf" run -f 2>&1)
+rc=$?
+if [ "$rc" -eq 78 ] && printf '%s' "$out" | grep -q "unknown user 'no-such-user-here'"; then pass; else fail "unknown user: exit $rc: $out"; fi
+printf 'socket = tcp:25\nrules_dir = %s/rules\n' "$tmp" > "$tmp/badconf.conf"
+out=$("$bin" -c "$tmp/badconf.conf" run 2>&1)
+rc=$?
+if [ "$rc" -eq 78 ] && printf '%s' "$out" | grep -q "badconf.conf:1:10: bad value for socket"; then pass; else fail "bad config: exit $rc: $out"; fi
+printf 'socket = unix:/nonexistent-dir/a/b.sock\nrules_dir = %s/rules\nuser = nobody\ngroup = nogroup\npidfile = %s/x.pid\n' "$tmp" "$tmp" > "$tmp/badsock.conf"
+out=$("$bin" -c "$tmp/badsock.conf" run -f 2>&1)
+rc=$?
+if [ "$rc" -eq 78 ] && printf '%s' "$out" | grep -q "cannot create /nonexistent-dir/a"; then pass; else fail "bad socket: exit $rc: $out"; fi
+
+# the enforce daemon
+conf main
+start main
+if [ "$(stat -c '%U %G %a' "$tmp/main.sock")" = "nobody nogroup 660" ]; then pass; else fail "socket owner/mode: $(stat -c '%U %G %a' "$tmp/main.sock")"; fi
+if [ "$(ps -o user= -p "$pid")" = "nobody" ]; then pass; else fail "daemon runs as $(ps -o user= -p "$pid")"; fi
+out=$("$bin" -c "$tmp/main.conf" run -f 2>&1)
+rc=$?
+if [ "$rc" -ne 0 ] && printf '%s' "$out" | grep -q "already running"; then pass; else fail "second instance: exit $rc: $out"; fi
+run_scripts main 't*.lua'
+stop main
+[ -e "$tmp/main.pid" ] && fail "pidfile left behind" || pass
+
+# the dry-run daemon
+cp -r "$here/milter/rules/." "$tmp/rules/"
+conf dry "mode = dry-run"
+start dry
+run_scripts dry 'dr*.lua'
+stop dry
+
+echo "$((n - failed)) passed, $failed failed"
+[ "$failed" -eq 0 ]
