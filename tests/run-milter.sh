@@ -38,16 +38,18 @@ conf() {
 	} > "$tmp/$name.conf"
 }
 
-start() { # start NAME
-	: > "$tmp/$1.log"
-	"$bin" -c "$tmp/$1.conf" run -f 2> "$tmp/$1.log" &
+start() { # start NAME [ENV=VALUE...]
+	name=$1
+	shift
+	: > "$tmp/$name.log"
+	env "$@" "$bin" -c "$tmp/$name.conf" run -f 2> "$tmp/$name.log" &
 	pid=$!
 	for _ in $(seq 100); do
-		[ -S "$tmp/$1.sock" ] && grep -q "starting milter-policy" "$tmp/$1.log" && return 0
+		[ -S "$tmp/$name.sock" ] && grep -q "starting milter-policy" "$tmp/$name.log" && return 0
 		sleep 0.05
 	done
-	echo "daemon $1 did not start:"
-	cat "$tmp/$1.log"
+	echo "daemon $name did not start:"
+	cat "$tmp/$name.log"
 	exit 1
 }
 
@@ -126,6 +128,29 @@ conf dry "mode = dry-run"
 start dry
 run_scripts dry 'dr*.lua'
 stop dry
+
+# internal errors, injected: tempfail (the default), then accept
+conf ie
+start ie MILTER_POLICY_TEST_FAIL=rcpt
+run_scripts ie 'ie*.lua'
+stop ie
+conf ia "on_internal_error = accept"
+start ia MILTER_POLICY_TEST_FAIL=eoh
+run_scripts ia 'ia*.lua'
+stop ia
+
+# an inet6 listener on ::1 (where the machine has IPv6 loopback)
+if ip -6 addr show lo 2>/dev/null | grep -q "::1"; then
+	port=$((30000 + $$ % 20000))
+	conf v6 "socket = inet6:$port@::1"
+	sed -i "0,/^socket = unix/{/^socket = unix/d}" "$tmp/v6.conf"
+	: > "$tmp/v6.log"
+	"$bin" -c "$tmp/v6.conf" run -f 2> "$tmp/v6.log" &
+	pid=$!
+	sleep 0.5
+	if ss -ltn | grep -q "\[::1\]:$port"; then pass; else fail "no inet6 listener on [::1]:$port"; cat "$tmp/v6.log"; fi
+	stop v6
+fi
 
 echo "$((n - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -511,6 +511,7 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	mp_milter_init();
 	if (smfi_register(*mp_milter_desc()) != MI_SUCCESS) {
 		fprintf(stderr, "milter-policy: not starting: smfi_register failed\n");
 		return MP_EX_OSERR;

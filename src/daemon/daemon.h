@@ -32,5 +32,6 @@ int mp_daemon_signal_reload(const char *conf_path);
 
 /* milter.c */
 struct smfiDesc *mp_milter_desc(void);
+void mp_milter_init(void);
 
 #endif

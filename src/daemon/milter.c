@@ -118,6 +118,20 @@ static sfsistat refuse(SMFICTX *ctx, const struct mp_verdict *v)
 	return v->outcome == MP_O_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
 
+/* Fault injection for the tests: MILTER_POLICY_TEST_FAIL=<callback> makes
+ * that callback behave as if memory had run out. Read once at start. */
+static const char *fail_in;
+
+void mp_milter_init(void)
+{
+	fail_in = getenv("MILTER_POLICY_TEST_FAIL");
+}
+
+static bool injected(const char *where)
+{
+	return fail_in != NULL && strcmp(fail_in, where) == 0;
+}
+
 /* on_internal_error: tempfail, or accept - loudly, never silently. */
 static sfsistat internal_error(SMFICTX *ctx, struct mctx *m, const char *where)
 {
@@ -392,7 +406,7 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 	m->last_stage = MP_STAGE_MAIL;
 	take_queue_id(ctx, m);
 	const char *auth = smfi_getsymval(ctx, "{auth_authen}");
-	if (mp_txn_mail(m->txn, argv[0], auth, &v) < 0)
+	if (injected("mail") || mp_txn_mail(m->txn, argv[0], auth, &v) < 0)
 		return internal_error(ctx, m, "mail");
 	return message_verdict(ctx, m, &v);
 }
@@ -422,7 +436,7 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 		return internal_error(ctx, m, "rcpt");
 	m->last_stage = MP_STAGE_RCPT;
 	take_queue_id(ctx, m);
-	if (mp_txn_rcpt(m->txn, argv[0], &v) < 0)
+	if (injected("rcpt") || mp_txn_rcpt(m->txn, argv[0], &v) < 0)
 		return internal_error(ctx, m, "rcpt");
 	if (refusing(&v)) {
 		struct mp_logline l;
@@ -477,7 +491,7 @@ static sfsistat cb_eoh(SMFICTX *ctx)
 		return internal_error(ctx, m, "eoh");
 	m->last_stage = MP_STAGE_HEADER;
 	take_queue_id(ctx, m);
-	if (mp_txn_eoh(m->txn, &v) < 0)
+	if (injected("eoh") || mp_txn_eoh(m->txn, &v) < 0)
 		return internal_error(ctx, m, "eoh");
 	return message_verdict(ctx, m, &v);
 }
@@ -558,7 +572,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
 		return internal_error(ctx, m, "eom");
 	m->last_stage = MP_STAGE_EOM;
 	take_queue_id(ctx, m);
-	if (mp_txn_eom(m->txn, &v) < 0)
+	if (injected("eom") || mp_txn_eom(m->txn, &v) < 0)
 		return internal_error(ctx, m, "eom");
 	const struct mp_result *r = mp_txn_result(m->txn);
 	if (r == NULL)
