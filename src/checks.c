@@ -1,18 +1,31 @@
 /*
- * checks - injected SPF/DKIM results; see checks.h.
+ * checks - the checker: real SPF over the DNS module, injected results
+ * first; see checks.h.
  *
- * The injected DKIM "verifier" watches the From field so that `--dkim pass`
- * yields a signature aligned with the From domain, which is what an
- * administrator testing a rule means by it.
+ * DKIM is injected only for now (no verifier yet): without an injected
+ * result it is none. The injected DKIM "verifier" watches the From field
+ * so that `--dkim pass` yields a signature aligned with the From domain,
+ * which is what an administrator testing a rule means by it.
  */
 #include "checks.h"
 
+#include "dns/dns.h"
 #include "mail/address.h"
+#include "spf.h"
 #include "util/arena.h"
 #include "util/file.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+struct mp_checker {
+	struct mp_injected inj;
+	struct mp_spf *spf;
+	pthread_mutex_t lock;       /* guards dns */
+	struct mp_dns *dns;
+	struct mp_checks ops;
+};
 
 struct inj_dkim {
 	const struct mp_injected *inj;
@@ -22,32 +35,59 @@ struct inj_dkim {
 	char *from_domain;
 };
 
-static enum mp_authres inj_spf(void *arg, const struct mp_envelope *env)
+static struct mp_dns *dns_ref(struct mp_checker *c)
 {
-	const struct mp_injected *inj = arg;
-
-	return inj->spf < 0 ? MP_AR_NONE : (enum mp_authres)inj->spf;
+	pthread_mutex_lock(&c->lock);
+	struct mp_dns *dns = mp_dns_ref(c->dns);
+	pthread_mutex_unlock(&c->lock);
+	return dns;
 }
 
-static enum mp_authres inj_spf_helo(void *arg, const struct mp_envelope *env)
+static enum mp_authres spf_mailfrom(void *arg, const struct mp_envelope *env, char *received,
+				    size_t rlen)
 {
-	const struct mp_injected *inj = arg;
+	struct mp_checker *c = arg;
 
-	return inj->spf_helo < 0 ? MP_AR_NONE : (enum mp_authres)inj->spf_helo;
+	if (received != NULL && rlen > 0)
+		received[0] = '\0';
+	if (c->inj.spf >= 0)
+		return (enum mp_authres)c->inj.spf;
+	struct mp_dns *dns = dns_ref(c);
+	if (dns == NULL)
+		return MP_AR_NONE;
+	enum mp_authres r = mp_spf_check(c->spf, dns, env->client_ip, env->helo, env->mail_from,
+					 received, rlen);
+	mp_dns_unref(dns);
+	return r;
 }
 
-static void *inj_begin(void *arg, const struct mp_envelope *env)
+static enum mp_authres spf_helo(void *arg, const struct mp_envelope *env)
 {
+	struct mp_checker *c = arg;
+
+	if (c->inj.spf_helo >= 0)
+		return (enum mp_authres)c->inj.spf_helo;
+	struct mp_dns *dns = dns_ref(c);
+	if (dns == NULL)
+		return MP_AR_NONE;
+	enum mp_authres r = mp_spf_check(c->spf, dns, env->client_ip, env->helo, NULL, NULL, 0);
+	mp_dns_unref(dns);
+	return r;
+}
+
+static void *dkim_begin(void *arg, const struct mp_envelope *env)
+{
+	struct mp_checker *c = arg;
 	struct inj_dkim *st = calloc(1, sizeof(*st));
 
 	if (st == NULL)
 		return NULL;
-	st->inj = arg;
+	st->inj = &c->inj;
 	mp_arena_init(&st->arena);
 	return st;
 }
 
-static void inj_header(void *vst, const char *name, const char *value)
+static void dkim_header(void *vst, const char *name, const char *value)
 {
 	struct inj_dkim *st = vst;
 	struct mp_mailbox mb;
@@ -58,15 +98,15 @@ static void inj_header(void *vst, const char *name, const char *value)
 		st->from_domain = mp_arena_strdup(&st->arena, mb.addr + mb.domain);
 }
 
-static void inj_eoh(void *st)
+static void dkim_eoh(void *st)
 {
 }
 
-static void inj_body(void *st, const void *p, size_t n)
+static void dkim_body(void *st, const void *p, size_t n)
 {
 }
 
-static size_t inj_end(void *vst, const struct mp_dkim_sig **sigs_r)
+static size_t dkim_end(void *vst, const struct mp_dkim_sig **sigs_r)
 {
 	struct inj_dkim *st = vst;
 	const struct mp_injected *inj = st->inj;
@@ -97,7 +137,7 @@ static size_t inj_end(void *vst, const struct mp_dkim_sig **sigs_r)
 	return nsig;
 }
 
-static void inj_free(void *vst)
+static void dkim_free(void *vst)
 {
 	struct inj_dkim *st = vst;
 
@@ -107,21 +147,68 @@ static void inj_free(void *vst)
 	free(st);
 }
 
+struct mp_checker *mp_checker_new(const char *receiver)
+{
+	struct mp_checker *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	mp_injected_init(&c->inj);
+	pthread_mutex_init(&c->lock, NULL);
+	c->spf = mp_spf_new(receiver);
+	if (c->spf == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->ops = (struct mp_checks){
+		.arg = c,
+		.spf_mailfrom = spf_mailfrom,
+		.spf_helo = spf_helo,
+		.dkim_begin = dkim_begin,
+		.dkim_header = dkim_header,
+		.dkim_eoh = dkim_eoh,
+		.dkim_body = dkim_body,
+		.dkim_end = dkim_end,
+		.dkim_free = dkim_free,
+	};
+	return c;
+}
+
+void mp_checker_free(struct mp_checker *c)
+{
+	if (c == NULL)
+		return;
+	mp_dns_unref(c->dns);
+	mp_spf_free(c->spf);
+	mp_injected_clear(&c->inj);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+void mp_checker_set_dns(struct mp_checker *c, struct mp_dns *dns)
+{
+	mp_dns_ref(dns);
+	pthread_mutex_lock(&c->lock);
+	struct mp_dns *old = c->dns;
+	c->dns = dns;
+	pthread_mutex_unlock(&c->lock);
+	mp_dns_unref(old);
+}
+
+struct mp_injected *mp_checker_injected(struct mp_checker *c)
+{
+	return &c->inj;
+}
+
+const struct mp_checks *mp_checker_ops(struct mp_checker *c)
+{
+	return &c->ops;
+}
+
 void mp_injected_init(struct mp_injected *inj)
 {
 	memset(inj, 0, sizeof(*inj));
 	inj->spf = inj->spf_helo = inj->dkim = -1;
-	inj->ops = (struct mp_checks){
-		.arg = inj,
-		.spf_mailfrom = inj_spf,
-		.spf_helo = inj_spf_helo,
-		.dkim_begin = inj_begin,
-		.dkim_header = inj_header,
-		.dkim_eoh = inj_eoh,
-		.dkim_body = inj_body,
-		.dkim_end = inj_end,
-		.dkim_free = inj_free,
-	};
 }
 
 void mp_injected_clear(struct mp_injected *inj)

@@ -1,11 +1,16 @@
 /*
- * checks - the interface through which SPF and DKIM results reach the
- * engine, and the "injected" implementation used by `test --spf/--dkim`.
+ * checks - how SPF and DKIM results reach the engine.
  *
- * The engine calls SPF lazily (at most once per identity per transaction,
- * only when a rule needs it) and streams a message to DKIM only when a
- * still-undecided rule needs DKIM. A struct mp_checks is shared by all
- * transactions; the per-message DKIM state is what dkim_begin returns.
+ * The engine sees only struct mp_checks: SPF is asked for lazily (at most
+ * once per identity per transaction, only when a rule or the
+ * Authentication-Results header needs it), DKIM is streamed only when an
+ * undecided rule or the header needs it.
+ *
+ * struct mp_checker implements it: real checks over a DNS object that a
+ * reload may replace (each check holds its own reference), with results
+ * given on the command line or in a case file ("injected") taking
+ * precedence. Without a DNS object every check that is not injected is
+ * "none". One checker is shared by all transactions and threads.
  */
 #ifndef MP_CHECKS_H
 #define MP_CHECKS_H
@@ -15,6 +20,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+struct mp_dns;
 
 /* What a check may read of the transaction. */
 struct mp_envelope {
@@ -34,10 +41,15 @@ struct mp_dkim_sig {
 	unsigned bits;
 };
 
+#define MP_RECEIVED_SPF_MAX 1024
+
 struct mp_checks {
 	void *arg;
-	/* SPF of the MAIL FROM identity; HELO identity for the null sender. */
-	enum mp_authres (*spf_mailfrom)(void *arg, const struct mp_envelope *env);
+	/* SPF of the MAIL FROM identity (the HELO identity for the null
+	 * sender); received gets a Received-SPF value (raw) or "". */
+	enum mp_authres (*spf_mailfrom)(void *arg, const struct mp_envelope *env, char *received,
+					size_t rlen);
+	/* SPF of the HELO identity. */
 	enum mp_authres (*spf_helo)(void *arg, const struct mp_envelope *env);
 	/* DKIM, streamed; begin returns per-message state (NULL: temperror). */
 	void *(*dkim_begin)(void *arg, const struct mp_envelope *env);
@@ -49,17 +61,27 @@ struct mp_checks {
 	void (*dkim_free)(void *st);
 };
 
-/* Results given on the command line or in a case file. A result of -1
- * means "not given" (none). With no dkim domains, an injected signature
- * carries the domain of the message's From address. */
+/* Results given on the command line or in a case file; -1: not given. */
 struct mp_injected {
 	int spf, spf_helo, dkim;
 	char **dkim_domains;        /* NULL-terminated, or NULL */
-	struct mp_checks ops;
 };
 
+struct mp_checker;
+
+/* receiver: our host name (authserv_id), for Received-SPF comments.
+ * NULL on no memory. */
+struct mp_checker *mp_checker_new(const char *receiver);
+void mp_checker_free(struct mp_checker *c);
+/* Replaces the DNS object (the checker takes its own reference; NULL: no
+ * DNS, so checks that are not injected give none). */
+void mp_checker_set_dns(struct mp_checker *c, struct mp_dns *dns);
+struct mp_injected *mp_checker_injected(struct mp_checker *c);
+const struct mp_checks *mp_checker_ops(struct mp_checker *c);
+
 void mp_injected_init(struct mp_injected *inj);
-/* Parses RESULT[:DOMAIN[,DOMAIN...]] for --dkim; 0 or -1. */
+/* Parses RESULT[:DOMAIN[,DOMAIN...]] for --dkim; 0 or -1. With no
+ * domains an injected signature carries the From domain (aligned). */
 int mp_injected_set_dkim(struct mp_injected *inj, const char *spec);
 void mp_injected_clear(struct mp_injected *inj);
 

@@ -6,6 +6,7 @@
  */
 #include "conf.h"
 #include "daemon/daemon.h"
+#include "dns/dns.h"
 #include "engine/engine.h"
 #include "replay/replay.h"
 #include "rules/dump.h"
@@ -159,17 +160,50 @@ static int result_arg(const char *opt, const char *v, int *dst)
 	return 0;
 }
 
+/* The checker for `test`: the DNS the configuration names (or --dns-zone),
+ * and the results given on the command line (inj is handed over). NULL
+ * after printing why. */
+static struct mp_checker *test_checker(const struct mp_conf *c, const char *zone,
+				       struct mp_injected *inj)
+{
+	struct mp_checker *ck = mp_checker_new(c->authserv_id);
+	struct mp_diags d;
+
+	if (ck == NULL) {
+		fprintf(stderr, "milter-policy: out of memory\n");
+		return NULL;
+	}
+	*mp_checker_injected(ck) = *inj;
+	mp_injected_init(inj);
+	mp_diags_init(&d);
+	struct mp_dns *dns = zone ? mp_dns_new_zone(zone, &d) : mp_dns_new(c, &d);
+	if (dns == NULL) {
+		mp_diags_print(&d, stderr);
+		mp_diags_free(&d);
+		mp_checker_free(ck);
+		return NULL;
+	}
+	mp_diags_free(&d);
+	mp_checker_set_dns(ck, dns);
+	mp_dns_unref(dns);
+	return ck;
+}
+
 static int cmd_test(struct opts *o)
 {
 	struct mp_replay_env env;
 	const char **rcpts = calloc((size_t)o->n_args + 1, sizeof(char *));
 	size_t n_rcpts = 0;
 	bool json = false, cases = false;
-	const char *message = NULL;
+	const char *message = NULL, *zone = NULL;
+	struct mp_injected inj;
 	char **case_files = calloc((size_t)o->n_args + 1, sizeof(char *));
 	int n_cases = 0, rc = EXIT_USAGE;
+	struct mp_conf *c = NULL;
+	struct mp_ruleset *rs = NULL;
 
 	mp_replay_env_init(&env);
+	mp_injected_init(&inj);
 	if (rcpts == NULL || case_files == NULL)
 		goto out;
 	for (int i = 0; i < o->n_args; i++) {
@@ -215,20 +249,18 @@ static int cmd_test(struct opts *o)
 		} else if (strcmp(a, "--queue-id") == 0) {
 			env.queue_id = v;
 		} else if (strcmp(a, "--spf") == 0) {
-			if (result_arg(a, v, &env.inj.spf) < 0)
+			if (result_arg(a, v, &inj.spf) < 0)
 				goto out;
 		} else if (strcmp(a, "--spf-helo") == 0) {
-			if (result_arg(a, v, &env.inj.spf_helo) < 0)
+			if (result_arg(a, v, &inj.spf_helo) < 0)
 				goto out;
 		} else if (strcmp(a, "--dkim") == 0) {
-			if (mp_injected_set_dkim(&env.inj, v) < 0) {
+			if (mp_injected_set_dkim(&inj, v) < 0) {
 				rc = usage("--dkim: expected RESULT or RESULT:domain[,domain]");
 				goto out;
 			}
 		} else if (strcmp(a, "--dns-zone") == 0) {
-			fprintf(stderr, "milter-policy: --dns-zone: static DNS zones need the DNS "
-					"module, which this build does not have yet\n");
-			goto out;
+			zone = v;
 		} else {
 			fprintf(stderr, "milter-policy: test: unknown option %s\n", a);
 			rc = usage(NULL);
@@ -239,24 +271,26 @@ static int cmd_test(struct opts *o)
 	}
 	if (n_rcpts > 0)
 		env.rcpts = rcpts;
-	struct mp_conf *c = load_conf(o);
+	c = load_conf(o);
 	if (c == NULL) {
 		rc = EXIT_ERRORS;
 		goto out;
 	}
 	if (cases) {
 		if (n_cases == 0) {
-			mp_conf_free(c);
 			rc = usage("test --case: no case files");
 			goto out;
 		}
 		int failed = mp_cases_run(c, o->rules, case_files, n_cases, stdout);
 		rc = failed == 0 ? 0 : EXIT_ERRORS;
-		mp_conf_free(c);
 		goto out;
 	}
-	struct mp_ruleset *rs = load_rules(c);
-	mp_conf_free(c);
+	env.checker = test_checker(c, zone, &inj);
+	if (env.checker == NULL) {
+		rc = EXIT_ERRORS;
+		goto out;
+	}
+	rs = load_rules(c);
 	if (rs == NULL) {
 		rc = EXIT_ERRORS;
 		goto out;
@@ -264,12 +298,10 @@ static int cmd_test(struct opts *o)
 	struct mp_message msg;
 	if (message != NULL && mp_message_load(message, &msg) < 0) {
 		fprintf(stderr, "milter-policy: %s: %s\n", message, strerror(errno));
-		mp_ruleset_unref(rs);
 		rc = EXIT_ERRORS;
 		goto out;
 	}
 	if (message == NULL && mp_message_parse("", 0, &msg) < 0) {
-		mp_ruleset_unref(rs);
 		rc = EXIT_ERRORS;
 		goto out;
 	}
@@ -284,9 +316,11 @@ static int cmd_test(struct opts *o)
 	}
 	mp_replay_free(&r);
 	mp_message_free(&msg);
-	mp_ruleset_unref(rs);
 out:
-	mp_replay_env_clear(&env);
+	mp_injected_clear(&inj);
+	mp_ruleset_unref(rs);
+	mp_checker_free(env.checker);
+	mp_conf_free(c);
 	free(rcpts);
 	free(case_files);
 	return rc;

@@ -39,7 +39,9 @@ json_expect() {
 	fi
 }
 
-R="--rules $top/rules"
+# never the machine's resolver: DNS from a static zone
+printf 'authserv_id = mx.test.example\ndns_zone_file = %s/tests/milter/zone.txt\n' "$top" > "$tmp/cli.conf"
+R="-c $tmp/cli.conf --rules $top/rules"
 cat > "$tmp/clean.eml" <<'MSG'
 From: Alice <alice@sender.example>
 To: bob@example.com
@@ -69,7 +71,7 @@ expect unknown-command 2 "unknown command" "$bin" frobnicate
 expect bad-option 2 "unknown option" "$bin" $R test --frobnicate x
 expect missing-value 2 "usage:" "$bin" $R test --from
 expect bad-spf 2 "expected pass, fail" "$bin" $R test --spf maybe "$tmp/clean.eml"
-expect check-examples 0 "OK" "$bin" check "$top/rules"
+expect check-examples 0 "OK" "$bin" -c "$tmp/cli.conf" check "$top/rules"
 expect check-rules-option 0 "OK" "$bin" --rules "$top/rules" check
 expect check-dump 0 "mail  *spf-fail" "$bin" check --dump "$top/rules"
 expect check-dump-domain 0 "^policy example.com" "$bin" check --dump "$top/rules"
@@ -81,7 +83,7 @@ expect conf-error 1 "bad.conf:2:1: unknown key 'bogus'" "$bin" -c "$tmp/bad.conf
 expect conf-error-test 1 "unknown key" "$bin" -c "$tmp/bad.conf" test --rcpt a@b.example
 expect no-rcpt 2 "no recipient" "$bin" $R test --from a@b.example
 expect message-missing 1 "No such file" "$bin" $R test --rcpt a@b.example /nonexistent.eml
-expect dns-zone-later 2 "static DNS zones" "$bin" $R test --dns-zone z.txt "$tmp/clean.eml"
+expect dns-zone-missing 1 "z.txt: cannot read DNS zone file" "$bin" $R test --dns-zone z.txt "$tmp/clean.eml"
 expect run-bad-arg 2 "run: unknown argument" "$bin" run --frobnicate
 
 # human-readable trace
@@ -123,7 +125,9 @@ assert {"name": "X-Spam-Flag", "value": "YES"} in o["headers_added"]
 assert o["score"] == 6 and o["rules"] == ["unsigned-bank"]
 ' "$bin" $R test --json --client-ip 198.51.100.7 --from alerts@bank.example --rcpt bob@example.com "$tmp/bank.eml"
 json_expect json-bank-signed '
-assert o["subject"] == "Your account" and o["headers_added"] == [] and o["dkim"] == "pass", o
+assert o["subject"] == "Your account" and o["dkim"] == "pass", o
+assert [h["name"] for h in o["headers_added"]] == ["Authentication-Results"], o["headers_added"]
+assert o["headers_added"][0]["value"] == "mx.test.example;\n\tspf=pass smtp.mailfrom=alerts@bank.example;\n\tdkim=pass header.d=bank.example header.s=injected", o
 ' "$bin" $R test --json --client-ip 198.51.100.7 --from alerts@bank.example --rcpt bob@example.com --dkim pass "$tmp/bank.eml"
 json_expect json-exe '
 assert o["action"] == "reject" and o["stage"] == "header", o

@@ -34,6 +34,8 @@ conf() {
 		echo "log_level = debug"
 		echo "reload_check_interval = 300ms"
 		echo "add_trace_header = yes"
+		echo "authserv_id = mx.test.example"
+		echo "dns_zone_file = $here/milter/zone.txt"
 		for l in "$@"; do echo "$l"; done
 	} > "$tmp/$name.conf"
 }
@@ -111,7 +113,7 @@ rc=$?
 if [ "$rc" -eq 78 ] && printf '%s' "$out" | grep -q "cannot create /nonexistent-dir/a"; then pass; else fail "bad socket: exit $rc: $out"; fi
 
 # the enforce daemon
-conf main
+conf main "add_received_spf = yes"
 start main
 if [ "$(stat -c '%U %G %a' "$tmp/main.sock")" = "nobody nogroup 660" ]; then pass; else fail "socket owner/mode: $(stat -c '%U %G %a' "$tmp/main.sock")"; fi
 if [ "$(ps -o user= -p "$pid")" = "nobody" ]; then pass; else fail "daemon runs as $(ps -o user= -p "$pid")"; fi

@@ -4,10 +4,13 @@
  * Start: configuration and rules are loaded and the socket is opened while
  * still root and still attached to the terminal, so every startup error
  * reaches the administrator with exit code 78. Then the process detaches
- * (unless -f), writes the pidfile, drops to user/group, starts the reload
- * thread and hands over to smfi_main.
+ * (unless -f), writes the pidfile, drops to user/group, creates the
+ * resolver (its threads must live in the process that serves), starts the
+ * reload thread and hands over to smfi_main. Errors after detaching reach
+ * the waiting parent, which prints them and exits with the code.
  *
- * Signals: HUP, TERM, INT and USR1 are blocked before any thread exists.
+ * Signals: HUP, TERM, INT and USR1 are blocked first, before any thread
+ * exists (libunbound starts threads of its own).
  * libmilter's own thread waits for HUP/TERM (graceful stop) and INT; ours
  * waits for USR1 (reload) and, every reload_check_interval, looks for
  * changed rule, list or configuration files.
@@ -20,10 +23,12 @@
 #include "daemon/daemon.h"
 
 #include "checks.h"
+#include "dns/dns.h"
 #include "conf.h"
 #include "log.h"
 #include "rules/ruleset.h"
 #include "rules/stamps.h"
+#include "util/buf.h"
 #include "util/diag.h"
 #include "util/file.h"
 
@@ -58,7 +63,8 @@ static struct {
 	bool foreground;
 	atomic_ulong conn_ids;
 	atomic_bool stopping;
-	struct mp_injected checks;    /* SPF/DKIM: nothing checked yet */
+	struct mp_checker *checker;   /* SPF/DKIM over the resolver in force */
+	char *dns_key;                /* the DNS settings the resolver was made with */
 	pthread_t thread;
 } D = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -72,7 +78,46 @@ struct mp_ruleset *mp_daemon_ruleset(void)
 
 const struct mp_checks *mp_daemon_checks(void)
 {
-	return &D.checks.ops;
+	return mp_checker_ops(D.checker);
+}
+
+/* The DNS settings as one string, to tell whether a reload changed them. */
+static char *dns_key(const struct mp_conf *c)
+{
+	struct mp_buf b;
+
+	mp_buf_init(&b);
+	mp_buf_printf(&b, "%s|%u|", c->dns_zone_file ? c->dns_zone_file : "", c->dns_timeout_ms);
+	for (size_t i = 0; i < c->n_dns_servers; i++)
+		mp_buf_printf(&b, "%s,", c->dns_servers[i]);
+	return mp_buf_steal(&b);
+}
+
+/* Makes the resolver conf asks for the one in force, unless it already
+ * is. 0, or -1 with the reason in d. */
+static int use_dns(const struct mp_conf *c, struct mp_diags *d)
+{
+	char *key = dns_key(c);
+
+	if (key == NULL) {
+		mp_diags_add(d, "dns", 0, 0, "out of memory");
+		return -1;
+	}
+	if (D.dns_key != NULL && strcmp(key, D.dns_key) == 0) {
+		free(key);
+		return 0;
+	}
+	struct mp_dns *dns = mp_dns_new(c, d);
+	if (dns == NULL) {
+		free(key);
+		return -1;
+	}
+	mp_checker_set_dns(D.checker, dns);
+	mp_log(MP_LOG_INFO, "resolver: %s", mp_dns_describe(dns));
+	mp_dns_unref(dns);
+	free(D.dns_key);
+	D.dns_key = key;
+	return 0;
 }
 
 unsigned long mp_daemon_next_conn_id(void)
@@ -130,6 +175,10 @@ static void reload(const char *why)
 	struct mp_conf *conf = mp_conf_open(D.conf_path, MP_DEFAULT_CONF, D.rules_override, &d);
 	if (conf != NULL) {
 		rs = mp_ruleset_load_ex(conf, &d, &failed);
+		if (rs != NULL && use_dns(conf, &d) < 0) {
+			mp_ruleset_unref(rs);
+			rs = NULL;
+		}
 	} else if ((failed = mp_stamps_new(D.conf->rules_dir)) != NULL) {
 		if (D.conf->path != NULL)
 			mp_stamps_add(failed, D.conf->path);
@@ -479,11 +528,25 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 	D.conf_path = conf_path;
 	D.rules_override = rules_override;
 	D.foreground = foreground;
-	mp_injected_init(&D.checks);
+	/* blocked in every thread from here on (libunbound's too); libmilter
+	 * and the reload thread sigwait them */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	mp_diags_init(&d);
 	D.conf = mp_conf_open(conf_path, MP_DEFAULT_CONF, rules_override, &d);
 	if (D.conf != NULL)
 		D.rs = mp_ruleset_load(D.conf, &d);
+	if (D.rs != NULL && (D.checker = mp_checker_new(D.conf->authserv_id)) == NULL) {
+		mp_diags_add(&d, "milter-policy", 0, 0, "out of memory");
+		mp_ruleset_unref(D.rs);
+		D.rs = NULL;
+	}
 	if (D.rs == NULL) {
 		print_diags(&d);
 		fprintf(stderr, "milter-policy: not starting: %zu errors in the configuration or rules\n",
@@ -502,15 +565,6 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 			(long)other, D.conf->pidfile);
 		return MP_EX_OSERR;
 	}
-	/* blocked in every thread from here on; libmilter and we sigwait them */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	mp_milter_init();
 	if (smfi_register(*mp_milter_desc()) != MI_SUCCESS) {
 		fprintf(stderr, "milter-policy: not starting: smfi_register failed\n");
@@ -534,6 +588,16 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 		report(fd, MP_EX_CONFIG, err);
 		return MP_EX_CONFIG;
 	}
+	/* the resolver's threads must be born in the process that serves */
+	mp_diags_init(&d);
+	if (use_dns(D.conf, &d) < 0) {
+		const struct mp_diag *g = d.n ? &d.v[0] : NULL;
+		snprintf(err, sizeof(err), "%s: %s", g ? g->file : "dns", g ? g->msg : "out of memory");
+		mp_diags_free(&d);
+		report(fd, MP_EX_CONFIG, err);
+		return MP_EX_CONFIG;
+	}
+	mp_diags_free(&d);
 	if (pthread_create(&D.thread, NULL, reload_thread, NULL) != 0) {
 		report(fd, MP_EX_OSERR, "cannot start the reload thread");
 		return MP_EX_OSERR;
@@ -562,7 +626,8 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 	mp_ruleset_unref(D.rs);
 	mp_conf_free(D.conf);
 	mp_stamps_free(D.failed);
-	mp_injected_clear(&D.checks);
+	mp_checker_free(D.checker);
+	free(D.dns_key);
 	mp_log_close();
 	return rc == MI_SUCCESS ? 0 : MP_EX_OSERR;
 }

@@ -533,6 +533,20 @@ static void check(int rc, const struct mctx *m, const char *what, const char *ar
 /* Header and recipient changes and quarantine, at end of message. */
 static void apply_effects(SMFICTX *ctx, struct mctx *m, const struct mp_result *r)
 {
+	/* forged Authentication-Results first, highest index down, then ours
+	 * (and Received-SPF) at the very top */
+	for (size_t i = 0; i < r->n_ar_delete; i++) {
+		mp_log(MP_LOG_DEBUG, "id=%s removing Authentication-Results #%d (our authserv-id)",
+		       m->id, r->ar_delete[i]);
+		check(smfi_chgheader(ctx, "Authentication-Results", r->ar_delete[i], NULL), m,
+		      "removing header", "Authentication-Results");
+	}
+	if (r->received_spf != NULL)
+		check(smfi_insheader(ctx, 0, "Received-SPF", (char *)r->received_spf), m,
+		      "inserting header", "Received-SPF");
+	if (r->auth_results != NULL)
+		check(smfi_insheader(ctx, 0, "Authentication-Results", (char *)r->auth_results), m,
+		      "inserting header", "Authentication-Results");
 	for (size_t i = 0; i < r->n_remove; i++) {
 		/* indexes are 1-based per name; delete from the highest down */
 		for (size_t k = mp_txn_header_count(m->txn, r->remove[i]); k > 0; k--)

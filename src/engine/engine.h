@@ -102,6 +102,14 @@ struct mp_result {
 	size_t n_add;
 	const char **remove;        /* names: every occurrence goes */
 	size_t n_remove;
+	/* our Authentication-Results and Received-SPF, for the top of the
+	 * header (NULL: none), and the 1-based indexes among the
+	 * Authentication-Results fields of forged ones to delete first,
+	 * highest first */
+	const char *auth_results;
+	const char *received_spf;
+	const int *ar_delete;
+	size_t n_ar_delete;
 	const char *subject;        /* final Subject (decoded); NULL when none */
 	const char *subject_raw;    /* new raw Subject value when changed, else NULL */
 	bool subject_added;         /* no Subject before: added, not changed */

@@ -105,6 +105,7 @@ struct mp_txn {
 	bool mail_seen;
 	struct lazy spf, spf_helo;
 	const char *spf_domain;
+	const char *received_spf;    /* libspf2's Received-SPF value, raw */
 
 	void *dkim_st;
 	bool dkim_started, dkim_done;
@@ -119,6 +120,9 @@ struct mp_txn {
 	struct mp_hdr *hdrs;
 	size_t n_hdrs, cap_hdrs, header_bytes, n_hdrs_seen;
 	struct mp_strmap hindex;     /* lowercased name -> struct mp_hslot */
+	size_t n_ar;                 /* Authentication-Results fields seen */
+	int *ar_ours;                /* their 1-based indexes that carry our authserv-id */
+	size_t n_ar_ours, cap_ar_ours;
 	struct mp_mailbox from_boxes[MP_FROM_MAX];
 	size_t n_from;
 	bool eoh_seen;
@@ -207,5 +211,10 @@ void mp_txn_add_would(struct mp_ctx *x, const struct mp_rule *r);
 
 /* result.c */
 int mp_result_build(struct mp_txn *t);
+
+/* authres.c */
+bool mp_authres_is_ours(const char *value, const char *authserv_id);
+const char *mp_authres_value(struct mp_txn *t);
+const char *mp_received_spf_value(struct mp_txn *t);
 
 #endif

@@ -198,6 +198,19 @@ static void effects_to_would(struct mp_txn *t, struct mp_result *r)
 		snprintf(buf, sizeof(buf), "remove header %s", r->remove[i]);
 		would(t, buf);
 	}
+	if (r->n_ar_delete > 0) {
+		snprintf(buf, sizeof(buf), "remove %zu Authentication-Results field(s) with our authserv-id",
+			 r->n_ar_delete);
+		would(t, buf);
+	}
+	if (r->received_spf != NULL) {
+		snprintf(buf, sizeof(buf), "add header Received-SPF: %s", r->received_spf);
+		would(t, buf);
+	}
+	if (r->auth_results != NULL) {
+		snprintf(buf, sizeof(buf), "add header Authentication-Results: %s", r->auth_results);
+		would(t, buf);
+	}
 	for (size_t i = 0; i < r->n_add; i++) {
 		snprintf(buf, sizeof(buf), "add header %s: %s", r->add[i].name, r->add[i].value);
 		would(t, buf);
@@ -215,10 +228,26 @@ static void effects_to_would(struct mp_txn *t, struct mp_result *r)
 		snprintf(buf, sizeof(buf), "redirect %s", r->redirect);
 		would(t, buf);
 	}
-	r->n_remove = r->n_add = r->n_bcc = 0;
+	r->n_remove = r->n_add = r->n_bcc = r->n_ar_delete = 0;
+	r->auth_results = r->received_spf = NULL;
 	r->subject_raw = NULL;
 	r->subject_added = false;
 	r->redirect = NULL;
+}
+
+/* Authentication-Results and Received-SPF for a message that goes on. */
+static void auth_headers(struct mp_txn *t, struct mp_result *r)
+{
+	if (t->set->add_auth_results) {
+		r->auth_results = mp_authres_value(t);
+		int *del = t->n_ar_ours ? mp_arena_alloc(&t->arena, t->n_ar_ours * sizeof(int)) : NULL;
+		for (size_t i = 0; del != NULL && i < t->n_ar_ours; i++)
+			del[i] = t->ar_ours[t->n_ar_ours - 1 - i];
+		r->ar_delete = del;
+		r->n_ar_delete = del ? t->n_ar_ours : 0;
+	}
+	if (t->set->add_received_spf)
+		r->received_spf = mp_received_spf_value(t);
 }
 
 int mp_result_build(struct mp_txn *t)
@@ -307,6 +336,8 @@ int mp_result_build(struct mp_txn *t)
 	free(c.bcc);
 
 	r->quarantine = v.outcome == MP_O_QUARANTINE ? t->v_quarantine : NULL;
+	if (!moot && t->eom_done)
+		auth_headers(t, r);
 	if (t->set->mode == MP_MODE_DRY_RUN) {
 		r->dry_run_mode = true;
 		r->would_v = v;

@@ -271,6 +271,7 @@ void mp_txn_free(struct mp_txn *t)
 	free(t->logs);
 	free(t->would);
 	free(t->limit_rules);
+	free(t->ar_ours);
 	mp_strmap_free(&t->hindex);
 	mp_buf_free(&t->body);
 	mp_matcher_free(t->matcher);
@@ -449,8 +450,12 @@ static int eval_msg(struct mp_txn *t, enum mp_stage stage)
 	return 0;
 }
 
+/* DKIM runs when Authentication-Results will report it, or when an
+ * undecided rule needs it. */
 static bool dkim_wanted(const struct mp_txn *t)
 {
+	if (t->set->add_auth_results)
+		return true;
 	for (size_t i = 0; i < t->n_msg; i++) {
 		if (t->msg[i]->outcome == MP_O_NONE && (t->msg[i]->pol->need & MP_NEED_DKIM))
 			return true;
@@ -559,6 +564,17 @@ int mp_txn_header(struct mp_txn *t, const char *name, const char *value)
 	if (slot == NULL)
 		return -1;
 	slot->count++;
+	/* forged fields go even from a message decided early (SPEC §5) */
+	if (strcmp(slot->key, "authentication-results") == 0) {
+		t->n_ar++;
+		if (mp_authres_is_ours(value, t->set->authserv_id)) {
+			int *ix = push(t, (void **)&t->ar_ours, &t->n_ar_ours, &t->cap_ar_ours,
+				       sizeof(*ix));
+			if (ix == NULL)
+				return -1;
+			*ix = (int)t->n_ar;
+		}
+	}
 	if (t->v.outcome != MP_O_NONE)
 		return t->oom ? -1 : 0; /* decided: no rule or check can use it */
 	if (t->dkim_st != NULL)
@@ -713,6 +729,11 @@ int mp_txn_eom(struct mp_txn *t, struct mp_verdict *v)
 		for (size_t i = 0; i < t->n_msg; i++)
 			thresholds(t, t->msg[i]);
 		combine(t, true);
+		/* the headers report SPF for a message that goes on; one decided
+		 * before the end of the message gets no new checks */
+		if ((t->set->add_auth_results || t->set->add_received_spf) &&
+		    !refusing(t->v.outcome) && t->v.outcome != MP_O_DISCARD)
+			mp_val_spf(t);
 	}
 	return finish(t, v);
 }

@@ -38,9 +38,13 @@ enum mp_authres mp_val_spf(struct mp_txn *t)
 	if (!t->spf.done) {
 		struct mp_envelope env = mp_val_envelope(t);
 		const struct mp_checks *ck = t->conn->checks;
+		char received[MP_RECEIVED_SPF_MAX];
 		t->spf.done = true;
-		t->spf.r = t->set->spf && ck && ck->spf_mailfrom ? ck->spf_mailfrom(ck->arg, &env)
-								   : MP_AR_NONE;
+		t->spf.r = t->set->spf && ck && ck->spf_mailfrom
+				   ? ck->spf_mailfrom(ck->arg, &env, received, sizeof(received))
+				   : MP_AR_NONE;
+		if (t->set->spf && ck && ck->spf_mailfrom && received[0] != '\0')
+			t->received_spf = mp_txn_strdup(t, received);
 	}
 	return t->spf.r;
 }

@@ -174,12 +174,6 @@ void mp_replay_env_init(struct mp_replay_env *env)
 	env->client_name = "localhost";
 	env->client_port = 25;
 	env->helo = "localhost";
-	mp_injected_init(&env->inj);
-}
-
-void mp_replay_env_clear(struct mp_replay_env *env)
-{
-	mp_injected_clear(&env->inj);
 }
 
 /* Addresses of the first field named `name`s (From, or To and Cc). */
@@ -240,7 +234,7 @@ int mp_replay_run(struct mp_ruleset *rs, struct mp_replay_env *env,
 	memset(out, 0, sizeof(*out));
 	out->msg = msg;
 	*err_r = "out of memory";
-	out->conn = mp_conn_new(rs, &env->inj.ops);
+	out->conn = mp_conn_new(rs, mp_checker_ops(env->checker));
 	if (out->conn == NULL)
 		return -1;
 	if (mp_conn_connect(out->conn, env->client_ip, env->client_name, env->client_port, &v) < 0)
@@ -319,16 +313,26 @@ size_t mp_replay_final_headers(const struct mp_replay *r, struct mp_final_header
 	const struct mp_result *res = r->result;
 	const struct mp_message *m = r->msg;
 	size_t n = 0;
-	struct mp_final_header *v = calloc(m->n_hdrs + res->n_add + 2, sizeof(*v));
+	struct mp_final_header *v = calloc(m->n_hdrs + res->n_add + 4, sizeof(*v));
+	int ar_index = 0;
 
 	*out = v;
 	if (v == NULL)
 		return 0;
+	if (res->auth_results != NULL)
+		v[n++] = (struct mp_final_header){ "Authentication-Results", res->auth_results };
+	if (res->received_spf != NULL)
+		v[n++] = (struct mp_final_header){ "Received-SPF", res->received_spf };
 	bool subject_done = false;
 	for (size_t i = 0; i < m->n_hdrs; i++) {
 		bool removed = false;
 		for (size_t j = 0; j < res->n_remove; j++)
 			removed = removed || mp_ascii_ieq(m->hdrs[i].name, res->remove[j]);
+		if (mp_ascii_ieq(m->hdrs[i].name, "Authentication-Results")) {
+			ar_index++;
+			for (size_t j = 0; j < res->n_ar_delete; j++)
+				removed = removed || res->ar_delete[j] == ar_index;
+		}
 		if (removed)
 			continue;
 		const char *value = m->hdrs[i].value;

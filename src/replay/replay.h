@@ -48,11 +48,10 @@ struct mp_replay_env {
 	const char *auth;
 	const char **rcpts;      /* NULL-terminated; NULL: the message's To:/Cc: */
 	const char *queue_id;
-	struct mp_injected inj;
+	struct mp_checker *checker;  /* SPF/DKIM: real over DNS, or injected */
 };
 
 void mp_replay_env_init(struct mp_replay_env *env);
-void mp_replay_env_clear(struct mp_replay_env *env);
 
 struct mp_replay {
 	struct mp_conn *conn;

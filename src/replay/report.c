@@ -139,8 +139,15 @@ static void report_text(const struct mp_replay *r, FILE *out)
 		}
 		fputc('\n', out);
 	}
+	for (size_t i = 0; i < res->n_ar_delete; i++)
+		fprintf(out, "remove header: Authentication-Results (number %d, our authserv-id)\n",
+			res->ar_delete[i]);
 	for (size_t i = 0; i < res->n_remove; i++)
 		fprintf(out, "remove header: %s\n", res->remove[i]);
+	if (res->auth_results != NULL)
+		fprintf(out, "insert header: Authentication-Results: %s\n", res->auth_results);
+	if (res->received_spf != NULL)
+		fprintf(out, "insert header: Received-SPF: %s\n", res->received_spf);
 	if (res->subject_raw != NULL)
 		fprintf(out, "%s header: Subject: %s\n", res->subject_added ? "add" : "change",
 			res->subject_raw);
@@ -241,6 +248,17 @@ int mp_report_json(const struct mp_replay *r, FILE *out)
 	}
 	json_object_object_add(o, "recipients", a);
 	a = json_object_new_array();
+	/* inserted at the top: Authentication-Results above Received-SPF */
+	const char *top[][2] = { { "Authentication-Results", res->auth_results },
+				 { "Received-SPF", res->received_spf } };
+	for (size_t i = 0; i < 2; i++) {
+		if (top[i][1] == NULL)
+			continue;
+		json_object *h = json_object_new_object();
+		json_object_object_add(h, "name", jstr(top[i][0]));
+		json_object_object_add(h, "value", jstr(top[i][1]));
+		json_object_array_add(a, h);
+	}
 	for (size_t i = 0; i < res->n_add; i++) {
 		json_object *h = json_object_new_object();
 		json_object_object_add(h, "name", jstr(res->add[i].name));
@@ -257,6 +275,11 @@ int mp_report_json(const struct mp_replay *r, FILE *out)
 	a = json_object_new_array();
 	for (size_t i = 0; i < res->n_remove; i++)
 		json_object_array_add(a, jstr(res->remove[i]));
+	for (size_t i = 0; i < res->n_ar_delete; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "Authentication-Results[%d]", res->ar_delete[i]);
+		json_object_array_add(a, jstr(name));
+	}
 	json_object_object_add(o, "headers_removed", a);
 	json_object_object_add(o, "subject",
 			       res->subject ? jstr(res->subject) : NULL);

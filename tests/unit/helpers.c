@@ -112,12 +112,14 @@ void th_run(struct mp_ruleset *rs, const struct th_msg *m, struct th_run *r)
 	struct mp_verdict v;
 
 	memset(r, 0, sizeof(*r));
-	mp_injected_init(&r->inj);
-	r->inj.spf = m->spf;
-	r->inj.spf_helo = m->spf_helo;
+	r->ck = mp_checker_new("mx.test.example");
+	assert_non_null(r->ck);
+	struct mp_injected *inj = mp_checker_injected(r->ck);
+	inj->spf = m->spf;
+	inj->spf_helo = m->spf_helo;
 	if (m->dkim)
-		assert_int_equal(mp_injected_set_dkim(&r->inj, m->dkim), 0);
-	r->conn = mp_conn_new(rs, &r->inj.ops);
+		assert_int_equal(mp_injected_set_dkim(inj, m->dkim), 0);
+	r->conn = mp_conn_new(rs, mp_checker_ops(r->ck));
 	assert_non_null(r->conn);
 	assert_int_equal(mp_conn_connect(r->conn, m->ip, m->name, 2525, &v), 0);
 	assert_int_equal(mp_conn_helo(r->conn, m->helo, m->tls, &v), 0);
@@ -147,5 +149,5 @@ void th_run_free(struct th_run *r)
 {
 	mp_txn_free(r->txn);
 	mp_conn_free(r->conn);
-	mp_injected_clear(&r->inj);
+	mp_checker_free(r->ck);
 }

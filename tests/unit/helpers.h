@@ -40,7 +40,7 @@ struct th_msg {
 	const char *dkim;        /* injected spec or NULL */
 };
 struct th_run {
-	struct mp_injected inj;
+	struct mp_checker *ck;
 	struct mp_conn *conn;
 	struct mp_txn *txn;
 	const struct mp_result *res;

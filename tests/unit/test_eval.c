@@ -3,6 +3,7 @@
 #include "helpers.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct mp_ruleset *load2(const char *global, const char *domain_file,
@@ -404,25 +405,28 @@ static void test_dry_run(void **state)
 
 struct counting {
 	int spf_calls, dkim_begins;
-	struct mp_injected inj;
+	struct mp_checker *ck;
 	struct mp_checks ops;
 };
 
-static enum mp_authres count_spf(void *arg, const struct mp_envelope *env)
+static enum mp_authres count_spf(void *arg, const struct mp_envelope *env, char *received,
+				 size_t rlen)
 {
 	struct counting *c = arg;
 
 	c->spf_calls++;
 	assert_string_equal(env->mail_domain, "sender.example");
+	snprintf(received, rlen, "fail (counted)");
 	return MP_AR_FAIL;
 }
 
 static void *count_begin(void *arg, const struct mp_envelope *env)
 {
 	struct counting *c = arg;
+	const struct mp_checks *real = mp_checker_ops(c->ck);
 
 	c->dkim_begins++;
-	return c->inj.ops.dkim_begin(&c->inj, env);
+	return real->dkim_begin(real->arg, env);
 }
 
 static void test_lazy_checks(void **state)
@@ -435,8 +439,8 @@ static void test_lazy_checks(void **state)
 	struct mp_verdict v;
 
 	memset(&cnt, 0, sizeof(cnt));
-	mp_injected_init(&cnt.inj);
-	cnt.ops = cnt.inj.ops;
+	cnt.ck = mp_checker_new("mx.test.example");
+	cnt.ops = *mp_checker_ops(cnt.ck);
 	cnt.ops.arg = &cnt;
 	cnt.ops.spf_mailfrom = count_spf;
 	cnt.ops.dkim_begin = count_begin;
@@ -463,17 +467,46 @@ static void test_lazy_checks(void **state)
 	mp_txn_free(t);
 	mp_conn_free(c);
 	mp_ruleset_unref(rs);
+	mp_checker_free(cnt.ck);
 
-	rs = th_global("rule \"nothing-needs-checks\" { when helo == \"x\" reject }\n");
-	cnt.spf_calls = cnt.dkim_begins = 0;
+	/* nothing needs a check: none runs */
+	struct mp_conf *conf = mp_conf_new();
+	conf->add_auth_results = false;
+	free(conf->authserv_id);
+	conf->authserv_id = strdup("mx.test.example");
+	const char *files[] = { "global.rules", "rule \"nothing-needs-checks\" { when helo == \"x\" reject }\n", NULL };
+	struct mp_diags d;
+	mp_diags_init(&d);
+	rs = th_load(files, conf, &d);
+	assert_non_null(rs);
 	struct th_msg m;
 	struct th_run r;
 	th_msg_init(&m);
 	th_run(rs, &m, &r);
 	assert_false(r.res->spf_done);
 	assert_false(r.res->dkim_done);
+	assert_null(r.res->auth_results);
 	th_run_free(&r);
 	mp_ruleset_unref(rs);
+
+	/* Authentication-Results needs both, for a message that goes on */
+	conf->add_auth_results = true;
+	rs = th_load(files, conf, &d);
+	th_run(rs, &m, &r);
+	assert_true(r.res->spf_done);
+	assert_true(r.res->dkim_done);
+	assert_string_equal(r.res->auth_results,
+			    "mx.test.example;\n\tspf=none smtp.mailfrom=alice@sender.example;\n\tdkim=none");
+	th_run_free(&r);
+	/* ... but not for one refused */
+	m.helo = "x";
+	th_run(rs, &m, &r);
+	assert_false(r.res->spf_done);
+	assert_null(r.res->auth_results);
+	th_run_free(&r);
+	mp_ruleset_unref(rs);
+	mp_conf_free(conf);
+	mp_diags_free(&d);
 }
 
 static void test_dkim_and_alignment(void **state)

@@ -1,0 +1,192 @@
+/*
+ * authres - Authentication-Results (RFC 8601) and Received-SPF (RFC 7208
+ * §9.1) as SPEC §5 describes them.
+ *
+ * While the header arrives, every Authentication-Results field is counted
+ * and those whose authserv-id is ours (ASCII case-insensitive) are noted
+ * by index, for removal before our own field is inserted at the top. Our
+ * field carries only the results that were computed; with none it is left
+ * out. Property values are written bare when RFC 8601's pvalue allows it
+ * (a token, or an address or domain made of dot-atoms) and quoted
+ * otherwise (header.b can hold '/' and '+').
+ */
+#include "engine/internal.h"
+
+#include "util/file.h"
+#include "util/utf8.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Skips whitespace, line breaks and (nested) comments. */
+static const char *skip_cfws(const char *p)
+{
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (*p != '(')
+			return p;
+		int depth = 0;
+		for (; *p; p++) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			else if (*p == '(')
+				depth++;
+			else if (*p == ')' && --depth == 0) {
+				p++;
+				break;
+			}
+		}
+	}
+}
+
+bool mp_authres_is_ours(const char *value, const char *authserv_id)
+{
+	char id[256];
+	size_t n = 0;
+	const char *p = skip_cfws(value);
+
+	if (*p == '"') {
+		for (p++; *p && *p != '"' && n + 1 < sizeof(id); p++) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			id[n++] = *p;
+		}
+	} else {
+		while (*p && *p != ';' && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' &&
+		       *p != '(' && n + 1 < sizeof(id))
+			id[n++] = *p++;
+	}
+	id[n] = '\0';
+	return n > 0 && mp_ascii_ieq(id, authserv_id);
+}
+
+static bool tspecial(unsigned char c)
+{
+	return strchr("()<>@,;:\\\"/[]?=", c) != NULL;
+}
+
+static bool atext(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+}
+
+static bool dot_atom(const char *s, size_t n)
+{
+	if (n == 0 || s[0] == '.' || s[n - 1] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.' ? s[i + 1] == '.' : !atext((unsigned char)s[i]))
+			return false;
+	}
+	return true;
+}
+
+/* A pvalue that needs no quotes: a token, or [dot-atom "@"] dot-atom. */
+static bool bare_ok(const char *v)
+{
+	size_t n = strlen(v);
+	bool token = n > 0;
+
+	for (size_t i = 0; i < n && token; i++) {
+		unsigned char c = (unsigned char)v[i];
+		token = c > ' ' && c < 0x7f && !tspecial(c);
+	}
+	if (token)
+		return true;
+	const char *at = strrchr(v, '@');
+	if (at == NULL)
+		return dot_atom(v, n);
+	return (at == v || dot_atom(v, (size_t)(at - v))) && dot_atom(at + 1, strlen(at + 1));
+}
+
+/* Appends "name=value", quoting value when it must be (controls and
+ * invalid UTF-8 are dropped first: the value comes from the message). */
+static void property(struct mp_buf *b, const char *name, const char *raw)
+{
+	struct mp_buf v;
+
+	mp_buf_init(&v);
+	for (const char *p = raw; *p; p++) {
+		if ((unsigned char)*p >= 0x20 && *p != 0x7f)
+			mp_buf_addc(&v, *p);
+	}
+	struct mp_buf clean;
+	mp_buf_init(&clean);
+	mp_utf8_clean(&clean, v.p ? v.p : "", v.len, 1);
+	const char *s = clean.p ? clean.p : "";
+	mp_buf_printf(b, " %s=", name);
+	if (bare_ok(s)) {
+		mp_buf_adds(b, s);
+	} else {
+		mp_buf_addc(b, '"');
+		for (; *s; s++) {
+			if (*s == '"' || *s == '\\')
+				mp_buf_addc(b, '\\');
+			mp_buf_addc(b, *s);
+		}
+		mp_buf_addc(b, '"');
+	}
+	mp_buf_free(&v);
+	mp_buf_free(&clean);
+}
+
+/* Our Authentication-Results value, or NULL when nothing was computed. */
+const char *mp_authres_value(struct mp_txn *t)
+{
+	struct mp_buf b;
+	bool any = false;
+
+	mp_buf_init(&b);
+	mp_buf_adds(&b, t->set->authserv_id);
+	if (t->spf.done) {
+		mp_buf_printf(&b, ";\n\tspf=%s", mp_authres_name(t->spf.r));
+		if (t->from_len > 0)
+			property(&b, "smtp.mailfrom", t->from);
+		else
+			property(&b, "smtp.helo", t->conn->helo);
+		any = true;
+	}
+	if (t->dkim_done) {
+		if (t->n_sigs == 0)
+			mp_buf_adds(&b, ";\n\tdkim=none");
+		for (size_t i = 0; i < t->n_sigs; i++) {
+			const struct mp_dkim_sig *s = &t->sigs[i];
+			char b8[9];
+			mp_buf_printf(&b, ";\n\tdkim=%s", mp_authres_name(s->result));
+			if (s->domain && *s->domain)
+				property(&b, "header.d", s->domain);
+			if (s->selector && *s->selector)
+				property(&b, "header.s", s->selector);
+			if (s->b && *s->b) {
+				snprintf(b8, sizeof(b8), "%s", s->b);
+				property(&b, "header.b", b8);
+			}
+		}
+		any = true;
+	}
+	const char *v = any && !b.oom ? mp_txn_strdup(t, b.p) : NULL;
+	mp_buf_free(&b);
+	return v;
+}
+
+/* Received-SPF: libspf2's value with anything from the message made safe. */
+const char *mp_received_spf_value(struct mp_txn *t)
+{
+	char out[MP_TEXT_MAX * 2 + 1];
+	size_t n = 0;
+
+	if (!t->spf.done || t->received_spf == NULL || *t->received_spf == '\0')
+		return NULL;
+	for (const char *p = t->received_spf; *p && n + 1 < sizeof(out); p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c >= 0x20 && c < 0x7f)
+			out[n++] = (char)c;
+		else if (c >= 0x80)
+			out[n++] = '?';
+	}
+	out[n] = '\0';
+	return mp_txn_strdup(t, out);
+}

@@ -1,0 +1,308 @@
+/*
+ * spf - SPF checks (RFC 7208) with libspf2 over the project's DNS module.
+ *
+ * One SPF_server_t with a custom DNS layer is shared by all threads. Each
+ * check runs synchronously in the calling thread; the layer finds the
+ * check's DNS object and counters through a thread-local pointer that is
+ * set only for the duration of mp_spf_check.
+ *
+ * libspf2 1.2.10 as shipped by Debian lacks the fix for CVE-2023-42118, and
+ * SPF records come from untrusted DNS, so the layer bounds what it hands
+ * over: a TXT answer has at most 32 records; a record at most 4096 bytes in
+ * at most 64 strings and no NUL; every '%' must start a macro of RFC 7208
+ * §7.1 syntax with at most 3 digits (value at most 128). An SPF record that
+ * breaks a bound is replaced by one that is a certain permerror; another
+ * TXT record that breaks one (an explanation, say) is dropped. The
+ * obsolete SPF RR type (99) is answered "no data" without a query.
+ *
+ * Results libspf2 leaves INVALID are mapped as RFC 7208 says: a DNS failure
+ * is temperror; a record that does not compile, too many DNS mechanisms or
+ * more than two void lookups (§4.6.4, counted here) are permerror.
+ */
+#include "spf.h"
+
+#include "dns/dns.h"
+#include "util/file.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <arpa/nameser.h>
+#include <netdb.h>
+#include <spf2/spf.h>
+#include <spf2/spf_dns.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TXT_MAX_RECORDS 32
+#define TXT_MAX_BYTES 4096
+#define TXT_MAX_STRINGS 64
+#define MAX_VOID_LOOKUPS 2
+/* An SPF record libspf2 cannot compile: a certain permerror. */
+#define REFUSED_RECORD "v=spf1 ip4:"
+
+struct mp_spf {
+	SPF_server_t *server;
+	SPF_dns_server_t layer;
+};
+
+struct run {
+	struct mp_dns *dns;
+	int lookups;       /* queries made */
+	int voids;         /* void answers after the first record lookup */
+	bool oom;
+};
+
+static __thread struct run *current;
+
+/* RFC 7208 §7.1 macro syntax; false on anything else. */
+static bool macros_ok(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] != '%')
+			continue;
+		if (++i >= len)
+			return false;
+		if (s[i] == '%' || s[i] == '_' || s[i] == '-')
+			continue;
+		if (s[i] != '{' || ++i >= len)
+			return false;
+		if (strchr("slodiphcrtvSLODIPHCRTV", s[i]) == NULL)
+			return false;
+		i++;
+		size_t digits = 0;
+		unsigned val = 0;
+		while (i < len && s[i] >= '0' && s[i] <= '9') {
+			val = val * 10 + (unsigned)(s[i] - '0');
+			if (++digits > 3)
+				return false;
+			i++;
+		}
+		if (digits > 0 && (val == 0 || val > 128))
+			return false;
+		if (i < len && (s[i] == 'r' || s[i] == 'R'))
+			i++;
+		while (i < len && strchr(".-+,/_=", s[i]) != NULL)
+			i++;
+		if (i >= len || s[i] != '}')
+			return false;
+	}
+	return true;
+}
+
+static bool is_spf_record(const char *s)
+{
+	return strncasecmp(s, "v=spf1", 6) == 0 && (s[6] == ' ' || s[6] == '\0');
+}
+
+/* Whether a TXT record may reach libspf2. */
+static bool txt_ok(const struct mp_dns_rr *rr)
+{
+	return rr->len <= TXT_MAX_BYTES && rr->n_strings <= TXT_MAX_STRINGS &&
+	       memchr(rr->data, '\0', rr->len) == NULL && macros_ok(rr->data, rr->len);
+}
+
+static int herrno_of(enum mp_dns_status st)
+{
+	switch (st) {
+	case MP_DNS_OK: return NETDB_SUCCESS;
+	case MP_DNS_NXDOMAIN: return HOST_NOT_FOUND;
+	case MP_DNS_NODATA: return NO_DATA;
+	default: return TRY_AGAIN;
+	}
+}
+
+/* Appends one RR's data to spfrr; false when out of memory. */
+static bool add_rr(SPF_dns_rr_t *spfrr, ns_type type, const void *data, size_t len)
+{
+	int idx = spfrr->num_rr;
+
+	if (SPF_dns_rr_buf_realloc(spfrr, idx, len + 1) != SPF_E_SUCCESS)
+		return false;
+	memcpy(spfrr->rr[idx], data, len);
+	((char *)spfrr->rr[idx])[len] = '\0';
+	spfrr->num_rr = idx + 1;
+	return true;
+}
+
+/* The layer's lookup. It must never return NULL: libspf2 aborts. */
+static SPF_dns_rr_t *lookup(SPF_dns_server_t *server, const char *domain, ns_type type,
+			    int should_cache)
+{
+	struct run *r = current;
+	struct mp_dns_answer ans;
+	SPF_dns_rr_t *spfrr;
+
+	if (type == ns_t_spf || r == NULL || r->oom)
+		return SPF_dns_rr_new_init(server, domain, type, 0, r == NULL || r->oom ? TRY_AGAIN : NO_DATA);
+	if (mp_dns_query(r->dns, domain, (uint16_t)type, &ans) < 0) {
+		r->oom = true;
+		return SPF_dns_rr_new_init(server, domain, type, 0, TRY_AGAIN);
+	}
+	bool first = r->lookups++ == 0;
+	if (!first && (ans.status == MP_DNS_NXDOMAIN || ans.status == MP_DNS_NODATA))
+		r->voids++;
+	spfrr = SPF_dns_rr_new_init(server, domain, type, 300, herrno_of(ans.status));
+	if (spfrr == NULL) {
+		/* libspf2 could not allocate: nothing sane is left to return */
+		mp_dns_answer_clear(&ans);
+		r->oom = true;
+		return SPF_dns_rr_new_init(server, domain, type, 0, TRY_AGAIN);
+	}
+	for (size_t i = 0; ans.status == MP_DNS_OK && i < ans.n; i++) {
+		const struct mp_dns_rr *rr = &ans.rr[i];
+		bool ok = true;
+		switch (type) {
+		case ns_t_a:
+		case ns_t_aaaa:
+			ok = add_rr(spfrr, type, rr->data, rr->len);
+			break;
+		case ns_t_mx:
+		case ns_t_ptr:
+			ok = add_rr(spfrr, type, rr->data, rr->len);
+			break;
+		case ns_t_txt:
+			if (spfrr->num_rr >= TXT_MAX_RECORDS)
+				break;
+			if (txt_ok(rr))
+				ok = add_rr(spfrr, type, rr->data, rr->len);
+			else if (is_spf_record(rr->data))
+				ok = add_rr(spfrr, type, REFUSED_RECORD, strlen(REFUSED_RECORD));
+			break;
+		default:
+			break;
+		}
+		if (!ok)
+			r->oom = true;
+	}
+	if (ans.status == MP_DNS_OK && spfrr->num_rr == 0)
+		spfrr->herrno = NO_DATA;
+	mp_dns_answer_clear(&ans);
+	return spfrr;
+}
+
+struct mp_spf *mp_spf_new(const char *receiver)
+{
+	struct mp_spf *s = calloc(1, sizeof(*s));
+	SPF_response_t *resp = NULL;
+
+	if (s == NULL)
+		return NULL;
+	s->layer.destroy = NULL; /* ours: libspf2 leaves it alone */
+	s->layer.lookup = lookup;
+	s->layer.name = "milter-policy";
+	s->server = SPF_server_new_dns(&s->layer, 0);
+	if (s->server == NULL) {
+		free(s);
+		return NULL;
+	}
+	SPF_server_set_rec_dom(s->server, receiver && *receiver ? receiver : "localhost");
+	/* libspf2's default explanation points at a dead web site */
+	SPF_server_set_explanation(s->server, "%{d} does not designate %{i} as a permitted sender",
+				   &resp);
+	SPF_response_free(resp);
+	return s;
+}
+
+void mp_spf_free(struct mp_spf *s)
+{
+	if (s == NULL)
+		return;
+	SPF_server_free(s->server);
+	free(s);
+}
+
+/* Whether an error code says the record (or the evaluation) is broken, as
+ * opposed to "no record" or a DNS failure. */
+static bool permanent(SPF_errcode_t e)
+{
+	switch (e) {
+	case SPF_E_SUCCESS:
+	case SPF_E_NOT_SPF:
+	case SPF_E_DNS_ERROR:
+	case SPF_E_NO_MEMORY:
+	case SPF_E_INTERNAL_ERROR:
+	case SPF_E_NOT_CONFIG:
+	case SPF_E_RESULT_UNKNOWN:
+	case SPF_E_UNINIT_VAR:
+	case SPF_E_MOD_NOT_FOUND:
+		return false;
+	default:
+		return true;
+	}
+}
+
+static enum mp_authres map(SPF_response_t *resp)
+{
+	switch (SPF_response_result(resp)) {
+	case SPF_RESULT_PASS: return MP_AR_PASS;
+	case SPF_RESULT_FAIL: return MP_AR_FAIL;
+	case SPF_RESULT_SOFTFAIL: return MP_AR_SOFTFAIL;
+	case SPF_RESULT_NEUTRAL: return MP_AR_NEUTRAL;
+	case SPF_RESULT_NONE: return MP_AR_NONE;
+	case SPF_RESULT_TEMPERROR: return MP_AR_TEMPERROR;
+	case SPF_RESULT_PERMERROR: return MP_AR_PERMERROR;
+	default: break;
+	}
+	enum mp_authres r = MP_AR_NONE;
+	for (int i = 0; i < SPF_response_messages(resp); i++) {
+		SPF_error_t *err = SPF_response_message(resp, i);
+		if (!SPF_error_errorp(err))
+			continue;
+		SPF_errcode_t e = SPF_error_code(err);
+		if (e == SPF_E_DNS_ERROR)
+			return MP_AR_TEMPERROR;
+		if (permanent(e))
+			r = MP_AR_PERMERROR;
+	}
+	return r;
+}
+
+enum mp_authres mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *ip,
+			     const char *helo, const char *from, char *received, size_t rlen)
+{
+	SPF_request_t *req = SPF_request_new(s->server);
+	SPF_response_t *resp = NULL;
+	struct run run = { .dns = dns };
+	enum mp_authres res = MP_AR_TEMPERROR;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (received != NULL && rlen > 0)
+		received[0] = '\0';
+	if (req == NULL)
+		return MP_AR_TEMPERROR;
+	if (inet_pton(AF_INET, ip, &a4) == 1)
+		SPF_request_set_ipv4(req, a4);
+	else if (inet_pton(AF_INET6, ip, &a6) == 1)
+		SPF_request_set_ipv6(req, a6);
+	else {
+		SPF_request_free(req);
+		return MP_AR_NONE; /* no client address: nothing to check */
+	}
+	/* the null sender, and spf.helo, are checked as postmaster@helo */
+	const char *identity = from != NULL && *from != '\0' ? from : helo;
+	if (helo != NULL && *helo != '\0')
+		SPF_request_set_helo_dom(req, helo);
+	if (identity == NULL || *identity == '\0' || SPF_request_set_env_from(req, identity) != 0) {
+		SPF_request_free(req);
+		return MP_AR_NONE; /* no domain to ask about */
+	}
+	current = &run;
+	SPF_request_query_mailfrom(req, &resp);
+	current = NULL;
+	if (resp != NULL) {
+		res = map(resp);
+		if (run.voids > MAX_VOID_LOOKUPS && (res == MP_AR_PASS || res == MP_AR_FAIL ||
+						     res == MP_AR_SOFTFAIL || res == MP_AR_NEUTRAL))
+			res = MP_AR_PERMERROR;
+		const char *rs = SPF_response_get_received_spf_value(resp);
+		if (received != NULL && rlen > 0 && rs != NULL)
+			snprintf(received, rlen, "%s", rs);
+		SPF_response_free(resp);
+	}
+	if (run.oom)
+		res = MP_AR_TEMPERROR;
+	SPF_request_free(req);
+	return res;
+}

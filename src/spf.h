@@ -1,0 +1,26 @@
+/*
+ * spf - SPF checks (RFC 7208) through libspf2 and the project's DNS
+ * module. A struct mp_spf is created once and shared by all threads.
+ */
+#ifndef MP_SPF_H
+#define MP_SPF_H
+
+#include "rules/program.h"
+
+#include <stddef.h>
+
+struct mp_dns;
+struct mp_spf;
+
+/* receiver: our host name, for libspf2's Received-SPF comments. */
+struct mp_spf *mp_spf_new(const char *receiver);
+void mp_spf_free(struct mp_spf *s);
+/* The SPF result for client ip, HELO name and envelope sender from. With
+ * from NULL or "" the HELO identity is checked (postmaster@helo), as RFC
+ * 7208 §2.3/§2.4 say for the null sender and for spf.helo. received, when
+ * not NULL, gets libspf2's Received-SPF value (raw: the caller sanitises).
+ * dns is used for this check only; the caller holds a reference. */
+enum mp_authres mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *ip,
+			     const char *helo, const char *from, char *received, size_t rlen);
+
+#endif
