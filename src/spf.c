@@ -15,6 +15,16 @@
  * TXT record that breaks one (an explanation, say) is dropped. The
  * obsolete SPF RR type (99) is answered "no data" without a query.
  *
+ * libspf2 also truncates macros wrongly: %{l2} of "user.name" gives
+ * "ser.name", and explicit delimiters (%{l1r-}) are ignored. So a macro
+ * with a digit transformer or delimiters is expanded here, by RFC 7208
+ * §7.3, before the record reaches libspf2 (the letters s, l, o, d, i, h, v;
+ * d is the domain whose record is being fetched). An expansion that would
+ * bring anything but letters, digits, '.', '-' and '_' into the record
+ * (the sender chooses l) makes it a permerror instead; an explanation with
+ * such a macro is dropped. Macros without transformers stay with libspf2,
+ * which gets them right.
+ *
  * Results libspf2 leaves INVALID are mapped as RFC 7208 says: a DNS failure
  * is temperror; a record that does not compile, too many DNS mechanisms or
  * more than two void lookups (§4.6.4, counted here) are permerror.
@@ -22,6 +32,7 @@
 #include "spf.h"
 
 #include "dns/dns.h"
+#include "util/buf.h"
 #include "util/file.h"
 
 #include <arpa/inet.h>
@@ -48,6 +59,12 @@ struct mp_spf {
 
 struct run {
 	struct mp_dns *dns;
+	const char *ip;    /* client address as text */
+	bool v6;
+	const char *helo;
+	const char *sender; /* s, l and o */
+	const char *local;
+	const char *sdomain;
 	int lookups;       /* queries made */
 	int voids;         /* void answers after the first record lookup */
 	bool oom;
@@ -88,6 +105,134 @@ static bool macros_ok(const char *s, size_t len)
 			return false;
 	}
 	return true;
+}
+
+/* The value of a macro letter for this check; NULL when not known here. */
+static const char *macro_value(const struct run *r, char letter, const char *domain, char *buf,
+			       size_t len)
+{
+	switch (letter | 0x20) {
+	case 's': return r->sender;
+	case 'l': return r->local;
+	case 'o': return r->sdomain;
+	case 'd': return domain;
+	case 'h': return r->helo;
+	case 'v': return r->v6 ? "ip6" : "in-addr";
+	case 'i':
+		if (!r->v6)
+			return r->ip;
+		{
+			/* IPv6: 32 dot-separated nibbles */
+			struct in6_addr a;
+			if (inet_pton(AF_INET6, r->ip, &a) != 1 || len < 64)
+				return NULL;
+			size_t o = 0;
+			for (int k = 0; k < 16; k++)
+				o += (size_t)snprintf(buf + o, len - o, "%x.%x.", a.s6_addr[k] >> 4,
+						      a.s6_addr[k] & 15);
+			buf[o - 1] = '\0';
+			return buf;
+		}
+	default: return NULL;
+	}
+}
+
+/* RFC 7208 §7.3: split value at the delimiters, reverse if asked, keep the
+ * rightmost digits parts, join with dots, URL-escape for an uppercase
+ * letter. -1 when the result would not be safe in a record. */
+static int expand_macro(const char *value, const char *delims, unsigned digits, bool reverse,
+			bool upper, struct mp_buf *out)
+{
+	const char *parts[128];
+	size_t lens[128], n = 0;
+	const char *p = value;
+
+	for (;;) {
+		size_t l = strcspn(p, delims);
+		if (n == 128)
+			return -1;
+		parts[n] = p;
+		lens[n++] = l;
+		if (p[l] == '\0')
+			break;
+		p += l + 1;
+	}
+	if (reverse) {
+		for (size_t i = 0; i < n / 2; i++) {
+			const char *tp = parts[i];
+			size_t tl = lens[i];
+			parts[i] = parts[n - 1 - i];
+			lens[i] = lens[n - 1 - i];
+			parts[n - 1 - i] = tp;
+			lens[n - 1 - i] = tl;
+		}
+	}
+	size_t first = digits > 0 && digits < n ? n - digits : 0;
+	for (size_t i = first; i < n; i++) {
+		if (i > first)
+			mp_buf_addc(out, '.');
+		for (size_t k = 0; k < lens[i]; k++) {
+			unsigned char c = (unsigned char)parts[i][k];
+			bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+			if (!safe && !(upper && c < 0x80 && c > ' '))
+				return -1;
+			if (safe)
+				mp_buf_addc(out, (char)c);
+			else
+				mp_buf_printf(out, "%%%02X", c); /* escaped: still safe */
+		}
+	}
+	return 0;
+}
+
+/* Expands in place the macros of text that libspf2 would get wrong (those
+ * with digits or delimiters). 1 rewritten (in out), 0 nothing to do, -1
+ * not safely expandable. */
+static int rewrite_macros(const struct run *r, const char *domain, const char *text,
+			  struct mp_buf *out)
+{
+	bool changed = false;
+
+	for (const char *p = text; *p; p++) {
+		if (p[0] != '%' || p[1] != '{') {
+			if (p[0] == '%' && p[1] != '\0') {
+				mp_buf_add(out, p, 2); /* %%, %_, %- */
+				p++;
+			} else {
+				mp_buf_addc(out, *p);
+			}
+			continue;
+		}
+		/* %{ letter digits [r] delims } - syntax already checked */
+		const char *q = p + 2;
+		char letter = *q++;
+		unsigned digits = 0;
+		while (*q >= '0' && *q <= '9')
+			digits = digits * 10 + (unsigned)(*q++ - '0');
+		bool reverse = *q == 'r' || *q == 'R';
+		if (reverse)
+			q++;
+		const char *dstart = q;
+		while (*q != '}')
+			q++;
+		size_t nd = (size_t)(q - dstart);
+		if (digits == 0 && nd == 0) {
+			mp_buf_add(out, p, (size_t)(q - p) + 1);
+			p = q;
+			continue;
+		}
+		char delims[16] = ".", ibuf[80];
+		if (nd > 0)
+			snprintf(delims, sizeof(delims), "%.*s", (int)(nd < 15 ? nd : 15), dstart);
+		const char *value = macro_value(r, letter, domain, ibuf, sizeof(ibuf));
+		if (value == NULL ||
+		    expand_macro(value, delims, digits, reverse, letter >= 'A' && letter <= 'Z', out) < 0)
+			return -1;
+		changed = true;
+		p = q;
+	}
+	return changed ? 1 : 0;
 }
 
 static bool is_spf_record(const char *s)
@@ -161,14 +306,24 @@ static SPF_dns_rr_t *lookup(SPF_dns_server_t *server, const char *domain, ns_typ
 		case ns_t_ptr:
 			ok = add_rr(spfrr, type, rr->data, rr->len);
 			break;
-		case ns_t_txt:
+		case ns_t_txt: {
 			if (spfrr->num_rr >= TXT_MAX_RECORDS)
 				break;
-			if (txt_ok(rr))
+			bool spf_rec = is_spf_record(rr->data);
+			struct mp_buf fixed;
+			mp_buf_init(&fixed);
+			int rw = txt_ok(rr) ? rewrite_macros(r, domain, rr->data, &fixed) : -1;
+			if (fixed.oom)
+				rw = -1, r->oom = true;
+			if (rw == 0)
 				ok = add_rr(spfrr, type, rr->data, rr->len);
-			else if (is_spf_record(rr->data))
+			else if (rw == 1 && fixed.len <= TXT_MAX_BYTES)
+				ok = add_rr(spfrr, type, fixed.p, fixed.len);
+			else if (spf_rec)
 				ok = add_rr(spfrr, type, REFUSED_RECORD, strlen(REFUSED_RECORD));
+			mp_buf_free(&fixed);
 			break;
+		}
 		default:
 			break;
 		}
@@ -282,6 +437,21 @@ enum mp_authres mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *i
 	}
 	/* the null sender, and spf.helo, are checked as postmaster@helo */
 	const char *identity = from != NULL && *from != '\0' ? from : helo;
+	char sender[1100];
+	const char *at = identity ? strrchr(identity, '@') : NULL;
+	if (identity != NULL && at == NULL)
+		snprintf(sender, sizeof(sender), "postmaster@%s", identity);
+	else
+		snprintf(sender, sizeof(sender), "%s", identity ? identity : "");
+	at = strrchr(sender, '@');
+	char local[1100];
+	snprintf(local, sizeof(local), "%.*s", at ? (int)(at - sender) : 0, sender);
+	run.ip = ip;
+	run.v6 = strchr(ip, ':') != NULL;
+	run.helo = helo ? helo : "";
+	run.sender = sender;
+	run.local = local;
+	run.sdomain = at ? at + 1 : "";
 	if (helo != NULL && *helo != '\0')
 		SPF_request_set_helo_dom(req, helo);
 	if (identity == NULL || *identity == '\0' || SPF_request_set_env_from(req, identity) != 0) {
