@@ -1,9 +1,11 @@
 # Sourced by the scripts: installs the Debian 12 packages the build and the
 # tests need, if any is missing (non-interactive, as root).
 # publicsuffix is named because libpsl5 only recommends it, and alignment
-# (dkim.aligned, spf.aligned) needs the list.
+# (dkim.aligned, spf.aligned) needs the list. unbound (the server), python3-spf
+# and python3-authres serve the tests; iproute2 gives them `ss`.
 MP_PACKAGES="build-essential cmake pkg-config libpcre2-dev libjson-c-dev libpsl-dev
-publicsuffix libmilter-dev libsystemd-dev libcmocka-dev miltertest python3"
+publicsuffix libmilter-dev libsystemd-dev libcmocka-dev miltertest python3
+libspf2-dev libunbound-dev unbound python3-spf python3-authres iproute2"
 
 mp_install_deps() {
 	missing=""

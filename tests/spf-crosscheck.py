@@ -4,7 +4,9 @@ pyspf (python3-spf, an independent implementation), on generated cases.
 
 Both read DNS from one static zone file: milter-policy through
 `test --dns-zone`, pyspf through a replacement of spf.DNSLookup. Every case
-must give the same result.  Usage: spf-crosscheck.py BINARY
+must give the same result.  Each Authentication-Results field milter-policy
+writes is also parsed with python3-authres (RFC 8601): it must parse, and say
+the same result for the same identity.  Usage: spf-crosscheck.py BINARY
 """
 import json
 import os
@@ -12,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 
+import authres
 import spf
 
 # (name, records, client ip, sender, helo); records: list of (owner, type, data)
@@ -114,6 +117,30 @@ def build_zone():
     return "\n".join(lines) + "\n", table
 
 
+def check_authres(res, got, sender, helo):
+    """None when the added Authentication-Results field parses and reports
+    `got` for the right identity, else what is wrong."""
+    values = [h["value"] for h in res["headers_added"] if h["name"] == "Authentication-Results"]
+    if len(values) != 1:
+        return "%d fields added" % len(values)
+    try:
+        parsed = authres.AuthenticationResultsHeader.parse("Authentication-Results: " + values[0])
+    except Exception as e:  # authres raises its own SyntaxError and others
+        return "does not parse (%s): %r" % (e, values[0])
+    spf_results = [r for r in parsed.results if r.method == "spf"]
+    if len(spf_results) != 1 or spf_results[0].result != got:
+        return "spf result differs: %r" % values[0]
+    props = {(p.type, p.name): p.value for p in spf_results[0].properties}
+    if sender:
+        local, _, domain = sender.rpartition("@")
+        want = [sender, '"%s"@%s' % (local, domain)]
+        if props.get(("smtp", "mailfrom")) not in want:
+            return "smtp.mailfrom %r, sender %r" % (props.get(("smtp", "mailfrom")), sender)
+    elif props.get(("smtp", "helo")) != helo:
+        return "smtp.helo %r, helo %r" % (props.get(("smtp", "helo")), helo)
+    return None
+
+
 def main():
     binary = sys.argv[1]
     zone_text, table = build_zone()
@@ -145,10 +172,18 @@ def main():
                 [binary, "--rules", rules, "test", "--json", "--dns-zone", zone,
                  "--client-ip", ip, "--helo", helo, "--from", sender, "--rcpt", "x@rcpt.example"],
                 capture_output=True, text=True, check=False)
-            got = json.loads(out.stdout)["spf"] if out.returncode == 0 else "exit %d: %s" % (out.returncode, out.stderr)
+            if out.returncode == 0:
+                res = json.loads(out.stdout)
+                got = res["spf"]
+                ar_problem = check_authres(res, got, sender, helo)
+            else:
+                got = "exit %d: %s" % (out.returncode, out.stderr)
+                ar_problem = None
             seen.add(got)
-            mark = "ok " if got == want else "BAD"
-            failed += got != want
+            mark = "ok " if got == want and not ar_problem else "BAD"
+            failed += got != want or ar_problem is not None
+            if ar_problem:
+                print("    Authentication-Results: %s" % ar_problem)
             print("%s %-22s ip=%-14s from=%-24s pyspf=%-9s milter-policy=%s" % (mark, name, ip, sender or "<>", want, got))
     print("%d cases, %d differ" % (len(CASES), failed))
     # a run where every case fails the same way would prove nothing
