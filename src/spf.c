@@ -27,7 +27,8 @@
  *
  * Results libspf2 leaves INVALID are mapped as RFC 7208 says: a DNS failure
  * is temperror; a record that does not compile, too many DNS mechanisms or
- * more than two void lookups (§4.6.4, counted here) are permerror.
+ * more than two void lookups (§4.6.4, counted here) are permerror. A
+ * loopback client, which libspf2 passes unchecked, is none.
  */
 #include "spf.h"
 
@@ -55,6 +56,7 @@
 struct mp_spf {
 	SPF_server_t *server;
 	SPF_dns_server_t layer;
+	char receiver[256];
 };
 
 struct run {
@@ -351,7 +353,8 @@ struct mp_spf *mp_spf_new(const char *receiver)
 		free(s);
 		return NULL;
 	}
-	SPF_server_set_rec_dom(s->server, receiver && *receiver ? receiver : "localhost");
+	snprintf(s->receiver, sizeof(s->receiver), "%s", receiver && *receiver ? receiver : "localhost");
+	SPF_server_set_rec_dom(s->server, s->receiver);
 	/* libspf2's default explanation points at a dead web site */
 	SPF_server_set_explanation(s->server, "%{d} does not designate %{i} as a permitted sender",
 				   &resp);
@@ -389,6 +392,10 @@ static bool permanent(SPF_errcode_t e)
 
 static enum mp_authres map(SPF_response_t *resp)
 {
+	/* libspf2 passes a loopback client without looking at the record; we
+	 * report that nothing was checked rather than a pass no record gave */
+	if (SPF_response_reason(resp) == SPF_REASON_LOCALHOST)
+		return MP_AR_NONE;
 	switch (SPF_response_result(resp)) {
 	case SPF_RESULT_PASS: return MP_AR_PASS;
 	case SPF_RESULT_FAIL: return MP_AR_FAIL;
@@ -411,6 +418,29 @@ static enum mp_authres map(SPF_response_t *resp)
 			r = MP_AR_PERMERROR;
 	}
 	return r;
+}
+
+/* libspf2's Received-SPF value, or, when our result overrides libspf2's
+ * (void lookups, memory), the same value with our result and reason so the
+ * field never contradicts the result reported elsewhere. */
+static void received_value(const struct mp_spf *s, SPF_response_t *resp, enum mp_authres res,
+			   const char *why, char *out, size_t outlen)
+{
+	const char *rs = SPF_response_get_received_spf_value(resp);
+	const char *name = mp_authres_name(res);
+	size_t nl = strlen(name);
+
+	if (out == NULL || outlen == 0)
+		return;
+	out[0] = '\0';
+	if (rs == NULL)
+		return;
+	if (strncmp(rs, name, nl) == 0 && (rs[nl] == ' ' || rs[nl] == '\0')) {
+		snprintf(out, outlen, "%s", rs);
+		return;
+	}
+	const char *rest = strstr(rs, " client-ip=");
+	snprintf(out, outlen, "%s (%s: %s)%s", name, s->receiver, why, rest ? rest : "");
 }
 
 enum mp_authres mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *ip,
@@ -466,13 +496,16 @@ enum mp_authres mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *i
 		if (run.voids > MAX_VOID_LOOKUPS && (res == MP_AR_PASS || res == MP_AR_FAIL ||
 						     res == MP_AR_SOFTFAIL || res == MP_AR_NEUTRAL))
 			res = MP_AR_PERMERROR;
-		const char *rs = SPF_response_get_received_spf_value(resp);
-		if (received != NULL && rlen > 0 && rs != NULL)
-			snprintf(received, rlen, "%s", rs);
+		if (run.oom)
+			res = MP_AR_TEMPERROR;
+		const char *why = run.oom ? "out of memory"
+				  : SPF_response_reason(resp) == SPF_REASON_LOCALHOST
+				  ? "loopback client, not checked" : "more than 2 void DNS lookups";
+		received_value(s, resp, res, why, received, rlen);
 		SPF_response_free(resp);
-	}
-	if (run.oom)
+	} else if (run.oom) {
 		res = MP_AR_TEMPERROR;
+	}
 	SPF_request_free(req);
 	return res;
 }

@@ -56,6 +56,7 @@ static struct mp_dns *resolver(const char *server, unsigned timeout_ms)
 	struct mp_conf *c = mp_conf_new();
 	struct mp_diags d;
 
+	free(c->dns_servers); /* the default: an empty list */
 	c->dns_servers = calloc(2, sizeof(char *));
 	c->dns_servers[0] = strdup(server);
 	c->n_dns_servers = 1;

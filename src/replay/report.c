@@ -71,6 +71,19 @@ void mp_report_text(const struct mp_replay *r, FILE *out)
 	free(text);
 }
 
+/* A header value we built, its folds ("\n\t") shown as indented lines:
+ * the cleaning above would print a tab as '?'. */
+static void folded(FILE *out, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\t')
+			fputs("    ", out);
+		else
+			fputc(*v, out);
+	}
+	fputc('\n', out);
+}
+
 static void report_text(const struct mp_replay *r, FILE *out)
 {
 	const struct mp_result *res = r->result;
@@ -144,10 +157,14 @@ static void report_text(const struct mp_replay *r, FILE *out)
 			res->ar_delete[i]);
 	for (size_t i = 0; i < res->n_remove; i++)
 		fprintf(out, "remove header: %s\n", res->remove[i]);
-	if (res->auth_results != NULL)
-		fprintf(out, "insert header: Authentication-Results: %s\n", res->auth_results);
-	if (res->received_spf != NULL)
-		fprintf(out, "insert header: Received-SPF: %s\n", res->received_spf);
+	if (res->auth_results != NULL) {
+		fputs("insert header: Authentication-Results: ", out);
+		folded(out, res->auth_results);
+	}
+	if (res->received_spf != NULL) {
+		fputs("insert header: Received-SPF: ", out);
+		folded(out, res->received_spf);
+	}
 	if (res->subject_raw != NULL)
 		fprintf(out, "%s header: Subject: %s\n", res->subject_added ? "add" : "change",
 			res->subject_raw);

@@ -25,7 +25,8 @@ void mp_buf_adds(struct mp_buf *b, const char *s);
 void mp_buf_addc(struct mp_buf *b, char c);
 void mp_buf_printf(struct mp_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-void mp_buf_vprintf(struct mp_buf *b, const char *fmt, va_list ap);
+void mp_buf_vprintf(struct mp_buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 /* Hands the string to the caller (never NULL unless oom) and resets b. */
 char *mp_buf_steal(struct mp_buf *b);
 

@@ -96,6 +96,9 @@ static void test_results(void **state)
 	/* the null sender and spf.helo: postmaster@helo */
 	assert_int_equal(check("198.51.100.7", ""), MP_AR_PASS);
 	assert_int_equal(check("198.51.100.8", NULL), MP_AR_FAIL);
+	/* a loopback client: libspf2 passes it unchecked; we say none */
+	assert_int_equal(check("127.0.0.1", "a@pass.example"), MP_AR_NONE);
+	assert_int_equal(check("::1", "a@pass.example"), MP_AR_NONE);
 	/* no client address, no domain */
 	assert_int_equal(check("", "a@pass.example"), MP_AR_NONE);
 	assert_int_equal(mp_spf_check(spf, dns, "198.51.100.7", "", "", NULL, 0), MP_AR_NONE);
@@ -111,6 +114,17 @@ static void test_received_spf(void **state)
 	assert_true(strstr(rs, "client-ip=198.51.100.7;") != NULL);
 	assert_true(strstr(rs, "envelope-from=\"a@pass.example\";") != NULL ||
 		    strstr(rs, "envelope-from=a@pass.example;") != NULL);
+	/* libspf2 says pass here; our void-lookup limit says permerror, and
+	 * the field must say what the result says */
+	assert_int_equal(mp_spf_check(spf, dns, "198.51.100.7", "helo.example", "a@voids.example",
+				      rs, sizeof(rs)), MP_AR_PERMERROR);
+	assert_true(strncmp(rs, "permerror (", 11) == 0);
+	assert_true(strstr(rs, "void DNS lookups") != NULL);
+	assert_true(strstr(rs, "client-ip=198.51.100.7;") != NULL);
+	assert_int_equal(mp_spf_check(spf, dns, "127.0.0.1", "helo.example", "a@pass.example",
+				      rs, sizeof(rs)), MP_AR_NONE);
+	assert_true(strncmp(rs, "none (", 6) == 0);
+	assert_true(strstr(rs, "loopback client, not checked") != NULL);
 }
 
 static void test_bounds(void **state)
