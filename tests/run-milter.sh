@@ -4,6 +4,8 @@
 # The daemon runs as nobody, logs to stderr at debug level; scripts read
 # that log. Each daemon must stop cleanly on SIGTERM (exit 0 - under the
 # sanitizers a leak or an error report changes that).
+# miltertest offers SMFIP_HDR_LEADSPC and the daemon takes it, so header
+# values the daemon adds or changes carry the space after the colon (" v1").
 # Usage: run-milter.sh BINARY
 set -u
 bin=$1

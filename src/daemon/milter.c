@@ -34,6 +34,7 @@ struct mctx {
 	unsigned long conn_id, txn_no;
 	bool skip_ok;              /* MTA understands SMFIS_SKIP */
 	bool nr_hdr;               /* no reply for headers */
+	bool leadspc;              /* header values with their leading space, both ways */
 	struct mp_verdict pending; /* a connect-stage refusal, for the first command */
 	char id[64];               /* queue id, or CONN.TXN before the MTA has one */
 	bool have_qid;
@@ -265,10 +266,11 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
 	 * need no reply: Postfix then sends them all in one write. (An MTA that
 	 * writes every packet separately stalls on Nagle over TCP with or
 	 * without this, on its macro packets; see docs/daemon.md.) */
-	*pf1 = f1 & (SMFIP_SKIP | SMFIP_NR_HDR | SMFIP_NOUNKNOWN);
+	*pf1 = f1 & (SMFIP_SKIP | SMFIP_NR_HDR | SMFIP_NOUNKNOWN | SMFIP_HDR_LEADSPC);
 	*pf2 = *pf3 = 0;
 	m->skip_ok = (*pf1 & SMFIP_SKIP) != 0;
 	m->nr_hdr = (*pf1 & SMFIP_NR_HDR) != 0;
+	m->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
 	if (f0 & SMFIF_SETSYMLIST) {
 		smfi_setsymlist(ctx, SMFIM_CONNECT, "{client_addr} {client_name} {client_port} j {daemon_name}");
 		smfi_setsymlist(ctx, SMFIM_HELO, "{tls_version} {cipher}");
@@ -477,7 +479,23 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 	if (m == NULL || m->txn == NULL)
 		return internal_error(ctx, m, "header");
 	m->last_stage = MP_STAGE_HEADER;
-	if (mp_txn_header(m->txn, name, value) < 0)
+	/* the engine (and DKIM's simple canonicalization) wants the value as
+	 * it was; an MTA without HDR_LEADSPC ate one space after the colon */
+	int rc;
+	if (m->leadspc) {
+		rc = mp_txn_header(m->txn, name, value);
+	} else {
+		size_t vl = strlen(value);
+		char small[512], *v = vl + 2 <= sizeof(small) ? small : malloc(vl + 2);
+		if (v == NULL)
+			return internal_error(ctx, m, "header");
+		v[0] = ' ';
+		memcpy(v + 1, value, vl + 1);
+		rc = mp_txn_header(m->txn, name, v);
+		if (v != small)
+			free(v);
+	}
+	if (rc < 0)
 		return internal_error(ctx, m, "header");
 	return m->nr_hdr ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
@@ -530,6 +548,34 @@ static void check(int rc, const struct mctx *m, const char *what, const char *ar
 		mp_log(MP_LOG_WARN, "id=%s the MTA refused %s %s", m->id, what, arg ? arg : "");
 }
 
+enum hop { H_ADD, H_INSERT, H_CHANGE };
+
+/* One header change. With HDR_LEADSPC negotiated the MTA adds no space
+ * after the colon itself, so the value gets one here. */
+static void header_op(SMFICTX *ctx, const struct mctx *m, enum hop op, const char *name, int idx,
+		      const char *value)
+{
+	static const char *const what[] = { "adding header", "inserting header", "changing header" };
+	char small[512], *v = (char *)value;
+	size_t vl = strlen(value);
+
+	if (m->leadspc) {
+		v = vl + 2 <= sizeof(small) ? small : malloc(vl + 2);
+		if (v == NULL) {
+			mp_log(MP_LOG_ERROR, "id=%s out of memory %s %s", m->id, what[op], name);
+			return;
+		}
+		v[0] = ' ';
+		memcpy(v + 1, value, vl + 1);
+	}
+	int rc = op == H_ADD ? smfi_addheader(ctx, (char *)name, v)
+		 : op == H_INSERT ? smfi_insheader(ctx, idx, (char *)name, v)
+		 : smfi_chgheader(ctx, (char *)name, idx, v);
+	check(rc, m, what[op], name);
+	if (v != value && v != small)
+		free(v);
+}
+
 /* Header and recipient changes and quarantine, at end of message. */
 static void apply_effects(SMFICTX *ctx, struct mctx *m, const struct mp_result *r)
 {
@@ -542,28 +588,19 @@ static void apply_effects(SMFICTX *ctx, struct mctx *m, const struct mp_result *
 		      "removing header", "Authentication-Results");
 	}
 	if (r->received_spf != NULL)
-		check(smfi_insheader(ctx, 0, "Received-SPF", (char *)r->received_spf), m,
-		      "inserting header", "Received-SPF");
+		header_op(ctx, m, H_INSERT, "Received-SPF", 0, r->received_spf);
 	if (r->auth_results != NULL)
-		check(smfi_insheader(ctx, 0, "Authentication-Results", (char *)r->auth_results), m,
-		      "inserting header", "Authentication-Results");
+		header_op(ctx, m, H_INSERT, "Authentication-Results", 0, r->auth_results);
 	for (size_t i = 0; i < r->n_remove; i++) {
 		/* indexes are 1-based per name; delete from the highest down */
 		for (size_t k = mp_txn_header_count(m->txn, r->remove[i]); k > 0; k--)
 			check(smfi_chgheader(ctx, (char *)r->remove[i], (int)k, NULL), m,
 			      "removing header", r->remove[i]);
 	}
-	if (r->subject_raw != NULL) {
-		if (r->subject_added)
-			check(smfi_addheader(ctx, "Subject", (char *)r->subject_raw), m, "adding",
-			      "Subject");
-		else
-			check(smfi_chgheader(ctx, "Subject", 1, (char *)r->subject_raw), m,
-			      "changing", "Subject");
-	}
+	if (r->subject_raw != NULL)
+		header_op(ctx, m, r->subject_added ? H_ADD : H_CHANGE, "Subject", 1, r->subject_raw);
 	for (size_t i = 0; i < r->n_add; i++)
-		check(smfi_addheader(ctx, (char *)r->add[i].name, (char *)r->add[i].value), m,
-		      "adding header", r->add[i].name);
+		header_op(ctx, m, H_ADD, r->add[i].name, 0, r->add[i].value);
 	if (r->redirect != NULL) {
 		for (size_t i = 0; i < m->n_rcpts; i++)
 			check(smfi_delrcpt(ctx, m->rcpts[i]), m, "deleting recipient", m->rcpts[i]);
@@ -602,8 +639,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
 		mp_buf_init(&b);
 		trace_value(r, &b);
 		if (b.p != NULL)
-			check(smfi_addheader(ctx, "X-Policy-Trace", b.p), m, "adding header",
-			      "X-Policy-Trace");
+			header_op(ctx, m, H_ADD, "X-Policy-Trace", 0, b.p);
 		mp_buf_free(&b);
 	}
 	end_txn(m, NULL);

@@ -148,6 +148,8 @@ int mp_txn_mail(struct mp_txn *t, const char *from, const char *auth_user,
 int mp_txn_rcpt(struct mp_txn *t, const char *rcpt, struct mp_verdict *v);
 /* End of RCPT: the message-level decision over the accepted recipients. */
 int mp_txn_data(struct mp_txn *t, struct mp_verdict *v);
+/* value: everything after the colon as in the message (leading whitespace
+ * included, as libmilter gives it with SMFIP_HDR_LEADSPC), folds as LF. */
 int mp_txn_header(struct mp_txn *t, const char *name, const char *value);
 int mp_txn_eoh(struct mp_txn *t, struct mp_verdict *v);
 int mp_txn_body(struct mp_txn *t, const void *p, size_t n);

@@ -553,12 +553,19 @@ size_t mp_txn_header_count(const struct mp_txn *t, const char *name)
 int mp_txn_header(struct mp_txn *t, const char *name, const char *value)
 {
 	const struct mp_checks *ck = t->conn->checks;
+	const char *as_sent = value;
 	size_t nl = strlen(name), vl = strlen(value);
 
 	if (!t->data_done && mp_txn_data(t, NULL) < 0)
 		return -1;
-	t->header_bytes += nl + 2 + vl + 2;
+	t->header_bytes += nl + 1 + vl + 2;
 	t->n_hdrs_seen++;
+	/* rules see the value without the whitespace after the colon; DKIM
+	 * gets it as sent */
+	while (*value == ' ' || *value == '\t') {
+		value++;
+		vl--;
+	}
 	/* counted always: removals at EOM need every occurrence */
 	struct mp_hslot *slot = header_slot(t, name, nl);
 	if (slot == NULL)
@@ -577,10 +584,10 @@ int mp_txn_header(struct mp_txn *t, const char *name, const char *value)
 	}
 	if (t->v.outcome != MP_O_NONE)
 		return t->oom ? -1 : 0; /* decided: no rule or check can use it */
-	if (t->dkim_st != NULL)
-		ck->dkim_header(t->dkim_st, name, value);
 	if (t->n_hdrs >= MP_HEADERS_MAX || t->header_bytes > MP_HEADER_BYTES_MAX)
 		return t->oom ? -1 : 0;
+	if (t->dkim_st != NULL)
+		ck->dkim_header(t->dkim_st, name, as_sent);
 	struct mp_hdr *h = push(t, (void **)&t->hdrs, &t->n_hdrs, &t->cap_hdrs, sizeof(*h));
 	if (h == NULL)
 		return -1;

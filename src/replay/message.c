@@ -1,8 +1,9 @@
 /*
  * message - parsing a message file and driving it through the engine.
  *
- * Parsing follows what Postfix hands a milter: header values without the
- * space after the colon and with LF folding, the body with CRLF line ends.
+ * Parsing follows what Postfix hands a milter that asked for
+ * SMFIP_HDR_LEADSPC: header values are everything after the colon, leading
+ * whitespace included, with LF folding; the body has CRLF line ends.
  * An initial mbox "From " line is skipped; a line that is neither a field
  * nor a continuation ends the header, as in Postfix. A NUL byte in a field
  * ends its value (libmilter passes C strings).
@@ -87,8 +88,6 @@ int mp_message_parse(const char *data, size_t len, struct mp_message *m)
 			cap = nc;
 		}
 		const char *v = colon + 1;
-		while (v < content_end && (*v == ' ' || *v == '\t'))
-			v++;
 		struct mp_msg_header *h = &m->hdrs[m->n_hdrs];
 		h->name = strndup(p, (size_t)(colon - p));
 		h->value = strndup(v, (size_t)(content_end - v));
@@ -336,6 +335,8 @@ size_t mp_replay_final_headers(const struct mp_replay *r, struct mp_final_header
 		if (removed)
 			continue;
 		const char *value = m->hdrs[i].value;
+		while (*value == ' ' || *value == '\t')
+			value++;
 		if (!subject_done && res->subject_raw != NULL && !res->subject_added &&
 		    mp_ascii_ieq(m->hdrs[i].name, "Subject")) {
 			value = res->subject_raw;

@@ -7,12 +7,12 @@ rcpt(conn, "<bob@example.com>")
 ok(mt.data(conn), "data")
 headers(conn, { "From", "Alice <alice@sender.example>", "Subject", "lunch" })
 body_eom(conn, "Hi Bob.\r\n", SMFIR_CONTINUE)
-if not mt.eom_check(conn, MT_HDRADD, "X-Policy", "example.com") then fail("no X-Policy") end
-if not mt.eom_check(conn, MT_HDRADD, "X-Policy-Trace", "rules=com-header; action=accept; stage=eom; score=0") then fail("no trace header") end
+if not mt.eom_check(conn, MT_HDRADD, "X-Policy", " example.com") then fail("no X-Policy") end
+if not mt.eom_check(conn, MT_HDRADD, "X-Policy-Trace", " rules=com-header; action=accept; stage=eom; score=0") then fail("no trace header") end
 if mt.eom_check(conn, MT_HDRCHANGE) then fail("a header was changed") end
 -- SPF (pass, from the test zone) and DKIM (none) run for the header
 if not mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results",
-	"mx.test.example;\n\tspf=pass smtp.mailfrom=alice@sender.example;\n\tdkim=none", 0) then
+	" mx.test.example;\n\tspf=pass smtp.mailfrom=alice@sender.example;\n\tdkim=none", 0) then
 	fail("no Authentication-Results at the top")
 end
 if not mt.eom_check(conn, MT_HDRINSERT, "Received-SPF") then fail("no Received-SPF") end

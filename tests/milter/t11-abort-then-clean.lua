@@ -11,7 +11,7 @@ expect(conn, SMFIR_CONTINUE, "second MAIL FROM")
 rcpt(conn, "<bob@example.com>")
 headers(conn, { "From", "alice@sender.example", "Subject", "Offer two" })
 body_eom(conn, "x\r\n", SMFIR_CONTINUE)
-if not mt.eom_check(conn, MT_HDRCHANGE, "Subject", "[SPAM] Offer two") then fail("second message not tagged") end
+if not mt.eom_check(conn, MT_HDRCHANGE, "Subject", " [SPAM] Offer two") then fail("second message not tagged") end
 log_line("id=T11a", "action=abort stage=header")
 log_line("id=T11b", "rules=com-header,tag action=accept stage=eom")
 mt.disconnect(conn)

@@ -9,11 +9,11 @@ sh(bin .. " -c " .. conf .. " reload > /dev/null")
 log_line("reload (signal) done")
 headers(conn, { "From", "x@reload.example" })
 body_eom(conn, "x\r\n", SMFIR_CONTINUE)
-if not mt.eom_check(conn, MT_HDRADD, "X-Reload", "v1") then fail("in-flight message did not keep the old rules") end
+if not mt.eom_check(conn, MT_HDRADD, "X-Reload", " v1") then fail("in-flight message did not keep the old rules") end
 mt.macro(conn, SMFIC_MAIL, "i", "T21b")
 ok(mt.mailfrom(conn, "<x@reload.example>"), "mailfrom")
 rcpt(conn, "<bob@example.com>")
 headers(conn, { "From", "x@reload.example" })
 body_eom(conn, "x\r\n", SMFIR_CONTINUE)
-if not mt.eom_check(conn, MT_HDRADD, "X-Reload", "v2") then fail("the next message did not get the new rules") end
+if not mt.eom_check(conn, MT_HDRADD, "X-Reload", " v2") then fail("the next message did not get the new rules") end
 mt.disconnect(conn)

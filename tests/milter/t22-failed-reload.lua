@@ -12,7 +12,7 @@ start_mail(conn, "<x@reload.example>", "T22")
 rcpt(conn, "<bob@example.com>")
 headers(conn, { "From", "x@reload.example" })
 body_eom(conn, "x\r\n", SMFIR_CONTINUE)
-if not mt.eom_check(conn, MT_HDRADD, "X-Reload", "v2") then fail("old rules not kept after a failed reload") end
+if not mt.eom_check(conn, MT_HDRADD, "X-Reload", " v2") then fail("old rules not kept after a failed reload") end
 -- the broken file is not reported again while it stays as it is
 mt.sleep(1)
 local n = 0
@@ -29,5 +29,5 @@ start_mail(conn, "<x@reload.example>", "T22b")
 rcpt(conn, "<bob@example.com>")
 headers(conn, { "From", "x@reload.example" })
 body_eom(conn, "x\r\n", SMFIR_CONTINUE)
-if not mt.eom_check(conn, MT_HDRADD, "X-Reload", "v3") then fail("automatic reload did not take effect") end
+if not mt.eom_check(conn, MT_HDRADD, "X-Reload", " v3") then fail("automatic reload did not take effect") end
 mt.disconnect(conn)
