@@ -2,10 +2,12 @@
 # tests need, if any is missing (non-interactive, as root).
 # publicsuffix is named because libpsl5 only recommends it, and alignment
 # (dkim.aligned, spf.aligned) needs the list. unbound (the server), python3-spf
-# and python3-authres serve the tests; iproute2 gives them `ss`.
+# python3-authres, python3-dkim and python3-nacl (its ed25519) serve the
+# tests; iproute2 gives them `ss`.
 MP_PACKAGES="build-essential cmake pkg-config libpcre2-dev libjson-c-dev libpsl-dev
 publicsuffix libmilter-dev libsystemd-dev libcmocka-dev miltertest python3
-libspf2-dev libunbound-dev unbound python3-spf python3-authres iproute2"
+libspf2-dev libunbound-dev libopendkim-dev unbound python3-spf python3-authres
+python3-dkim python3-nacl iproute2"
 
 mp_install_deps() {
 	missing=""

@@ -1,14 +1,15 @@
 /*
- * checks - the checker: real SPF over the DNS module, injected results
- * first; see checks.h.
+ * checks - the checker: real SPF and DKIM over the DNS module, injected
+ * results first; see checks.h.
  *
- * DKIM is injected only for now (no verifier yet): without an injected
- * result it is none. The injected DKIM "verifier" watches the From field
- * so that `--dkim pass` yields a signature aligned with the From domain,
- * which is what an administrator testing a rule means by it.
+ * The injected DKIM "verifier" watches the From field so that `--dkim pass`
+ * yields a signature aligned with the From domain, which is what an
+ * administrator testing a rule means by it. Without DNS and without an
+ * injected result DKIM is none.
  */
 #include "checks.h"
 
+#include "dkim.h"
 #include "dns/dns.h"
 #include "mail/address.h"
 #include "spf.h"
@@ -22,12 +23,15 @@
 struct mp_checker {
 	struct mp_injected inj;
 	struct mp_spf *spf;
+	struct mp_dkim *dkim;
 	pthread_mutex_t lock;       /* guards dns */
 	struct mp_dns *dns;
 	struct mp_checks ops;
 };
 
+/* One message's DKIM: real (libopendkim) or injected. */
 struct inj_dkim {
+	struct mp_dkim_msg *real;
 	const struct mp_injected *inj;
 	struct mp_arena arena;
 	struct mp_dkim_sig *sigs;
@@ -84,6 +88,17 @@ static void *dkim_begin(void *arg, const struct mp_envelope *env)
 		return NULL;
 	st->inj = &c->inj;
 	mp_arena_init(&st->arena);
+	if (c->inj.dkim < 0) {
+		struct mp_dns *dns = dns_ref(c);
+		if (dns != NULL) {
+			st->real = mp_dkim_begin(c->dkim, dns, env->dkim_max_signatures);
+			mp_dns_unref(dns);
+			if (st->real == NULL) {
+				free(st);
+				return NULL;
+			}
+		}
+	}
 	return st;
 }
 
@@ -92,18 +107,29 @@ static void dkim_header(void *vst, const char *name, const char *value)
 	struct inj_dkim *st = vst;
 	struct mp_mailbox mb;
 
+	if (st->real != NULL) {
+		mp_dkim_header(st->real, name, value);
+		return;
+	}
 	if (st->from_domain != NULL || !mp_ascii_ieq(name, "From"))
 		return;
 	if (mp_addr_parse_list(value, strlen(value), &st->arena, &mb, 1) >= 1)
 		st->from_domain = mp_arena_strdup(&st->arena, mb.addr + mb.domain);
 }
 
-static void dkim_eoh(void *st)
+static bool dkim_eoh(void *vst)
 {
+	struct inj_dkim *st = vst;
+
+	return st->real != NULL && mp_dkim_eoh(st->real);
 }
 
-static void dkim_body(void *st, const void *p, size_t n)
+static void dkim_body(void *vst, const void *p, size_t n)
 {
+	struct inj_dkim *st = vst;
+
+	if (st->real != NULL)
+		mp_dkim_body(st->real, p, n);
 }
 
 static size_t dkim_end(void *vst, const struct mp_dkim_sig **sigs_r)
@@ -113,6 +139,8 @@ static size_t dkim_end(void *vst, const struct mp_dkim_sig **sigs_r)
 	size_t n = 0;
 
 	*sigs_r = NULL;
+	if (st->real != NULL)
+		return mp_dkim_end(st->real, sigs_r);
 	if (inj->dkim < 0 || inj->dkim == MP_AR_NONE)
 		return 0;
 	if (inj->dkim_domains != NULL)
@@ -143,6 +171,7 @@ static void dkim_free(void *vst)
 
 	if (st == NULL)
 		return;
+	mp_dkim_msg_free(st->real);
 	mp_arena_release(&st->arena);
 	free(st);
 }
@@ -156,7 +185,11 @@ struct mp_checker *mp_checker_new(const char *receiver)
 	mp_injected_init(&c->inj);
 	pthread_mutex_init(&c->lock, NULL);
 	c->spf = mp_spf_new(receiver);
-	if (c->spf == NULL) {
+	c->dkim = mp_dkim_new();
+	if (c->spf == NULL || c->dkim == NULL) {
+		mp_spf_free(c->spf);
+		mp_dkim_free(c->dkim);
+		pthread_mutex_destroy(&c->lock);
 		free(c);
 		return NULL;
 	}
@@ -180,6 +213,7 @@ void mp_checker_free(struct mp_checker *c)
 		return;
 	mp_dns_unref(c->dns);
 	mp_spf_free(c->spf);
+	mp_dkim_free(c->dkim);
 	mp_injected_clear(&c->inj);
 	pthread_mutex_destroy(&c->lock);
 	free(c);

@@ -30,6 +30,7 @@ struct mp_envelope {
 	const char *helo;           /* "" when none */
 	const char *mail_from;      /* "" for the null sender */
 	const char *mail_domain;    /* "" for the null sender */
+	unsigned dkim_max_signatures; /* verified at most; the rest are policy */
 };
 
 struct mp_dkim_sig {
@@ -54,7 +55,8 @@ struct mp_checks {
 	/* DKIM, streamed; begin returns per-message state (NULL: temperror). */
 	void *(*dkim_begin)(void *arg, const struct mp_envelope *env);
 	void (*dkim_header)(void *st, const char *name, const char *value);
-	void (*dkim_eoh)(void *st);
+	/* false: the message is unsigned and DKIM needs no body */
+	bool (*dkim_eoh)(void *st);
 	void (*dkim_body)(void *st, const void *p, size_t n);
 	/* Signatures, valid until dkim_free. */
 	size_t (*dkim_end)(void *st, const struct mp_dkim_sig **sigs_r);

@@ -56,6 +56,7 @@ struct mp_conf *mp_conf_new(void)
 	c->mode = MP_MODE_ENFORCE;
 	c->on_internal_error = MP_ONERR_TEMPFAIL;
 	c->regex_match_limit = 100000;
+	c->dkim_max_signatures = 5;
 	c->body_scan_limit = 1024 * 1024;
 	c->reload_check_interval_ms = 10000;
 	c->log = MP_LOGTO_SYSLOG;
@@ -430,6 +431,17 @@ static const char *set_regex_match_limit(struct setter_ctx *x, const char *v)
 	return NULL;
 }
 
+static const char *set_dkim_max_signatures(struct setter_ctx *x, const char *v)
+{
+	unsigned long long n;
+	const char *rest = parse_ulong(v, &n);
+
+	if (rest == NULL || *rest != '\0' || n == 0 || n > 50)
+		return "expected a number from 1 to 50";
+	x->c->dkim_max_signatures = (unsigned)n;
+	return NULL;
+}
+
 static const char *set_body_scan_limit(struct setter_ctx *x, const char *v)
 {
 	size_t n;
@@ -498,6 +510,7 @@ static const struct {
 	{ "mode", set_mode },
 	{ "on_internal_error", set_on_internal_error },
 	{ "regex_match_limit", set_regex_match_limit },
+	{ "dkim_max_signatures", set_dkim_max_signatures },
 	{ "body_scan_limit", set_body_scan_limit },
 	{ "reload_check_interval", set_reload_check_interval },
 	{ "log", set_log },

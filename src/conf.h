@@ -38,6 +38,7 @@ struct mp_conf {
 	enum mp_mode mode;
 	enum mp_on_error on_internal_error;
 	unsigned long regex_match_limit;
+	unsigned dkim_max_signatures;
 	size_t body_scan_limit;
 	unsigned reload_check_interval_ms;
 	enum mp_log_target log;

@@ -109,6 +109,7 @@ struct mp_txn {
 
 	void *dkim_st;
 	bool dkim_started, dkim_done;
+	bool dkim_body;             /* signed: DKIM wants the body */
 	const struct mp_dkim_sig *sigs;
 	size_t n_sigs;
 	enum mp_authres dkim;

@@ -628,8 +628,8 @@ int mp_txn_eoh(struct mp_txn *t, struct mp_verdict *v)
 	if (t->eoh_seen)
 		return finish(t, v);
 	t->eoh_seen = true;
-	if (t->dkim_st != NULL)
-		t->conn->checks->dkim_eoh(t->dkim_st);
+	if (t->dkim_st != NULL && t->v.outcome == MP_O_NONE)
+		t->dkim_body = t->conn->checks->dkim_eoh(t->dkim_st);
 	if (t->v.outcome == MP_O_NONE && eval_msg(t, MP_STAGE_HEADER) < 0)
 		return -1;
 	for (size_t i = 0; i < t->n_msg; i++) {
@@ -652,7 +652,7 @@ int mp_txn_body(struct mp_txn *t, const void *p, size_t n)
 		if (t->body.oom)
 			return -1;
 	}
-	if (t->dkim_st != NULL)
+	if (t->dkim_body)
 		t->conn->checks->dkim_body(t->dkim_st, p, n);
 	return 0;
 }
@@ -661,7 +661,7 @@ bool mp_txn_wants_body(const struct mp_txn *t)
 {
 	if (t->v.outcome != MP_O_NONE)
 		return false;
-	if (t->collect_body || t->dkim_st != NULL)
+	if (t->collect_body || t->dkim_body)
 		return true;
 	for (size_t i = 0; i < t->n_msg; i++) {
 		if (t->msg[i]->outcome == MP_O_NONE &&
@@ -722,7 +722,10 @@ int mp_txn_eom(struct mp_txn *t, struct mp_verdict *v)
 		return finish(t, v);
 	t->eom_done = true;
 	const struct mp_checks *ck = t->conn->checks;
-	if (t->dkim_st != NULL) {
+	/* a message decided before its end has had no DKIM work since; its
+	 * result is not reported */
+	if (t->v.outcome != MP_O_NONE) {
+	} else if (t->dkim_st != NULL) {
 		t->n_sigs = ck->dkim_end(t->dkim_st, &t->sigs);
 		t->dkim = dkim_summary(t->sigs, t->n_sigs);
 		t->dkim_done = true;

@@ -30,6 +30,7 @@ struct mp_envelope mp_val_envelope(struct mp_txn *t)
 		.helo = c->helo,
 		.mail_from = t->from ? t->from : "",
 		.mail_domain = t->from ? t->from + t->from_dom : "",
+		.dkim_max_signatures = t->set->dkim_max_signatures,
 	};
 }
 

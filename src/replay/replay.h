@@ -22,7 +22,8 @@ struct mp_diags;
 
 struct mp_msg_header {
 	char *name;
-	char *value;    /* as libmilter gives it: no leading space, LF folding */
+	char *value;    /* as libmilter gives it with HDR_LEADSPC: leading
+			 * whitespace kept, LF folding */
 };
 
 struct mp_message {

@@ -140,6 +140,14 @@ static void report_text(const struct mp_replay *r, FILE *out)
 		res->spf_done ? "" : " (not checked)", mp_authres_name(res->spf_helo),
 		res->spf_helo_done ? "" : " (not checked)", mp_authres_name(res->dkim),
 		res->dkim_done ? "" : " (not checked)");
+	for (size_t i = 0; i < res->n_sigs; i++) {
+		const struct mp_dkim_sig *s = &res->sigs[i];
+		fprintf(out, "  dkim signature: %s d=%s s=%s %s", mp_authres_name(s->result), s->domain,
+			s->selector, s->algorithm);
+		if (s->bits)
+			fprintf(out, " %u bits", s->bits);
+		fputc('\n', out);
+	}
 	if (res->n_rcpts > 0)
 		fprintf(out, "recipients:\n");
 	for (size_t i = 0; i < res->n_rcpts; i++) {
@@ -241,6 +249,18 @@ int mp_report_json(const struct mp_replay *r, FILE *out)
 	json_object_object_add(o, "spf", jstr(mp_authres_name(res->spf)));
 	json_object_object_add(o, "spf_helo", jstr(mp_authres_name(res->spf_helo)));
 	json_object_object_add(o, "dkim", jstr(mp_authres_name(res->dkim)));
+	a = json_object_new_array();
+	for (size_t i = 0; i < res->n_sigs; i++) {
+		const struct mp_dkim_sig *s = &res->sigs[i];
+		json_object *so = json_object_new_object();
+		json_object_object_add(so, "result", jstr(mp_authres_name(s->result)));
+		json_object_object_add(so, "domain", jstr(s->domain));
+		json_object_object_add(so, "selector", jstr(s->selector));
+		json_object_object_add(so, "algorithm", jstr(s->algorithm));
+		json_object_object_add(so, "bits", json_object_new_int((int)s->bits));
+		json_object_array_add(a, so);
+	}
+	json_object_object_add(o, "dkim_signatures", a);
 	a = json_object_new_array();
 	for (size_t i = 0; i < res->n_rcpts; i++) {
 		const struct mp_rcpt_info *ri = &res->rcpts[i];

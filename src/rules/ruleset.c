@@ -294,6 +294,7 @@ static void resolve_lists(struct mp_loader *ld, struct vec *order)
 static void copy_settings(struct mp_ruleset *rs, const struct mp_conf *c)
 {
 	rs->set.regex_match_limit = c->regex_match_limit;
+	rs->set.dkim_max_signatures = c->dkim_max_signatures;
 	rs->set.body_scan_limit = c->body_scan_limit;
 	rs->set.recipient_policy = c->recipient_policy;
 	rs->set.mode = c->mode;

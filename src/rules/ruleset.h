@@ -25,6 +25,7 @@ struct mp_stamps;
 
 struct mp_settings {
 	unsigned long regex_match_limit;
+	unsigned dkim_max_signatures;
 	size_t body_scan_limit;
 	enum mp_recipient_policy recipient_policy;
 	enum mp_mode mode;
