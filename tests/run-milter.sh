@@ -80,7 +80,8 @@ run_scripts() { # run_scripts NAME PATTERN
 	for s in "$here"/milter/$2; do
 		if timeout 60 miltertest -D socket="unix:$tmp/$1.sock" -D log="$tmp/$1.log" \
 			-D bin="$bin" -D conf="$tmp/$1.conf" -D rules="$tmp/rules" \
-			-D lib="$here/milter/lib.lua" -s "$s" > "$tmp/out" 2>&1; then
+			-D lib="$here/milter/lib.lua" -D fixtures="$here/dkim/fixtures" \
+			-s "$s" > "$tmp/out" 2>&1; then
 			pass
 		else
 			fail "$(basename "$s")"

@@ -2,7 +2,8 @@
 # DNS through a real unbound server on loopback (dns_servers): SPF results,
 # a `.test` name, a SERVFAIL zone, many threads through the cache, and a
 # dead server (temperror within dns_timeout plus a margin, no hung thread);
-# then `milter-policy test` reaching the same server.
+# then `milter-policy test` reaching the same server, for SPF and for the
+# DKIM key of a signed message.
 # Usage: run-unbound.sh BINARY DNS-LIVE
 set -u
 bin=$1
@@ -27,6 +28,9 @@ dead=$((port + 1)) # nothing listens there
 # one TXT record of three strings, about 480 bytes in all (each string <= 255)
 long1=$(printf 'ip4:192.0.2.%d ' $(seq 1 15))
 long2=$(printf 'ip4:192.0.2.%d ' $(seq 16 30))
+# the DKIM key of the signed fixtures, as DNS strings of at most 250 bytes
+key=$here/dkim/keys/rsa2048.dns
+dkim_key="\"$(cut -c1-250 "$key")\" \"$(cut -c251- "$key")\""
 cat > "$tmp/unbound.conf" <<CONF
 server:
     interface: 127.0.0.1
@@ -54,6 +58,8 @@ server:
     local-data: 'long.example. 300 IN TXT "v=spf1 $long1" "$long2" "ip4:198.51.100.7 -all"'
     local-data: 'inctemp.example. 300 IN TXT "v=spf1 include:broken.example -all"'
     local-data: 'spf.test. 300 IN TXT "v=spf1 ip4:198.51.100.7 -all"'
+    local-data: 's2048._domainkey.bank.example. 300 IN TXT $dkim_key'
+    local-data: 'bank.example. 300 IN TXT "v=spf1 ip4:198.51.100.0/24 -all"'
     local-zone: "broken.example." transparent
     local-data: 'sender.example. 300 IN TXT "v=spf1 ip4:198.51.100.0/24 -all"'
 forward-zone:
@@ -86,6 +92,11 @@ out=$("$bin" -c "$tmp/test.conf" test --json --client-ip 203.0.113.9 --from a@pa
 if printf '%s' "$out" | grep -q '"stage": "mail"' && printf '%s' "$out" | grep -q '"spf": "fail"'; then pass; else fail "test through unbound: $out"; fi
 out=$("$bin" -c "$tmp/test.conf" test --json --client-ip 198.51.100.7 --from a@spf.test --rcpt b@x.example "$tmp/m.eml")
 if printf '%s' "$out" | grep -q 'spf=pass smtp.mailfrom=a@spf.test'; then pass; else fail ".test name through unbound: $out"; fi
+
+# DKIM: a message signed by python3-dkim, its key from unbound
+out=$("$bin" -c "$tmp/test.conf" test --json --client-ip 198.51.100.7 --from alerts@bank.example --rcpt b@x.example "$here/dkim/fixtures/bank-aligned.eml")
+if printf '%s' "$out" | grep -q 'dkim=pass header.d=bank.example header.s=s2048' &&
+	printf '%s' "$out" | grep -q '"dkim": "pass"'; then pass; else fail "DKIM key through unbound: $out"; fi
 
 echo "$((n - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ]

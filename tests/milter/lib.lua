@@ -100,3 +100,61 @@ function sh(cmd)
 	local okc = os.execute(cmd)
 	if not okc then fail("command failed: " .. cmd) end
 end
+
+-- Sends a message file's header fields (the value as in the file: its
+-- leading whitespace and folds kept, folds as LF, as Postfix sends them
+-- with HDR_LEADSPC), end of header and its body (CRLF), without eom.
+function send_file(conn, path)
+	local f = io.open(path, "rb")
+	if f == nil then fail("cannot read " .. path) end
+	local text = f:read("*a"):gsub("\r\n", "\n")
+	f:close()
+	local head, body = text:match("^(.-)\n\n(.*)$")
+	if head == nil then fail(path .. ": no empty line after the header") end
+	local fields = {}
+	for line in (head .. "\n"):gmatch("(.-)\n") do
+		if line:match("^[ \t]") and #fields > 0 then
+			fields[#fields] = fields[#fields] .. "\n" .. line
+		else
+			fields[#fields + 1] = line
+		end
+	end
+	for _, field in ipairs(fields) do
+		local name, value = field:match("^([^:]+):(.*)$")
+		ok(mt.header(conn, name, value), "header " .. name)
+	end
+	ok(mt.eoh(conn), "eoh")
+	expect(conn, SMFIR_CONTINUE, "end of header")
+	ok(mt.bodystring(conn, (body:gsub("\n", "\r\n"))), "body")
+end
+
+-- The first 8 characters of b= of a message file's first DKIM-Signature.
+function dkim_b8(path)
+	local f = io.open(path, "rb")
+	local text = f:read("*a"):gsub("\r\n", "\n")
+	f:close()
+	local sig = text:match("^DKIM%-Signature:(.-)\n[^ \t]")
+	if sig == nil then fail(path .. ": no DKIM-Signature first") end
+	sig = sig:gsub("[ \t\n]", "")
+	return sig:match(";b=([^;]*)"):sub(1, 8)
+end
+
+-- Parses an Authentication-Results value with python3-authres (RFC 8601)
+-- and returns "method=result d=... s=..." lines, or fails.
+function authres_parse(value)
+	local tmpname = os.tmpname()
+	local f = io.open(tmpname, "wb")
+	f:write(value)
+	f:close()
+	local p = io.popen("/usr/bin/python3 -c '" ..
+		"import authres, sys\n" ..
+		"h = authres.AuthenticationResultsHeader.parse(\"Authentication-Results: \" + open(sys.argv[1]).read())\n" ..
+		"for r in h.results:\n" ..
+		"    props = {(p.type, p.name): p.value for p in r.properties}\n" ..
+		"    print(r.method + \"=\" + r.result, props.get((\"header\", \"d\"), \"\"), props.get((\"header\", \"s\"), \"\"))\n" ..
+		"' " .. tmpname .. " 2>&1")
+	local out = p:read("*a")
+	p:close()
+	os.remove(tmpname)
+	return out
+end
