@@ -65,6 +65,7 @@ DKIM_RESULT = {"bank-aligned": "pass", "bank-subdomain": "pass", "bank-ed25519":
                "bank-sha1": "policy", "other-signed": "pass"}
 
 ZONE = """# Keys for the DKIM cases (tests/dkim/keys; written by tests/dkim/make-fixtures.py).
+bank.example TXT "v=spf1 ip4:192.0.2.0/24 -all"
 s2048._domainkey.bank.example {rsa2048}
 sub._domainkey.mail.bank.example {rsa2048}
 ed._domainkey.bank.example {ed25519}

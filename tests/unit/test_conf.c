@@ -44,6 +44,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->mode, MP_MODE_ENFORCE);
 	assert_int_equal(c->on_internal_error, MP_ONERR_TEMPFAIL);
 	assert_int_equal(c->regex_match_limit, 100000);
+	assert_int_equal(c->dkim_max_signatures, 5);
 	assert_int_equal(c->body_scan_limit, 1024 * 1024);
 	assert_int_equal(c->reload_check_interval_ms, 10000);
 	assert_int_equal(c->log, MP_LOGTO_SYSLOG);
@@ -127,10 +128,11 @@ static void test_errors(void **state)
 		"socket_mode = 0999\n"
 		"mode enforce\n"
 		"authserv_id = \"a b\"\n"
-		"recipient_policy = random\n";
+		"recipient_policy = random\n"
+		"dkim_max_signatures = 0\n";
 
 	assert_int_equal(load(text, &c, &d), -1);
-	assert_int_equal(d.n, 11);
+	assert_int_equal(d.n, 12);
 	assert_int_equal(d.v[0].line, 1);
 	assert_int_equal(d.v[0].col, 10);
 	assert_true(strstr(d.v[0].msg, "bad value for socket") != NULL);
@@ -146,6 +148,8 @@ static void test_errors(void **state)
 	assert_int_equal(d.v[8].line, 9);
 	assert_true(strstr(d.v[9].msg, "authserv_id") != NULL);
 	assert_true(strstr(d.v[10].msg, "split or strictest") != NULL);
+	assert_true(strstr(d.v[11].msg, "from 1 to 50") != NULL);
+	assert_int_equal(d.v[11].line, 12);
 	mp_conf_free(c);
 	mp_diags_free(&d);
 

@@ -62,6 +62,17 @@ static void test_from_list(void **state)
 	assert_int_equal(parse("", &a, mb, 8), 0);
 	assert_int_equal(parse("just-a-name", &a, mb, 8), 1);
 	assert_int_equal(mb[0].domain, mb[0].len);
+	/* what a display name or comment says is not the address */
+	assert_int_equal(parse("\"ceo@bank.example <x>\" <real@x.example>", &a, mb, 8), 1);
+	assert_string_equal(mb[0].addr, "real@x.example");
+	assert_int_equal(parse("=?utf-8?q?ceo=40bank.example?= <real@x.example>", &a, mb, 8), 1);
+	assert_string_equal(mb[0].addr, "real@x.example");
+	assert_int_equal(parse("a@b.example (sent for ceo@bank.example)", &a, mb, 8), 1);
+	assert_string_equal(mb[0].addr, "a@b.example");
+	assert_int_equal(parse("Alice\n <alice@folded.example>", &a, mb, 8), 1);
+	assert_string_equal(mb[0].addr + mb[0].domain, "folded.example");
+	assert_int_equal(parse("\"a\\\"b\"@q.example", &a, mb, 8), 1);
+	assert_string_equal(mb[0].addr + mb[0].domain, "q.example");
 	/* more than fit: counted, not stored */
 	assert_int_equal(parse("a@x, b@x, c@x", &a, mb, 2), 3);
 	mp_arena_release(&a);
