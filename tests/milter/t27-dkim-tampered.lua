@@ -1,5 +1,6 @@
 -- Bank mail whose body changed after signing: dkim=fail, so the bank rule
--- tags it (Subject and a warning header), as the daemon reports.
+-- tags it (Subject and a warning header), as the daemon reports; then
+-- unsigned bank mail, tagged the same way.
 dofile(lib)
 local msg = fixtures .. "/bank-tampered.eml"
 local conn = session("198.51.100.7")
@@ -21,4 +22,17 @@ end
 local parsed = authres_parse(ar)
 if parsed ~= "spf=pass  \ndkim=fail bank.example s2048\n" then fail("python3-authres: " .. parsed) end
 log_line("id=T27", "spf=pass dkim=fail rules=com-header,unsigned-bank action=accept")
+-- and unsigned bank mail on the same connection: dkim=none, tagged too
+start_mail(conn, "<alerts@bank.example>", "T27b")
+rcpt(conn, "<bob@example.com>")
+ok(mt.data(conn), "data")
+send_file(conn, fixtures .. "/bank-unsigned.eml")
+ok(mt.eom(conn), "eom")
+expect(conn, SMFIR_CONTINUE, "end of message")
+if not mt.eom_check(conn, MT_HDRCHANGE, "Subject", " [SUSPECT] statement six") then fail("unsigned not tagged") end
+if not mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results",
+	" mx.test.example;\n\tspf=pass smtp.mailfrom=alerts@bank.example;\n\tdkim=none", 0) then
+	fail("no Authentication-Results with dkim=none")
+end
+log_line("id=T27b", "dkim=none rules=com-header,unsigned-bank action=accept")
 mt.disconnect(conn)
