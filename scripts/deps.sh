@@ -3,11 +3,14 @@
 # publicsuffix is named because libpsl5 only recommends it, and alignment
 # (dkim.aligned, spf.aligned) needs the list. unbound (the server), python3-spf
 # python3-authres, python3-dkim and python3-nacl (its ed25519) serve the
-# tests; iproute2 gives them `ss`.
+# tests; iproute2 gives them `ss`. postfix (its smtp-sink too) and swaks run
+# the end-to-end tests; m4, liblockfile1 and libwrap0 are what the private
+# Sendmail needs (its packages conflict with postfix: tests/e2e/sendmail.py
+# downloads and unpacks them instead of installing them).
 MP_PACKAGES="build-essential cmake pkg-config libpcre2-dev libjson-c-dev libpsl-dev
 publicsuffix libmilter-dev libsystemd-dev libcmocka-dev miltertest python3
 libspf2-dev libunbound-dev libopendkim-dev unbound python3-spf python3-authres
-python3-dkim python3-nacl iproute2"
+python3-dkim python3-nacl iproute2 postfix swaks m4 liblockfile1 libwrap0"
 
 mp_install_deps() {
 	missing=""
@@ -22,6 +25,9 @@ mp_install_deps() {
 		return 1
 	fi
 	export DEBIAN_FRONTEND=noninteractive
+	# Postfix for the end-to-end tests, without touching the system's mail
+	# setup: no main.cf is written and nothing is started
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 	apt-get update -qq
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,500 @@
+#!/usr/bin/python3
+"""End to end: milter-policy behind a real private Postfix, with unbound for
+DNS and smtp-sink as the next hop (tests/e2e/testbed.py, postfix.py).
+
+Each case sends with swaks (XCLIENT gives the client address) and asserts
+the SMTP reply at the stage where it must come and, for accepted mail, the
+header of the message as smtp-sink received it.
+Usage: run-postfix.py BINARY
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from postfix import Postfix, swaks  # noqa: E402
+from testbed import AUTHSERV, HERE, TESTS, Testbed, wait_for  # noqa: E402
+
+import authres  # noqa: E402
+
+FIXTURES = os.path.join(TESTS, "dkim", "fixtures")
+CLIENT = "198.51.100.7"
+DNS = [
+    ("sender.example", "TXT", '"v=spf1 ip4:198.51.100.0/24 -all"'),
+    ("bank.example", "TXT", '"v=spf1 ip4:198.51.100.0/24 -all"'),
+    ("soft.example", "TXT", '"v=spf1 ip4:192.0.2.0/24 ~all"'),
+    ("esp.example", "TXT", '"v=spf1 ip4:198.51.100.0/24 -all"'),
+]
+RELAY = ["example.com", "example.org", "elsewhere.example"]
+
+CASES = []
+
+
+def case(fn):
+    CASES.append(fn)
+    return fn
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Fail(what)
+
+
+def reply(got, want, what):
+    check(got is not None and got.startswith(want), "%s: reply %r, wanted %r" % (what, got, want))
+
+
+def msg(subject, frm="Alice <alice@sender.example>", to="bob@example.com", headers=(),
+        body=b"Hello Bob.\r\n"):
+    head = ["From: " + frm, "To: " + to, "Subject: " + subject,
+            "Date: Thu, 26 Nov 2026 10:00:00 +0000",
+            "Message-ID: <%s@e2e.test>" % re.sub(r"[^A-Za-z0-9]", "-", subject)]
+    head += list(headers)
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+def send(tb, pf, frm, to, data, client=CLIENT, helo="mail.sender.example", extra=()):
+    args = ["--from", frm, "--to", ",".join(to if isinstance(to, list) else [to]),
+            "--ehlo", helo, "--data", "-"]
+    if client:
+        args += ["--xclient-addr", client, "--xclient-name", "mail.sender.example"]
+    return swaks(pf.port, *(args + list(extra)), data=data)
+
+
+def delivered(tb, n=1):
+    got = tb.sink_messages(n)
+    check(len(got) >= n, "%d message(s) reached smtp-sink, wanted %d" % (len(got), n))
+    return got
+
+
+def rcpts(m):
+    """The envelope recipients smtp-sink recorded."""
+    return [v.split()[0].strip("<>") for v in m.get_all("X-Rcpt-Args", [])]
+
+
+def our_ar(m):
+    """Our Authentication-Results fields, parsed with python3-authres."""
+    out = []
+    for v in m.get_all("Authentication-Results", []):
+        parsed = authres.AuthenticationResultsHeader.parse("Authentication-Results: " + v)
+        if parsed.authserv_id.lower() == AUTHSERV:
+            out.append(parsed)
+    return out
+
+
+def ar_results(m):
+    ars = our_ar(m)
+    check(len(ars) == 1, "%d Authentication-Results fields of ours" % len(ars))
+    return {r.method: r.result for r in ars[0].results}
+
+
+def header_names(m):
+    return [k.lower() for k in m.keys()]
+
+
+# ---- refusals at each stage ----------------------------------------------
+
+@case
+def reject_at_connect(tb, pf):
+    t = send(tb, pf, "alice@sender.example", "bob@example.com", msg("connect"), client="203.0.113.5")
+    # libmilter cannot reply at connect; the refusal answers the session's
+    # first command, and Postfix gives a milter's connect or HELO refusal
+    # at MAIL FROM (it always accepts EHLO)
+    reply(t.reply_to("EHLO", 2), "250", "EHLO after XCLIENT")
+    reply(t.reply_to("MAIL FROM"), "554 5.7.1 Client 203.0.113.5 blocked", "MAIL FROM")
+    check(t.reply_to("RCPT") is None, "the session went on to RCPT TO")
+
+
+@case
+def reject_at_helo(tb, pf):
+    t = send(tb, pf, "alice@sender.example", "bob@example.com", msg("helo"), client=None,
+             helo="bad.helo.example")
+    reply(t.reply_to("EHLO"), "250", "EHLO")
+    reply(t.reply_to("MAIL FROM"), "550 5.7.1 Bad HELO bad.helo.example", "MAIL FROM")
+
+
+@case
+def reject_at_mail(tb, pf):
+    t = send(tb, pf, "spam@blocked.example", "bob@example.com", msg("mail"))
+    reply(t.reply_to("MAIL FROM"), "550 5.7.1 Sender spam@blocked.example refused", "MAIL FROM")
+
+
+@case
+def reject_one_rcpt_others_delivered(tb, pf):
+    t = send(tb, pf, "alice@sender.example", ["old@example.com", "bob@example.com"], msg("rcpt"))
+    reply(t.reply_to("RCPT TO:<old@"), "550 5.1.1 Mailbox closed", "RCPT old@")
+    reply(t.reply_to("RCPT TO:<bob@"), "250", "RCPT bob@")
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    check(rcpts(m) == ["bob@example.com"], "delivered to %s" % rcpts(m))
+
+
+@case
+def tempfail_one_rcpt(tb, pf):
+    t = send(tb, pf, "alice@sender.example", ["full@example.com", "bob@example.com"], msg("full"))
+    reply(t.reply_to("RCPT TO:<full@"), "452 4.2.2 Mailbox full", "RCPT full@")
+    reply(t.end_of_data(), "250", "end of data")
+    check(rcpts(delivered(tb)[0]) == ["bob@example.com"], "wrong recipients")
+
+
+@case
+def reject_at_end_of_header(tb, pf):
+    data = msg("invoice", headers=["MIME-Version: 1.0",
+                                   'Content-Type: application/octet-stream; name="invoice.pdf.exe"'])
+    t = send(tb, pf, "alice@sender.example", "bob@example.com", data)
+    reply(t.reply_to("DATA"), "354", "DATA")
+    reply(t.end_of_data(), "550 5.7.1 Executable attachments refused", "end of data")
+
+
+@case
+def reject_at_end_of_data(tb, pf):
+    t = send(tb, pf, "alice@sender.example", "bob@example.com",
+             msg("body", body=b"This has the forbidden phrase in it.\r\n"))
+    reply(t.end_of_data(), "550 5.7.1 Message body refused", "end of data")
+
+
+@case
+def split_recipients(tb, pf):
+    t = send(tb, pf, "alice@sender.example", ["bob@example.com", "carol@example.org"], msg("split"))
+    reply(t.reply_to("RCPT TO:<carol@"), "452 4.5.3", "RCPT of a second policy")
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    check(rcpts(m) == ["bob@example.com"], "first transaction to %s" % rcpts(m))
+    check(m["X-Policy"] == "example.com", "X-Policy %r" % m["X-Policy"])
+    tb.clear_sink()
+    # the client retries the deferred recipient in a transaction of its own
+    t = send(tb, pf, "alice@sender.example", "carol@example.org", msg("split again"))
+    reply(t.end_of_data(), "250", "second transaction")
+    m = delivered(tb)[0]
+    check(rcpts(m) == ["carol@example.org"] and m["X-Policy"] == "example.org",
+          "second transaction: %s %r" % (rcpts(m), m["X-Policy"]))
+
+
+@case
+def null_sender_to_many(tb, pf):
+    t = send(tb, pf, "<>", ["a@elsewhere.example", "b@elsewhere.example"], msg("bounce"))
+    reply(t.reply_to("RCPT TO:<a@"), "250", "first recipient")
+    reply(t.reply_to("RCPT TO:<b@"), "550 5.5.3 A bounce goes to one recipient", "second recipient")
+
+
+# ---- SPF -----------------------------------------------------------------
+
+@case
+def spf_fail_at_mail(tb, pf):
+    t = send(tb, pf, "alice@sender.example", "bob@example.com", msg("spf fail"), client="192.0.2.99")
+    reply(t.reply_to("MAIL FROM"), "550 5.7.23 SPF check failed for sender.example", "MAIL FROM")
+
+
+@case
+def spf_temperror_tempfails(tb, pf):
+    t = send(tb, pf, "a@broken.example", "bob@example.com", msg("spf temperror"))
+    reply(t.reply_to("MAIL FROM"), "451 4.7.24 SPF temporary error for broken.example", "MAIL FROM")
+
+
+@case
+def spf_pass_in_auth_results(tb, pf):
+    t = send(tb, pf, "alice@sender.example", "bob@example.com", msg("spf pass"))
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    check(ar_results(m).get("spf") == "pass", "A-R %s" % m.get_all("Authentication-Results"))
+    props = {(p.type, p.name): p.value for p in our_ar(m)[0].results[0].properties}
+    check(props.get(("smtp", "mailfrom")) == "alice@sender.example", "smtp.mailfrom %s" % props)
+
+
+@case
+def spf_softfail_tagged(tb, pf):
+    t = send(tb, pf, "a@soft.example", "bob@example.com", msg("spf softfail", frm="a@soft.example"))
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    check(ar_results(m).get("spf") == "softfail", "spf %s" % ar_results(m))
+    check(m["X-SPF-Softfail"] == "soft.example", "X-SPF-Softfail %r" % m["X-SPF-Softfail"])
+
+
+@case
+def spf_none(tb, pf):
+    t = send(tb, pf, "a@nospf.example", "bob@example.com", msg("spf none", frm="a@nospf.example"))
+    reply(t.end_of_data(), "250", "end of data")
+    check(ar_results(delivered(tb)[0]).get("spf") == "none", "spf not none")
+
+
+# ---- DKIM ----------------------------------------------------------------
+
+def fixture(name):
+    with open(os.path.join(FIXTURES, name + ".eml"), "rb") as f:
+        return f.read()
+
+
+@case
+def dkim_pass_left_alone(tb, pf):
+    t = send(tb, pf, "alerts@bank.example", "bob@example.com", fixture("bank-aligned"))
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    res = ar_results(m)
+    check(res.get("dkim") == "pass" and res.get("spf") == "pass", "A-R %s" % res)
+    check(m["Subject"] == "statement one", "Subject %r" % m["Subject"])
+    check("x-policy-warning" not in header_names(m), "warning added to signed mail")
+
+
+@case
+def dkim_fail_tagged(tb, pf):
+    t = send(tb, pf, "alerts@bank.example", "bob@example.com", fixture("bank-tampered"))
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    check(ar_results(m).get("dkim") == "fail", "A-R %s" % ar_results(m))
+    check(m["Subject"] == "[SUSPECT] statement five", "Subject %r" % m["Subject"])
+    check(m["X-Policy-Warning"] == "unsigned mail claiming bank.example", "no warning")
+
+
+@case
+def dkim_unsigned_tagged(tb, pf):
+    t = send(tb, pf, "alerts@bank.example", "bob@example.com", fixture("bank-unsigned"))
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    check(ar_results(m).get("dkim") == "none", "A-R %s" % ar_results(m))
+    check(m["Subject"] == "[SUSPECT] statement six", "Subject %r" % m["Subject"])
+
+
+# ---- header changes ------------------------------------------------------
+
+@case
+def subject_tag_and_added_header(tb, pf):
+    t = send(tb, pf, "alice@sender.example", "bob@example.com", msg("Offer of the week"))
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    check(m["Subject"] == "[SPAM] Offer of the week", "Subject %r" % m["Subject"])
+    check(m["X-Policy"] == "example.com", "X-Policy %r" % m["X-Policy"])
+    check(len(m.get_all("Subject")) == 1, "Subject added, not changed")
+
+
+@case
+def header_removed(tb, pf):
+    t = send(tb, pf, "alice@sender.example", "bob@example.com",
+             msg("internal", headers=["X-Internal: secret-1", "X-Internal: secret-2", "X-Other: kept"]))
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    check("x-internal" not in header_names(m), "X-Internal still there")
+    check(m["X-Other"] == "kept", "X-Other lost")
+
+
+@case
+def forged_auth_results_removed(tb, pf):
+    data = msg("forged", headers=[
+        "Authentication-Results: %s; spf=pass smtp.mailfrom=forged@bank.example" % AUTHSERV,
+        "Authentication-Results: other.example; dkim=pass header.d=other.example",
+        "Authentication-Results: MX.E2E.EXAMPLE; dkim=pass header.d=bank.example"])
+    t = send(tb, pf, "alice@sender.example", "bob@example.com", data)
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    ars = m.get_all("Authentication-Results")
+    check(len(our_ar(m)) == 1, "fields of ours: %s" % ars)
+    check(any(a.startswith("other.example;") for a in ars), "the other server's field was removed")
+    check("forged" not in " ".join(ars), "a forged field is still there: %s" % ars)
+    # ours is the topmost Authentication-Results
+    check(ars[0].lower().startswith(AUTHSERV), "ours not on top: %s" % ars)
+
+
+@case
+def bcc_reaches_sink(tb, pf):
+    t = send(tb, pf, "alice@sender.example", "audited@example.com", msg("audited"))
+    reply(t.end_of_data(), "250", "end of data")
+    delivered(tb)
+
+    def all_rcpts():
+        return sorted(r for m in tb.sink_messages(1, timeout=0.5) for r in rcpts(m))
+    got = wait_for(lambda: all_rcpts() if len(all_rcpts()) >= 2 else None, 10) or all_rcpts()
+    check(got == ["archive@example.org", "audited@example.com"], "delivered to %s" % got)
+
+
+@case
+def redirect_reaches_sink(tb, pf):
+    t = send(tb, pf, "alice@sender.example", "trap@example.com", msg("trapped"))
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    check(rcpts(m) == ["abuse@example.org"], "delivered to %s" % rcpts(m))
+
+
+@case
+def quarantine_to_hold_queue(tb, pf):
+    t = send(tb, pf, "alice@sender.example", "bob@example.com", msg("please quarantine me"))
+    reply(t.end_of_data(), "250", "end of data")
+    held = wait_for(lambda: [q for q in pf.queue() if q.get("queue_name") == "hold"], 10)
+    check(held, "nothing in the hold queue: %s" % pf.queue())
+    check(held[0]["recipients"][0]["address"] == "bob@example.com", "held: %s" % held)
+    check(not tb.sink_messages(1, timeout=1), "a quarantined message was delivered")
+
+
+@case
+def discard_not_delivered(tb, pf):
+    t = send(tb, pf, "x@discard.example", "bob@example.com", msg("discard", frm="x@discard.example"))
+    reply(t.end_of_data(), "250", "end of data (a discard looks accepted)")
+    check(pf.wait_log("discarded") or pf.wait_log("milter triggers DISCARD"), "no discard in the mail log")
+    check(not tb.sink_messages(1, timeout=1), "a discarded message was delivered")
+
+
+@case
+def dry_run_rule_changes_nothing(tb, pf):
+    t = send(tb, pf, "alice@sender.example", "bob@example.com", msg("probe message"))
+    reply(t.end_of_data(), "250", "end of data (the dry-run rule would reject)")
+    m = delivered(tb)[0]
+    check(m["Subject"] == "probe message", "Subject changed")
+    check(wait_for(lambda: 'rule=probe dry_run=yes would="reject' in tb.milter_log(), 5),
+          "no dry-run log line")
+
+
+@case
+def mode_dry_run_then_enforce(tb, pf):
+    tb.write_conf(tb.conf_text + "mode = dry-run\n")
+    subprocess.run([tb.binary, "-c", tb.conf, "reload"], check=True, capture_output=True)
+    check(wait_for(lambda: "mode=dry-run" in tb.milter_log() or tb.milter_log().count("reload (signal) done") >= 1, 10),
+          "no reload")
+    try:
+        t = send(tb, pf, "spam@blocked.example", "bob@example.com", msg("dry mode"))
+        reply(t.reply_to("MAIL FROM"), "250", "MAIL FROM in dry-run mode")
+        reply(t.end_of_data(), "250", "end of data")
+        m = delivered(tb)[0]
+        check(not our_ar(m) and "x-policy" not in header_names(m), "dry-run mode altered the message")
+    finally:
+        tb.write_conf(tb.conf_text)
+        n = tb.milter_log().count("reload (signal) done")
+        subprocess.run([tb.binary, "-c", tb.conf, "reload"], check=True, capture_output=True)
+        wait_for(lambda: tb.milter_log().count("reload (signal) done") > n, 10)
+    t = send(tb, pf, "spam@blocked.example", "bob@example.com", msg("enforce again"))
+    reply(t.reply_to("MAIL FROM"), "550 5.7.1", "MAIL FROM after going back to enforce")
+
+
+def set_version(tb, v):
+    path = os.path.join(tb.rules, "global.rules")
+    text = open(path).read()
+    text = re.sub(r'"X-Rules-Version" "v\d+"', '"X-Rules-Version" "%s"' % v, text)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+@case
+def reload_by_signal(tb, pf):
+    n = tb.milter_log().count("reload (signal) done")
+    set_version(tb, "v2")
+    os.kill(int(open(os.path.join(os.path.dirname(tb.socket), "mp.pid")).read()), signal.SIGUSR1)
+    check(wait_for(lambda: tb.milter_log().count("reload (signal) done") > n, 10), "no reload on SIGUSR1")
+    t = send(tb, pf, "alice@sender.example", "bob@example.com", msg("version check"))
+    reply(t.end_of_data(), "250", "end of data")
+    check(delivered(tb)[0]["X-Rules-Version"] == "v2", "the new rules did not apply")
+
+
+@case
+def reload_on_file_change(tb, pf):
+    n = tb.milter_log().count("reload (files changed) done")
+    time.sleep(1.1)  # a different modification time
+    set_version(tb, "v3")
+    check(wait_for(lambda: tb.milter_log().count("reload (files changed) done") > n, 10),
+          "no reload after the rule file changed")
+    t = send(tb, pf, "alice@sender.example", "bob@example.com", msg("version check"))
+    reply(t.end_of_data(), "250", "end of data")
+    check(delivered(tb)[0]["X-Rules-Version"] == "v3", "the changed rules did not apply")
+
+
+# ---- other paths ---------------------------------------------------------
+
+@case
+def authenticated_client_accepted_early(tb, pf):
+    # XCLIENT LOGIN= makes Postfix send {auth_authen}: accepted at MAIL FROM,
+    # even from a blocked sender domain, and no checks run
+    t = send(tb, pf, "spam@blocked.example", "bob@example.com", msg("authenticated"),
+             extra=["--xclient-login", "alice"])
+    reply(t.reply_to("MAIL FROM"), "250", "MAIL FROM")
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    check("x-policy" not in header_names(m), "rules ran after an early accept")
+    check(not our_ar(m), "checks ran after an early accept: %s" % m.get_all("Authentication-Results"))
+
+
+@case
+def sendmail_command_through_non_smtpd_milters(tb, pf):
+    out = pf.sendmail("alice@sender.example", ["bob@example.com"], msg("Offer by sendmail"))
+    check(out.returncode == 0, "sendmail: %s" % out.stderr)
+    m = delivered(tb)[0]
+    check(m["Subject"] == "[SPAM] Offer by sendmail", "Subject %r" % m["Subject"])
+    check(m["X-Policy"] == "example.com", "X-Policy %r" % m["X-Policy"])
+
+
+@case
+def eight_bit_message_intact(tb, pf):
+    body = "Grüße aus Köln – naïve café\r\n".encode("utf-8") + bytes(range(0x80, 0x100)) + b"\r\n"
+    data = msg("eight bit", headers=["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8",
+                                     "Content-Transfer-Encoding: 8bit"], body=body)
+    t = send(tb, pf, "alice@sender.example", "bob@example.com", data)
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    # smtp-sink stores lines with LF ends
+    check(body.replace(b"\r\n", b"\n") in m.raw, "the 8-bit body changed on the way")
+
+
+@case
+def ten_megabyte_message(tb, pf):
+    line = b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuv\r\n"
+    body = line * (10 * 1024 * 1024 // len(line) + 1)
+    t = send(tb, pf, "alice@sender.example", "bob@example.com", msg("big", body=body))
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    check(b"\n\n" + body.replace(b"\r\n", b"\n") in m.raw, "the body did not arrive whole (%d bytes)" % len(m.raw))
+    check(m["X-Policy"] == "example.com", "rules did not apply to the big message")
+
+
+@case
+def log_line_per_message(tb, pf):
+    t = send(tb, pf, "alice@sender.example", "bob@example.com", msg("logged"))
+    reply(t.end_of_data(), "250", "end of data")
+    delivered(tb)
+    line = wait_for(lambda: [l for l in tb.milter_log().splitlines()
+                             if "from=<alice@sender.example>" in l and "action=accept" in l
+                             and "spf=pass" in l and "policy=example.com" in l], 5)
+    check(line, "no log line in the documented form")
+    # the queue id Postfix gave the message is the id= of the log line
+    qid = re.search(r"queued as ([0-9A-F]+)", t.end_of_data()).group(1)
+    check(any(("id=%s " % qid) in l for l in line), "log line without the queue id %s" % qid)
+
+
+def main():
+    binary = sys.argv[1]
+    tb = Testbed(binary, "postfix")
+    failed = 0
+    try:
+        tb.start_dns(DNS)
+        tb.start_milter(os.path.join(HERE, "rules"))
+        tb.start_sink()
+        pf = Postfix(tb, RELAY)
+        for fn in CASES:
+            tb.clear_sink()
+            try:
+                fn(tb, pf)
+                print("ok   %s" % fn.__name__)
+            except Fail as e:
+                failed += 1
+                print("FAIL %s: %s" % (fn.__name__, e))
+            except Exception:
+                failed += 1
+                print("FAIL %s:\n%s" % (fn.__name__, traceback.format_exc()))
+            sys.stdout.flush()
+        rc = tb._stop_milter()
+        if rc != 0:
+            failed += 1
+            print("FAIL milter-policy exited %s at the end:\n%s" % (rc, tb.milter_log()[-3000:]))
+        if failed:
+            print("--- milter-policy log (tail)\n" + tb.milter_log()[-4000:])
+            print("--- postfix log (tail)\n" + pf.log()[-4000:])
+    finally:
+        tb.close()
+    print("%d cases, %d failed" % (len(CASES), failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
