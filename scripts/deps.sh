@@ -1,7 +1,7 @@
 # Sourced by the scripts: installs the Debian 12 packages the build and the
 # tests need, if any is missing (non-interactive, as root).
 # publicsuffix is named because libpsl5 only recommends it, and alignment
-# (dkim.aligned, spf.aligned) needs the list. unbound (the server), python3-spf
+# (dkim.aligned, spf.aligned) needs the list. unbound (the server), python3-spf,
 # python3-authres, python3-dkim and python3-nacl (its ed25519) serve the
 # tests; iproute2 gives them `ss`. postfix (its smtp-sink too) and swaks run
 # the end-to-end tests; m4, liblockfile1 and libwrap0 are what the private
@@ -12,7 +12,30 @@ publicsuffix libmilter-dev libsystemd-dev libcmocka-dev miltertest python3
 libspf2-dev libunbound-dev libopendkim-dev unbound python3-spf python3-authres
 python3-dkim python3-nacl iproute2 postfix swaks m4 liblockfile1 libwrap0"
 
+# Debian's sendmail packages, not installed (they conflict with postfix) but
+# kept for tests/e2e/sendmail.py to unpack into a private root.
+MP_SENDMAIL_DEBS=${MP_SENDMAIL_DEBS:-/var/cache/milter-policy-tests}
+
+mp_fetch_sendmail() {
+	n=$(ls "$MP_SENDMAIL_DEBS"/sendmail-bin_*.deb "$MP_SENDMAIL_DEBS"/sendmail-base_*.deb \
+		"$MP_SENDMAIL_DEBS"/sendmail-cf_*.deb 2>/dev/null | wc -l)
+	[ "$n" -ge 3 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "the sendmail packages are missing in $MP_SENDMAIL_DEBS - run as root to fetch them" >&2
+		return 1
+	fi
+	echo "fetching the sendmail packages into $MP_SENDMAIL_DEBS"
+	mkdir -p "$MP_SENDMAIL_DEBS"
+	chown _apt "$MP_SENDMAIL_DEBS" 2>/dev/null || true
+	(cd "$MP_SENDMAIL_DEBS" && { apt-get download -qq sendmail-bin sendmail-base sendmail-cf ||
+		{ apt-get update -qq && apt-get download -qq sendmail-bin sendmail-base sendmail-cf; }; })
+}
+
 mp_install_deps() {
+	mp_install_packages && mp_fetch_sendmail
+}
+
+mp_install_packages() {
 	missing=""
 	for p in $MP_PACKAGES; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -13,16 +13,13 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postfix import Postfix, swaks  # noqa: E402
-from testbed import AUTHSERV, HERE, TESTS, Testbed, wait_for  # noqa: E402
+from helpers import (AUTHSERV, Fail, ar_results, check, delivered, fixture, header_names,  # noqa: E402
+                     msg, our_ar, rcpts, reply, run, send)
+from postfix import Postfix  # noqa: E402
+from testbed import HERE, Testbed, wait_for  # noqa: E402
 
-import authres  # noqa: E402
-
-FIXTURES = os.path.join(TESTS, "dkim", "fixtures")
-CLIENT = "198.51.100.7"
 DNS = [
     ("sender.example", "TXT", '"v=spf1 ip4:198.51.100.0/24 -all"'),
     ("bank.example", "TXT", '"v=spf1 ip4:198.51.100.0/24 -all"'),
@@ -30,74 +27,12 @@ DNS = [
     ("esp.example", "TXT", '"v=spf1 ip4:198.51.100.0/24 -all"'),
 ]
 RELAY = ["example.com", "example.org", "elsewhere.example"]
-
 CASES = []
 
 
 def case(fn):
     CASES.append(fn)
     return fn
-
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Fail(what)
-
-
-def reply(got, want, what):
-    check(got is not None and got.startswith(want), "%s: reply %r, wanted %r" % (what, got, want))
-
-
-def msg(subject, frm="Alice <alice@sender.example>", to="bob@example.com", headers=(),
-        body=b"Hello Bob.\r\n"):
-    head = ["From: " + frm, "To: " + to, "Subject: " + subject,
-            "Date: Thu, 26 Nov 2026 10:00:00 +0000",
-            "Message-ID: <%s@e2e.test>" % re.sub(r"[^A-Za-z0-9]", "-", subject)]
-    head += list(headers)
-    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
-
-
-def send(tb, pf, frm, to, data, client=CLIENT, helo="mail.sender.example", extra=()):
-    args = ["--from", frm, "--to", ",".join(to if isinstance(to, list) else [to]),
-            "--ehlo", helo, "--data", "-"]
-    if client:
-        args += ["--xclient-addr", client, "--xclient-name", "mail.sender.example"]
-    return swaks(pf.port, *(args + list(extra)), data=data)
-
-
-def delivered(tb, n=1):
-    got = tb.sink_messages(n)
-    check(len(got) >= n, "%d message(s) reached smtp-sink, wanted %d" % (len(got), n))
-    return got
-
-
-def rcpts(m):
-    """The envelope recipients smtp-sink recorded."""
-    return [v.split()[0].strip("<>") for v in m.get_all("X-Rcpt-Args", [])]
-
-
-def our_ar(m):
-    """Our Authentication-Results fields, parsed with python3-authres."""
-    out = []
-    for v in m.get_all("Authentication-Results", []):
-        parsed = authres.AuthenticationResultsHeader.parse("Authentication-Results: " + v)
-        if parsed.authserv_id.lower() == AUTHSERV:
-            out.append(parsed)
-    return out
-
-
-def ar_results(m):
-    ars = our_ar(m)
-    check(len(ars) == 1, "%d Authentication-Results fields of ours" % len(ars))
-    return {r.method: r.result for r in ars[0].results}
-
-
-def header_names(m):
-    return [k.lower() for k in m.keys()]
 
 
 # ---- refusals at each stage ----------------------------------------------
@@ -226,11 +161,6 @@ def spf_none(tb, pf):
 
 
 # ---- DKIM ----------------------------------------------------------------
-
-def fixture(name):
-    with open(os.path.join(FIXTURES, name + ".eml"), "rb") as f:
-        return f.read()
-
 
 @case
 def dkim_pass_left_alone(tb, pf):
@@ -463,37 +393,14 @@ def log_line_per_message(tb, pf):
 
 
 def main():
-    binary = sys.argv[1]
-    tb = Testbed(binary, "postfix")
-    failed = 0
-    try:
+    tb = Testbed(sys.argv[1], "postfix")
+
+    def mta():
         tb.start_dns(DNS)
         tb.start_milter(os.path.join(HERE, "rules"))
         tb.start_sink()
-        pf = Postfix(tb, RELAY)
-        for fn in CASES:
-            tb.clear_sink()
-            try:
-                fn(tb, pf)
-                print("ok   %s" % fn.__name__)
-            except Fail as e:
-                failed += 1
-                print("FAIL %s: %s" % (fn.__name__, e))
-            except Exception:
-                failed += 1
-                print("FAIL %s:\n%s" % (fn.__name__, traceback.format_exc()))
-            sys.stdout.flush()
-        rc = tb._stop_milter()
-        if rc != 0:
-            failed += 1
-            print("FAIL milter-policy exited %s at the end:\n%s" % (rc, tb.milter_log()[-3000:]))
-        if failed:
-            print("--- milter-policy log (tail)\n" + tb.milter_log()[-4000:])
-            print("--- postfix log (tail)\n" + pf.log()[-4000:])
-    finally:
-        tb.close()
-    print("%d cases, %d failed" % (len(CASES), failed))
-    return 1 if failed else 0
+        return Postfix(tb, RELAY)
+    return run(tb, mta, CASES)
 
 
 if __name__ == "__main__":

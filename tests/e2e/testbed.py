@@ -57,7 +57,12 @@ class Testbed:
 
     def __init__(self, binary, name="e2e"):
         self.binary = binary
-        self.dir = tempfile.mkdtemp(prefix="mp-%s-" % name)
+        # not under /tmp: Sendmail refuses a milter socket below a
+        # world-writable directory
+        base = os.environ.get("MP_E2E_BASE", "/var/lib/milter-policy-tests")
+        os.makedirs(base, mode=0o755, exist_ok=True)
+        os.chmod(base, 0o755)
+        self.dir = tempfile.mkdtemp(prefix="%s-" % name, dir=base)
         os.chmod(self.dir, 0o755)
         self.procs = []        # (name, Popen)
         self.stoppers = []     # callables run at close

@@ -1,0 +1,133 @@
+#!/usr/bin/python3
+"""End to end: the same milter-policy behind a real Sendmail 8.17 (Debian's,
+unpacked into a private root: tests/e2e/sendmail.py), with unbound and
+smtp-sink as for Postfix. Sendmail has no XCLIENT, so every client is
+127.0.0.1 (SPF none: a loopback client is not checked).
+Usage: run-sendmail.py BINARY
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from helpers import (AUTHSERV, ar_results, check, delivered, fixture, header_names, msg,  # noqa: E402
+                     our_ar, rcpts, reply, run, send)
+from sendmail import Sendmail  # noqa: E402
+from testbed import HERE, Testbed  # noqa: E402
+
+CASES = []
+
+
+def case(fn):
+    CASES.append(fn)
+    return fn
+
+
+def sm_send(tb, sm, frm, to, data):
+    return send(tb, sm, frm, to, data, client=None)
+
+
+@case
+def reject_at_mail(tb, sm):
+    t = sm_send(tb, sm, "spam@blocked.example", "bob@example.com", msg("mail"))
+    # Sendmail puts the address in front of a milter's text at MAIL and RCPT
+    reply(t.reply_to("MAIL FROM"), "550 5.7.1 <spam@blocked.example>... Sender spam@blocked.example refused",
+          "MAIL FROM")
+
+
+@case
+def reject_one_rcpt_others_delivered(tb, sm):
+    t = sm_send(tb, sm, "alice@sender.example", ["old@example.com", "bob@example.com"], msg("rcpt"))
+    reply(t.reply_to("RCPT TO:<old@"), "550 5.1.1 <old@example.com>... Mailbox closed", "RCPT old@")
+    reply(t.reply_to("RCPT TO:<bob@"), "250", "RCPT bob@")
+    reply(t.end_of_data(), "250", "end of data")
+    check(rcpts(delivered(tb)[0]) == ["bob@example.com"], "wrong recipients")
+
+
+@case
+def split_recipients(tb, sm):
+    t = sm_send(tb, sm, "alice@sender.example", ["bob@example.com", "carol@example.org"], msg("split"))
+    # (but not in front of a 4xx text)
+    reply(t.reply_to("RCPT TO:<carol@"),
+          "452 4.5.3 Too many recipients for this message; send again in a new transaction",
+          "RCPT of a second policy")
+    reply(t.end_of_data(), "250", "end of data")
+    check(rcpts(delivered(tb)[0]) == ["bob@example.com"], "wrong recipients")
+
+
+@case
+def reject_at_end_of_data(tb, sm):
+    t = sm_send(tb, sm, "alice@sender.example", "bob@example.com",
+                msg("body", body=b"This has the forbidden phrase in it.\r\n"))
+    reply(t.end_of_data(), "550 5.7.1 Message body refused", "end of data")
+
+
+@case
+def subject_tag_and_headers(tb, sm):
+    t = sm_send(tb, sm, "alice@sender.example", "bob@example.com", msg("Offer of the week"))
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    check(m["Subject"] == "[SPAM] Offer of the week", "Subject %r" % m["Subject"])
+    check(m["X-Policy"] == "example.com", "X-Policy %r" % m["X-Policy"])
+    check(ar_results(m) == {"spf": "none", "dkim": "none"}, "A-R %s" % ar_results(m))
+
+
+@case
+def dkim_pass_left_alone(tb, sm):
+    t = sm_send(tb, sm, "alerts@bank.example", "bob@example.com", fixture("bank-aligned"))
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    check(ar_results(m).get("dkim") == "pass", "A-R %s" % m.get_all("Authentication-Results"))
+    check(m["Subject"] == "statement one", "Subject %r" % m["Subject"])
+
+
+@case
+def dkim_fail_tagged(tb, sm):
+    t = sm_send(tb, sm, "alerts@bank.example", "bob@example.com", fixture("bank-tampered"))
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    check(ar_results(m).get("dkim") == "fail", "A-R %s" % ar_results(m))
+    check(m["Subject"] == "[SUSPECT] statement five", "Subject %r" % m["Subject"])
+
+
+@case
+def forged_auth_results_removed(tb, sm):
+    data = msg("forged", headers=[
+        "Authentication-Results: %s; dkim=pass header.d=bank.example" % AUTHSERV,
+        "Authentication-Results: other.example; dkim=pass header.d=other.example"])
+    t = sm_send(tb, sm, "alice@sender.example", "bob@example.com", data)
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    ars = m.get_all("Authentication-Results")
+    check(len(our_ar(m)) == 1 and "bank.example" not in " ".join(ars), "forged field kept: %s" % ars)
+    check(any(a.startswith("other.example;") for a in ars), "the other server's field was removed")
+
+
+@case
+def discard_not_delivered(tb, sm):
+    t = sm_send(tb, sm, "x@discard.example", "bob@example.com", msg("discard", frm="x@discard.example"))
+    reply(t.end_of_data(), "250", "end of data")
+    check(not tb.sink_messages(1, timeout=2), "a discarded message was delivered")
+
+
+@case
+def header_removed(tb, sm):
+    t = sm_send(tb, sm, "alice@sender.example", "bob@example.com",
+                msg("internal", headers=["X-Internal: secret", "X-Other: kept"]))
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    check("x-internal" not in header_names(m) and m["X-Other"] == "kept", "headers %s" % m.keys())
+
+
+def main():
+    tb = Testbed(sys.argv[1], "sendmail")
+
+    def mta():
+        tb.start_dns([])
+        tb.start_milter(os.path.join(HERE, "rules"))
+        tb.start_sink()
+        return Sendmail(tb)
+    return run(tb, mta, CASES)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
