@@ -17,7 +17,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from helpers import (AUTHSERV, Fail, ar_results, check, delivered, fixture, header_names,  # noqa: E402
                      msg, our_ar, rcpts, reply, run, send)
-from postfix import Postfix  # noqa: E402
+from postfix import MILTER_CF, Postfix  # noqa: E402
 from testbed import HERE, Testbed, wait_for  # noqa: E402
 
 DNS = [
@@ -390,6 +390,14 @@ def log_line_per_message(tb, pf):
     # the queue id Postfix gave the message is the id= of the log line
     qid = re.search(r"queued as ([0-9A-F]+)", t.end_of_data()).group(1)
     check(any(("id=%s " % qid) in l for l in line), "log line without the queue id %s" % qid)
+
+
+@case
+def docs_show_the_tested_settings(tb, pf):
+    with open(os.path.join(HERE, "..", "..", "docs", "postfix.md")) as f:
+        doc = f.read()
+    check(MILTER_CF.format(socket="/milter-policy/milter-policy.sock") in doc,
+          "docs/postfix.md does not show the main.cf lines the tests use")
 
 
 def main():

@@ -5,14 +5,15 @@ smtp-sink as for Postfix. Sendmail has no XCLIENT, so every client is
 127.0.0.1 (SPF none: a loopback client is not checked).
 Usage: run-sendmail.py BINARY
 """
+import glob
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from helpers import (AUTHSERV, ar_results, check, delivered, fixture, header_names, msg,  # noqa: E402
                      our_ar, rcpts, reply, run, send)
-from sendmail import Sendmail  # noqa: E402
-from testbed import HERE, Testbed  # noqa: E402
+from sendmail import MC, Sendmail  # noqa: E402
+from testbed import HERE, Testbed, wait_for  # noqa: E402
 
 CASES = []
 
@@ -116,6 +117,36 @@ def header_removed(tb, sm):
     reply(t.end_of_data(), "250", "end of data")
     m = delivered(tb)[0]
     check("x-internal" not in header_names(m) and m["X-Other"] == "kept", "headers %s" % m.keys())
+
+
+@case
+def reject_at_helo(tb, sm):
+    t = send(tb, sm, "alice@sender.example", "bob@example.com", msg("helo"), client=None,
+             helo="bad.helo.example")
+    # Sendmail, like Postfix, answers EHLO and gives the milter's HELO
+    # refusal at MAIL FROM (without its address prefix)
+    reply(t.reply_to("EHLO"), "250", "EHLO")
+    reply(t.reply_to("MAIL FROM"), "550 5.7.1 Bad HELO bad.helo.example", "MAIL FROM")
+
+
+@case
+def quarantine_held(tb, sm):
+    t = sm_send(tb, sm, "alice@sender.example", "bob@example.com", msg("please quarantine me"))
+    reply(t.end_of_data(), "250", "end of data")
+    # Sendmail keeps a quarantined message in its queue as hf* (not qf*)
+    held = wait_for(lambda: glob.glob(os.path.join(sm.dir, "mqueue", "hf*")), 10)
+    check(held, "no quarantined message in the queue: %s" % os.listdir(os.path.join(sm.dir, "mqueue")))
+    check(not tb.sink_messages(1, timeout=1), "a quarantined message was delivered")
+
+
+@case
+def docs_show_the_tested_settings(tb, sm):
+    with open(os.path.join(HERE, "..", "..", "docs", "sendmail.md")) as f:
+        doc = f.read()
+    lines = [l for l in MC.splitlines() if "MILTER" in l or "MAIL_FILTER" in l]
+    want = "\n".join(l.replace("{{", "{").replace("}}", "}").replace("{socket}", "/run/milter-policy/milter-policy.sock")
+                     for l in lines)
+    check(len(lines) == 7 and want in doc, "docs/sendmail.md does not show the milter lines the tests use")
 
 
 def main():
