@@ -124,7 +124,7 @@ class Testbed:
         return ("127.0.0.1:%d " % port) in out
 
     # -- milter-policy -------------------------------------------------
-    def start_milter(self, rules_src, extra=""):
+    def start_milter(self, rules_src, extra="", authserv=AUTHSERV):
         self.rules = self.path("rules")
         shutil.copytree(rules_src, self.rules)
         mp = self.path("mp")
@@ -145,7 +145,7 @@ class Testbed:
             "authserv_id = %s\n"
             "log = stderr\n"
             "log_level = debug\n"
-            "reload_check_interval = 1s\n" % (self.socket, mp, self.rules, self.dns_port, AUTHSERV)
+            "reload_check_interval = 1s\n" % (self.socket, mp, self.rules, self.dns_port, authserv)
         ) + extra
         self.write_conf(self.conf_text)
         self.milter = self.spawn("milter", [self.binary, "-c", self.conf, "run", "-f"])
