@@ -9,7 +9,7 @@
 # downloads and unpacks them instead of installing them).
 MP_PACKAGES="build-essential cmake pkg-config libpcre2-dev libjson-c-dev libpsl-dev
 publicsuffix libmilter-dev libsystemd-dev libcmocka-dev miltertest python3
-libspf2-dev libunbound-dev libopendkim-dev unbound python3-spf python3-authres
+libspf2-dev libunbound-dev libopendkim-dev libvectorscan-dev unbound python3-spf python3-authres
 python3-dkim python3-nacl iproute2 postfix swaks m4 liblockfile1 libwrap0"
 
 # Debian's sendmail packages, not installed (they conflict with postfix) but

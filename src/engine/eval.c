@@ -7,7 +7,9 @@
  * need SPF are evaluated after the others, so a cheap side that decides
  * spares the DNS work. At each stage the undecided rules are taken in
  * policy order; the first true rule with a terminal action ends the
- * evaluation.
+ * evaluation. A stage visits only the rules that become decidable there
+ * (the policy's by_stage index) and those left unknown before (pending),
+ * so each rule is usually evaluated once.
  */
 #include "engine/internal.h"
 
@@ -32,7 +34,9 @@ int mp_eval_init(struct mp_eval *ev, const struct mp_policy *pol, const struct m
 	ev->scope = scope;
 	ev->st = calloc(n, 1);
 	ev->hits = malloc(n * sizeof(*ev->hits));
-	if (ev->st == NULL || ev->hits == NULL) {
+	ev->pending = malloc(n * sizeof(*ev->pending));
+	ev->cand = malloc(n * sizeof(*ev->cand));
+	if (ev->st == NULL || ev->hits == NULL || ev->pending == NULL || ev->cand == NULL) {
 		mp_eval_release(ev);
 		return -1;
 	}
@@ -40,6 +44,9 @@ int mp_eval_init(struct mp_eval *ev, const struct mp_policy *pol, const struct m
 		/* from's policy is the global prefix of pol */
 		memcpy(ev->st, from->st, from->pol->n_rules);
 		memcpy(ev->hits, from->hits, from->n_hits * sizeof(*ev->hits));
+		memcpy(ev->pending, from->pending, from->n_pending * sizeof(*ev->pending));
+		ev->n_pending = from->n_pending;
+		ev->next_stage = from->next_stage;
 		ev->n_hits = from->n_hits;
 		ev->score = from->score;
 		ev->outcome = from->outcome;
@@ -57,8 +64,11 @@ void mp_eval_release(struct mp_eval *ev)
 		return;
 	free(ev->st);
 	free(ev->hits);
+	free(ev->pending);
+	free(ev->cand);
 	ev->st = NULL;
 	ev->hits = NULL;
+	ev->pending = ev->cand = NULL;
 }
 
 static bool match_one(struct mp_ctx *x, const struct mp_expr *e,
@@ -126,6 +136,8 @@ static int test(struct mp_ctx *x, const struct mp_expr *e)
 	/* positive tests hold if any value satisfies them; the others negate */
 	bool positive = e->op == MP_OP_EQ || e->op == MP_OP_MATCH || e->op == MP_OP_IN;
 	bool any = false;
+	if (e->pf >= 0 && !mp_val_pf_possible(x->txn, e->pf, e->hid))
+		return tv(!positive); /* the prefilter: no value can match */
 	struct mp_viter it = { 0, 0 };
 	const char *s;
 	size_t len;
@@ -211,6 +223,50 @@ void mp_eval_terminal(struct mp_ctx *x, const struct mp_action *a, int rule_idx,
 	}
 }
 
+/* Whether every rule must be evaluated: outside a transaction (no
+ * prefilter), or when the transaction keeps a trace. */
+static bool keeps_every_rule(const struct mp_ctx *x)
+{
+	return x->txn == NULL || x->txn->trace_on;
+}
+
+/* Merges the ascending arrays a and b into out; returns its length. */
+static size_t merge(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, uint32_t *out)
+{
+	size_t i = 0, j = 0, n = 0;
+
+	while (i < na && j < nb)
+		out[n++] = a[i] < b[j] ? a[i++] : b[j++];
+	while (i < na)
+		out[n++] = a[i++];
+	while (j < nb)
+		out[n++] = b[j++];
+	return n;
+}
+
+/* The rules to visit at x->stage, ascending, into ev->cand: the pending
+ * ones and those the stages up to this one make decidable. */
+static size_t candidates(struct mp_ctx *x)
+{
+	struct mp_eval *ev = x->ev;
+	const struct mp_policy *pol = ev->pol;
+	size_t n = ev->n_pending;
+
+	memcpy(ev->cand, ev->pending, n * sizeof(*ev->cand));
+	for (int s = ev->next_stage; s <= (int)x->stage; s++) {
+		if (pol->n_by_stage[s] == 0)
+			continue;
+		/* pending (now free) takes the merge, then becomes cand */
+		n = merge(ev->cand, n, pol->by_stage[s], pol->n_by_stage[s], ev->pending);
+		uint32_t *t = ev->cand;
+		ev->cand = ev->pending;
+		ev->pending = t;
+	}
+	if ((int)x->stage >= ev->next_stage)
+		ev->next_stage = (int)x->stage + 1;
+	return n;
+}
+
 int mp_eval_stage(struct mp_ctx *x)
 {
 	struct mp_eval *ev = x->ev;
@@ -218,16 +274,31 @@ int mp_eval_stage(struct mp_ctx *x)
 
 	if (ev->outcome != MP_O_NONE)
 		return 0;
-	for (size_t i = 0; i < pol->n_rules; i++) {
+	size_t n = candidates(x);
+	ev->n_pending = 0;
+	for (size_t k = 0; k < n; k++) {
+		uint32_t i = ev->cand[k];
 		const struct mp_rule *r = pol->rules[i];
-		enum mp_stage floor = i >= pol->n_global ? MP_STAGE_RCPT : MP_STAGE_CONNECT;
 
-		if (ev->st[i] != RS_UNDECIDED || x->stage < floor || x->stage < r->min_stage)
+		if (ev->st[i] != RS_UNDECIDED)
 			continue;
+		if (ev->outcome != MP_O_NONE || x->stage < r->min_stage) {
+			ev->pending[ev->n_pending++] = i;
+			continue;
+		}
+		/* a rule that needs a header regex the prefilter rules out is
+		 * false without a look at it (the trace wants every rule) */
+		if (x->stage >= MP_STAGE_HEADER && pol->guards[i].pf >= 0 && !keeps_every_rule(x) &&
+		    !mp_val_pf_possible(x->txn, pol->guards[i].pf, pol->guards[i].hid)) {
+			ev->st[i] = RS_FALSE;
+			continue;
+		}
 		x->rule = r;
 		int v = r->when ? mp_eval_expr(x, r->when) : TV_TRUE;
-		if (v == TV_UNKNOWN)
+		if (v == TV_UNKNOWN) {
+			ev->pending[ev->n_pending++] = i;
 			continue;
+		}
 		ev->st[i] = v == TV_TRUE ? RS_TRUE : RS_FALSE;
 		mp_txn_add_trace(x, r, v == TV_TRUE);
 		if (v == TV_FALSE)
@@ -241,10 +312,8 @@ int mp_eval_stage(struct mp_ctx *x)
 			if (r->actions[j].kind == MP_A_SCORE)
 				ev->score += r->actions[j].score;
 		}
-		if (r->terminal >= 0) {
+		if (r->terminal >= 0)
 			mp_eval_terminal(x, &r->actions[r->terminal], (int)i, r->name);
-			break;
-		}
 	}
 	x->rule = NULL;
 	if (x->txn != NULL && x->txn->oom)

@@ -13,6 +13,7 @@
 
 #include "engine/engine.h"
 #include "mail/address.h"
+#include "prefilter.h"
 #include "regex.h"
 #include "rules/ruleset.h"
 #include "util/arena.h"
@@ -23,6 +24,8 @@
 #include <stdint.h>
 
 enum { RS_UNDECIDED = 0, RS_TRUE = 1, RS_FALSE = 2 };
+/* Prefilter state of a header key in a transaction. */
+enum { PF_UNSCANNED = 0, PF_SCANNED = 1, PF_ALL = 2 };
 enum { TV_FALSE = 0, TV_TRUE = 1, TV_UNKNOWN = 2 };
 
 #define MP_FROM_MAX 64          /* From mailboxes kept (more are counted) */
@@ -43,12 +46,19 @@ struct mp_eval {
 	const char *quarantine;
 	int rcpt;                /* >= 0: one recipient (at RCPT); -1: the accepted set */
 	const char *scope;       /* for the trace */
+	/* rules evaluated and still unknown, ascending; stages before
+	 * next_stage have had their new rules (pol->by_stage) taken */
+	uint32_t *pending, *cand;
+	size_t n_pending;
+	int next_stage;
 };
 
 struct mp_conn {
 	struct mp_ruleset *rs;
 	const struct mp_checks *checks;
 	struct mp_matcher *matcher;  /* for rules decided at connect and HELO */
+	struct mp_pf_scratch *pf_scratch; /* for pf_rs's prefilter */
+	struct mp_ruleset *pf_rs;
 	struct mp_arena arena;
 	const char *ip;          /* "" when unknown */
 	struct mp_ip ipbin;
@@ -69,6 +79,7 @@ struct mp_hslot {
 	const char *key;         /* lowercased name */
 	int first, last;
 	size_t count;
+	int hid;                 /* the rule set's id for key, -1 */
 };
 
 struct mp_hdr {
@@ -121,6 +132,9 @@ struct mp_txn {
 	struct mp_hdr *hdrs;
 	size_t n_hdrs, cap_hdrs, header_bytes, n_hdrs_seen;
 	struct mp_strmap hindex;     /* lowercased name -> struct mp_hslot */
+	struct mp_hslot **slot_by_hid; /* by the rule set's header key ids */
+	uint8_t *pf_bits;            /* prefilter: regexes that may match */
+	uint8_t *pf_state;           /* per key id: PF_* */
 	size_t n_ar;                 /* Authentication-Results fields seen */
 	int *ar_ours;                /* their 1-based indexes that carry our authserv-id */
 	size_t n_ar_ours, cap_ar_ours;
@@ -195,6 +209,10 @@ bool mp_val_bool(struct mp_ctx *x, const struct mp_expr *e);
 enum mp_authres mp_val_result(struct mp_ctx *x, enum mp_field_id f);
 /* Accepted recipients that belong to ev's policy (the `rcpt.to` set). */
 bool mp_val_rcpt_in_scope(const struct mp_ctx *x, size_t i);
+/* Whether the header regex with prefilter bit pf_id (on header key hid)
+ * may match: false means it matches no value, without running it. Only
+ * once every header has come. */
+bool mp_val_pf_possible(struct mp_txn *t, int pf_id, int hid);
 
 /* text.c */
 /* Expands t into out (MP_TEXT_MAX + 1 bytes), sanitised. reply: ASCII only. */

@@ -57,6 +57,8 @@ void mp_conn_free(struct mp_conn *c)
 		return;
 	mp_eval_release(&c->ev);
 	mp_matcher_free(c->matcher);
+	mp_pf_scratch_free(c->pf_scratch);
+	mp_ruleset_unref(c->pf_rs);
 	mp_ruleset_unref(c->rs);
 	mp_arena_release(&c->arena);
 	free(c);
@@ -527,7 +529,7 @@ static struct mp_hslot *header_slot(struct mp_txn *t, const char *name, size_t n
 		return NULL;
 	}
 	mp_ascii_lower(key);
-	*slot = (struct mp_hslot){ key, -1, -1, 0 };
+	*slot = (struct mp_hslot){ key, -1, -1, 0, mp_ruleset_hkey(t->rs, key, nl) };
 	void *old;
 	int rc = mp_strmap_put(&t->hindex, key, nl, slot, &old);
 	if (rc == 1)
@@ -535,6 +537,16 @@ static struct mp_hslot *header_slot(struct mp_txn *t, const char *name, size_t n
 	if (rc < 0) {
 		t->oom = true;
 		return NULL;
+	}
+	if (slot->hid >= 0) {
+		if (t->slot_by_hid == NULL)
+			t->slot_by_hid = mp_arena_zalloc(&t->arena, mp_ruleset_n_hkeys(t->rs) *
+									sizeof(*t->slot_by_hid));
+		if (t->slot_by_hid == NULL) {
+			t->oom = true;
+			return NULL;
+		}
+		t->slot_by_hid[slot->hid] = slot;
 	}
 	return slot;
 }

@@ -129,20 +129,71 @@ bool mp_val_rcpt_in_scope(const struct mp_ctx *x, size_t i)
 	return r->info.outcome == MP_O_ACCEPT && r->pol == x->ev->pol;
 }
 
-static const struct mp_hslot *hslot(const struct mp_txn *t, const char *key)
+/* The slot of the header a named field reads, NULL when none came. */
+static const struct mp_hslot *hslot(const struct mp_txn *t, const struct mp_expr *e)
 {
 	void *v;
 
-	if (key == NULL || !mp_strmap_get(&t->hindex, key, &v))
+	if (e->hid >= 0)
+		return t->slot_by_hid ? t->slot_by_hid[e->hid] : NULL;
+	if (e->hkey == NULL || !mp_strmap_get(&t->hindex, e->hkey, &v))
 		return NULL;
 	return v;
 }
 
-static int header_first(const struct mp_txn *t, const char *key)
+static int header_first(const struct mp_txn *t, const struct mp_expr *e)
 {
-	const struct mp_hslot *h = hslot(t, key);
+	const struct mp_hslot *h = hslot(t, e);
 
 	return h ? h->first : -1;
+}
+
+/* Scans the values of header key hid with the prefilter, once. */
+static void pf_scan(struct mp_txn *t, int hid)
+{
+	const struct mp_prefilter *pf = mp_ruleset_prefilter(t->rs);
+	struct mp_conn *c = t->conn;
+	size_t nk = mp_ruleset_n_hkeys(t->rs);
+
+	if (t->pf_state == NULL) {
+		t->pf_state = mp_arena_zalloc(&t->arena, nk);
+		t->pf_bits = mp_arena_zalloc(&t->arena, (mp_prefilter_n_ids(pf) + 7) / 8);
+		if (t->pf_state == NULL || t->pf_bits == NULL) {
+			t->pf_state = NULL;
+			t->oom = true;
+			return;
+		}
+	}
+	if (t->pf_state[hid] != PF_UNSCANNED)
+		return;
+	t->pf_state[hid] = PF_SCANNED;
+	if (c->pf_rs != t->rs) {
+		/* scratch goes with the rule set's databases */
+		mp_pf_scratch_free(c->pf_scratch);
+		mp_ruleset_unref(c->pf_rs);
+		c->pf_scratch = mp_pf_scratch_new(pf);
+		c->pf_rs = c->pf_scratch ? mp_ruleset_ref(t->rs) : NULL;
+	}
+	const struct mp_hslot *slot = t->slot_by_hid ? t->slot_by_hid[hid] : NULL;
+	for (int i = slot ? slot->first : -1; i >= 0; i = t->hdrs[i].next) {
+		const struct mp_hdr *h = &t->hdrs[i];
+		if (mp_prefilter_scan(pf, c->pf_scratch, (unsigned)hid, h->value, h->value_len,
+				      t->pf_bits) < 0) {
+			t->pf_state[hid] = PF_ALL;
+			return;
+		}
+	}
+}
+
+bool mp_val_pf_possible(struct mp_txn *t, int pf_id, int hid)
+{
+	if (pf_id < 0 || hid < 0 || t == NULL || mp_ruleset_prefilter(t->rs) == NULL)
+		return true;
+	if (t->pf_state == NULL || t->pf_state[hid] == PF_UNSCANNED)
+		pf_scan(t, hid);
+	if (t->pf_state == NULL || t->pf_state[hid] == PF_ALL)
+		return true;
+	return (t->pf_bits[pf_id >> 3] >> (pf_id & 7)) & 1;
 }
 
 bool mp_val_bool(struct mp_ctx *x, const struct mp_expr *e)
@@ -155,7 +206,7 @@ bool mp_val_bool(struct mp_ctx *x, const struct mp_expr *e)
 	case MP_F_AUTH:
 		return t->auth_user != NULL && *t->auth_user != '\0';
 	case MP_F_EXISTS_HEADER:
-		return hslot(t, e->hkey) != NULL;
+		return hslot(t, e) != NULL;
 	case MP_F_DKIM_ALIGNED:
 		for (size_t i = 0; i < t->n_sigs; i++) {
 			if (t->sigs[i].result == MP_AR_PASS && mp_val_aligned(t, t->sigs[i].domain))
@@ -179,7 +230,7 @@ double mp_val_number(struct mp_ctx *x, const struct mp_expr *e)
 	case MP_F_RCPT_COUNT:
 		return (double)t->n_accepted + (x->ev->rcpt >= 0 ? 1 : 0);
 	case MP_F_COUNT_HEADER: {
-		const struct mp_hslot *h = hslot(t, e->hkey);
+		const struct mp_hslot *h = hslot(t, e);
 		return h ? (double)h->count : 0;
 	}
 	case MP_F_HEADER_FROM_COUNT:
@@ -228,7 +279,7 @@ bool mp_val_next(struct mp_ctx *x, const struct mp_expr *e, struct mp_viter *it,
 	case MP_F_HEADER:
 	case MP_F_RAWHEADER:
 		if (it->i == 0) {
-			it->h = header_first(t, e->hkey);
+			it->h = header_first(t, e);
 			it->i = 1;
 		}
 		if (it->h < 0)

@@ -145,6 +145,8 @@ struct mp_expr {
 	struct mp_list *list;
 	const char *list_name; /* NULL for inline lists and single CIDRs */
 	int line, col;
+	int hid;            /* header key id for named fields, else -1 */
+	int pf;             /* prefilter bit of a header regex, else -1 */
 };
 
 /* A text with ${field} references, split at load time. */
@@ -204,6 +206,13 @@ struct mp_rule {
 	uint8_t min_stage;          /* earliest stage it may decide at */
 };
 
+/* A header regex the rule's condition needs to hold (a conjunct of it):
+ * when the prefilter rules it out, the rule is false without being
+ * evaluated. pf < 0: none. */
+struct mp_guard {
+	int32_t pf, hid;
+};
+
 struct mp_threshold {
 	double score;
 	const char *file;
@@ -223,6 +232,12 @@ struct mp_policy {
 	const struct mp_threshold **thresholds;
 	size_t n_thresholds;
 	unsigned need;              /* union over rules and thresholds */
+	/* Rule indexes by the first stage each can be decided at (its
+	 * min_stage, and RCPT for a domain file's rules), ascending: a stage
+	 * evaluates only those and the ones still undecided. */
+	const uint32_t *by_stage[MP_STAGE_COUNT];
+	size_t n_by_stage[MP_STAGE_COUNT];
+	const struct mp_guard *guards; /* per rule */
 };
 
 #endif

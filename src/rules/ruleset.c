@@ -10,6 +10,7 @@
 #include "rules/ruleset.h"
 
 #include "lists.h"
+#include "prefilter.h"
 #include "regex.h"
 #include "rules/loader.h"
 #include "rules/stamps.h"
@@ -20,6 +21,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +48,9 @@ struct mp_ruleset {
 	struct mp_stamps *stamps;
 	char **top;          /* top-level file names, sorted */
 	size_t n_top;
+	struct mp_strmap hkeys;  /* lowercased header name -> id + 1 */
+	size_t n_hkeys;
+	struct mp_prefilter *pf;
 };
 
 static int vec_push(struct vec *v, void *p)
@@ -64,6 +69,8 @@ static int vec_push(struct vec *v, void *p)
 
 static void ruleset_free(struct mp_ruleset *rs)
 {
+	mp_prefilter_free(rs->pf);
+	mp_strmap_free(&rs->hkeys);
 	for (size_t i = 0; i < rs->regexes.n; i++)
 		mp_regex_free(rs->regexes.v[i]);
 	for (size_t i = 0; i < rs->lists.n; i++)
@@ -226,6 +233,34 @@ static void link_file(struct linkstate *ls, struct mp_rfile *rf, int depth)
 	rf->linking = false;
 }
 
+/* The first stage rule i of pol can be decided at. */
+static enum mp_stage first_stage(const struct mp_policy *pol, size_t i)
+{
+	enum mp_stage s = (enum mp_stage)pol->rules[i]->min_stage;
+
+	return i >= pol->n_global && s < MP_STAGE_RCPT ? MP_STAGE_RCPT : s;
+}
+
+static void index_stages(struct mp_loader *ld, struct mp_policy *pol)
+{
+	for (int s = 0; s < MP_STAGE_COUNT; s++) {
+		size_t n = 0;
+		for (size_t i = 0; i < pol->n_rules; i++)
+			n += first_stage(pol, i) == (enum mp_stage)s;
+		uint32_t *v = n ? mp_arena_alloc(ld->arena, n * sizeof(*v)) : NULL;
+		if (n && v == NULL) {
+			mp_diags_add(ld->diags, pol->file ? pol->file : "global.rules", 0, 0, "out of memory");
+			return;
+		}
+		n = 0;
+		for (size_t i = 0; i < pol->n_rules; i++)
+			if (first_stage(pol, i) == (enum mp_stage)s)
+				v[n++] = (uint32_t)i;
+		pol->by_stage[s] = v;
+		pol->n_by_stage[s] = n;
+	}
+}
+
 /* Builds pol from the global rules (base, may be NULL) and file rf. */
 static void link_policy(struct mp_loader *ld, struct vec *order, struct mp_policy *pol,
 			const struct mp_policy *base, struct mp_rfile *rf)
@@ -253,9 +288,136 @@ static void link_policy(struct mp_loader *ld, struct vec *order, struct mp_polic
 	pol->n_thresholds = ls.ths.n;
 	for (size_t i = 0; i < pol->n_rules; i++)
 		pol->need |= pol->rules[i]->need;
+	index_stages(ld, pol);
 	free(ls.rules.v);
 	free(ls.ths.v);
 	mp_strmap_free(&ls.names);
+}
+
+/* ---- header keys and the regex prefilter --------------------------------- */
+
+struct hwalk {
+	struct mp_loader *ld;
+	struct vec exprs;           /* header regex tests */
+	bool prefilter;
+};
+
+static void walk_expr(struct hwalk *w, struct mp_expr *e)
+{
+	struct mp_ruleset *rs = w->ld->rs;
+
+	if (e == NULL)
+		return;
+	if (e->kind != MP_E_TEST) {
+		walk_expr(w, e->a);
+		walk_expr(w, e->b);
+		return;
+	}
+	e->hid = e->pf = -1;
+	if (e->hkey == NULL)
+		return;
+	void *v;
+	size_t kl = strlen(e->hkey);
+	if (mp_strmap_getn(&rs->hkeys, e->hkey, kl, &v)) {
+		e->hid = (int)(uintptr_t)v - 1;
+	} else {
+		e->hid = (int)rs->n_hkeys;
+		if (mp_strmap_put(&rs->hkeys, e->hkey, kl, (void *)(uintptr_t)(rs->n_hkeys + 1), NULL) < 0) {
+			mp_diags_add(w->ld->diags, w->ld->dir, 0, 0, "out of memory");
+			return;
+		}
+		rs->n_hkeys++;
+	}
+	if (w->prefilter && e->field == MP_F_HEADER && e->re != NULL &&
+	    (e->op == MP_OP_MATCH || e->op == MP_OP_NMATCH) && vec_push(&w->exprs, e) < 0)
+		mp_diags_add(w->ld->diags, w->ld->dir, 0, 0, "out of memory");
+}
+
+/* A header regex test that e needs to be true, or NULL. */
+static const struct mp_expr *guard_of(const struct mp_expr *e)
+{
+	if (e == NULL)
+		return NULL;
+	if (e->kind == MP_E_TEST)
+		return e->pf >= 0 && e->op == MP_OP_MATCH ? e : NULL;
+	if (e->kind == MP_E_AND) {
+		const struct mp_expr *g = guard_of(e->a);
+		return g ? g : guard_of(e->b);
+	}
+	return NULL;
+}
+
+static void policy_guards(struct mp_loader *ld, struct mp_policy *pol)
+{
+	struct mp_guard *g = mp_arena_alloc(ld->arena, (pol->n_rules ? pol->n_rules : 1) * sizeof(*g));
+
+	if (g == NULL) {
+		mp_diags_add(ld->diags, ld->dir, 0, 0, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < pol->n_rules; i++) {
+		const struct mp_expr *e = guard_of(pol->rules[i]->when);
+		g[i].pf = e ? e->pf : -1;
+		g[i].hid = e ? e->hid : -1;
+	}
+	pol->guards = g;
+}
+
+/* Gives every header name the rules test an id, and puts the header regexes
+ * into the prefilter (unless MP_PREFILTER=0 in the environment, which the
+ * tests use to show that results do not depend on it). */
+static void index_headers(struct mp_loader *ld, struct vec *order)
+{
+	struct mp_ruleset *rs = ld->rs;
+	const char *env = getenv("MP_PREFILTER");
+	struct hwalk w = { .ld = ld, .prefilter = env == NULL || strcmp(env, "0") != 0 };
+
+	for (size_t i = 0; i < order->n; i++) {
+		struct mp_rfile *rf = (struct mp_rfile *)order->v[i];
+		for (size_t j = 0; j < rf->n_items; j++)
+			if (rf->items[j].kind == MP_ITEM_RULE)
+				walk_expr(&w, rf->items[j].rule->when);
+	}
+	if (w.exprs.n > 0) {
+		struct mp_pf_pattern *pats = calloc(w.exprs.n, sizeof(*pats));
+		if (pats == NULL) {
+			mp_diags_add(ld->diags, ld->dir, 0, 0, "out of memory");
+			free(w.exprs.v);
+			return;
+		}
+		for (size_t i = 0; i < w.exprs.n; i++) {
+			const struct mp_expr *e = w.exprs.v[i];
+			pats[i].key = (unsigned)e->hid;
+			pats[i].pattern = mp_regex_pattern(e->re);
+			pats[i].len = strlen(pats[i].pattern);
+			pats[i].flags = mp_regex_flags(e->re);
+		}
+		rs->pf = mp_prefilter_build(pats, w.exprs.n, rs->n_hkeys);
+		for (size_t i = 0; i < w.exprs.n; i++)
+			((struct mp_expr *)w.exprs.v[i])->pf = rs->pf ? pats[i].id : -1;
+		free(pats);
+	}
+	free(w.exprs.v);
+	policy_guards(ld, &rs->global);
+	for (size_t i = 0; i < rs->n_pols; i++)
+		policy_guards(ld, rs->pols[i]);
+}
+
+int mp_ruleset_hkey(const struct mp_ruleset *rs, const char *key, size_t len)
+{
+	void *v;
+
+	return mp_strmap_getn(&rs->hkeys, key, len, &v) ? (int)(uintptr_t)v - 1 : -1;
+}
+
+size_t mp_ruleset_n_hkeys(const struct mp_ruleset *rs)
+{
+	return rs->n_hkeys;
+}
+
+const struct mp_prefilter *mp_ruleset_prefilter(const struct mp_ruleset *rs)
+{
+	return rs->pf;
 }
 
 /* ---- list references -------------------------------------------------- */
@@ -340,6 +502,7 @@ struct mp_ruleset *mp_ruleset_load_ex(const struct mp_conf *conf, struct mp_diag
 	atomic_init(&rs->refs, 1);
 	mp_arena_init(&rs->arena);
 	mp_strmap_init(&rs->domains);
+	mp_strmap_init(&rs->hkeys);
 	copy_settings(rs, conf);
 	rs->dir = strdup(dir);
 	memset(&ld, 0, sizeof(ld));
@@ -417,6 +580,7 @@ struct mp_ruleset *mp_ruleset_load_ex(const struct mp_conf *conf, struct mp_diag
 		}
 	}
 	resolve_lists(&ld, &order);
+	index_headers(&ld, &order);
 	for (size_t i = 0; i < order.n; i++) {
 		const struct mp_rfile *rf = order.v[i];
 		for (size_t j = 0; j < rf->n_items; j++)

@@ -44,6 +44,11 @@ struct mp_ruleset *mp_ruleset_ref(struct mp_ruleset *rs);
 void mp_ruleset_unref(struct mp_ruleset *rs);
 
 const struct mp_settings *mp_ruleset_settings(const struct mp_ruleset *rs);
+/* The id of a lowercased header name the rules test, or -1. */
+int mp_ruleset_hkey(const struct mp_ruleset *rs, const char *key, size_t len);
+size_t mp_ruleset_n_hkeys(const struct mp_ruleset *rs);
+/* NULL when there is no header regex to prefilter. */
+const struct mp_prefilter *mp_ruleset_prefilter(const struct mp_ruleset *rs);
 const char *mp_ruleset_dir(const struct mp_ruleset *rs);
 /* The policy of global.rules alone (in force before RCPT). */
 const struct mp_policy *mp_ruleset_global(const struct mp_ruleset *rs);

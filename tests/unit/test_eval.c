@@ -616,15 +616,30 @@ static void test_regex_limit(void **state)
 	struct th_msg m;
 	struct th_run r;
 
-	mp_diags_init(&d);
-	struct mp_ruleset *rs = th_load(files, c, &d);
-	mp_conf_free(c);
-	assert_non_null(rs);
 	th_msg_init(&m);
 	m.headers[0] = "Subject";
 	m.headers[1] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab";
+	/* the prefilter sees that no value can match: PCRE2 never runs */
+	mp_diags_init(&d);
+	struct mp_ruleset *rs = th_load(files, c, &d);
+	assert_non_null(rs);
+	assert_non_null(mp_ruleset_prefilter(rs));
 	th_run(rs, &m, &r);
-	/* a limit hit counts as no match, and is logged once per rule */
+	assert_int_equal(r.res->v.outcome, MP_O_NONE);
+	assert_int_equal(r.res->n_add, 1);
+	assert_int_equal(r.res->n_logs, 0);
+	th_run_free(&r);
+	mp_ruleset_unref(rs);
+	mp_diags_free(&d);
+	/* without it, a limit hit counts as no match, logged once per rule */
+	setenv("MP_PREFILTER", "0", 1);
+	mp_diags_init(&d);
+	rs = th_load(files, c, &d);
+	unsetenv("MP_PREFILTER");
+	mp_conf_free(c);
+	assert_non_null(rs);
+	assert_null(mp_ruleset_prefilter(rs));
+	th_run(rs, &m, &r);
 	assert_int_equal(r.res->v.outcome, MP_O_NONE);
 	assert_int_equal(r.res->n_add, 1);
 	assert_int_equal(r.res->n_logs, 2);
