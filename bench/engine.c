@@ -270,6 +270,30 @@ static int stops(const struct mp_verdict *v)
 }
 
 /* One message through the engine, as the daemon drives it. */
+/* A digest of what the engine decided for every message: the same rules,
+ * messages and decisions give the same digest (prefilter on or off). */
+static unsigned long long digest, n_matched;
+
+static void digest_add(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		digest = (digest ^ b[i]) * 1099511628211ULL;
+}
+
+static void digest_result(const struct mp_result *r)
+{
+	digest_add(&r->v.outcome, sizeof(r->v.outcome));
+	digest_add(&r->v.stage, sizeof(r->v.stage));
+	long long score = (long long)(r->score * 1000);
+	digest_add(&score, sizeof(score));
+	for (size_t i = 0; i < r->n_rules; i++)
+		digest_add(r->rules[i], strlen(r->rules[i]) + 1);
+	n_matched += r->n_rules;
+	for (size_t i = 0; i < r->n_add; i++)
+		digest_add(r->add[i].value, strlen(r->add[i].value) + 1);
+}
+
 static int run_one(struct mp_ruleset *rs, const struct mp_checks *ck, const struct item *it,
 		   unsigned *accepted)
 {
@@ -306,6 +330,8 @@ static int run_one(struct mp_ruleset *rs, const struct mp_checks *ck, const stru
 	const struct mp_result *r = mp_txn_result(t);
 	if (r != NULL && r->v.outcome != MP_O_REJECT)
 		(*accepted)++;
+	if (r != NULL)
+		digest_result(r);
 	rc = r ? 0 : -1;
 txn:
 	mp_txn_free(t);
@@ -352,6 +378,8 @@ static int run_size(const char *dir, unsigned size, struct item *items, unsigned
 	for (unsigned i = 0; i < n_items && i < 200; i++)
 		run_one(rs, ops, &items[i], &accepted);
 	accepted = 0;
+	digest = 14695981039346656037ULL;
+	n_matched = 0;
 	double bytes = 0;
 	t0 = now();
 	for (unsigned i = 0; i < n; i++) {
@@ -363,9 +391,9 @@ static int run_size(const char *dir, unsigned size, struct item *items, unsigned
 		bytes += (double)it->msg.body_len;
 	}
 	double el = now() - t0;
-	printf("%6u rules: %9.0f msg/s  %8.2f us/msg  peak RSS %6.1f MiB  (load %.2f s, %u/%u accepted, %.1f KiB/msg)\n",
-	       size, n / el, el * 1e6 / n, peak_rss_kib() / 1024.0, load, accepted, n,
-	       bytes / n / 1024);
+	printf("%6u rules: %9.0f msg/s  %8.2f us/msg  peak RSS %6.1f MiB  (load %.2f s, %.2f rules matched/msg, %.1f KiB/msg, digest %016llx)\n",
+	       size, n / el, el * 1e6 / n, peak_rss_kib() / 1024.0, load, (double)n_matched / n,
+	       bytes / n / 1024, digest);
 	fflush(stdout);
 	mp_checker_free(ck);
 	mp_ruleset_unref(rs);

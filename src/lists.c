@@ -35,6 +35,8 @@ struct mp_list {
 	struct mp_strmap strings, domains, subdomains;
 	struct ptab v4[33], v6[129];
 	size_t n_items, n_ip;
+	uint64_t v4_lens;       /* bit p: v4[p] has entries (p < 33: bit 32 too) */
+	uint64_t v6_lens[3];    /* bit p of the 129: v6[p] has entries */
 };
 
 struct mp_list *mp_list_new(const char *name)
@@ -192,10 +194,12 @@ int mp_list_add(struct mp_list *l, const char *item, size_t len, const char **wh
 			struct v6key k = v6key(&ip);
 			if (ptab_push(&l->v6[prefix], &k, sizeof(k)) < 0)
 				goto oom;
+			l->v6_lens[prefix / 64] |= 1ULL << (prefix % 64);
 		} else {
 			uint32_t k = v4key(&ip);
 			if (ptab_push(&l->v4[prefix], &k, sizeof(k)) < 0)
 				goto oom;
+			l->v4_lens |= 1ULL << prefix;
 		}
 		l->n_ip++;
 		l->n_items++;
@@ -292,6 +296,50 @@ static int cmp_v6(const void *a, const void *b)
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
+static int each_key(const struct mp_strmap *m, enum mp_list_part part,
+		    int (*fn)(void *, const struct mp_list_item *), void *arg)
+{
+	for (size_t i = 0; i < m->cap; i++) {
+		const struct mp_strmap_slot *s = &m->slots[i];
+		if (s->key == NULL)
+			continue;
+		struct mp_list_item it = { .part = part, .key = s->key, .len = s->len };
+		int rc = fn(arg, &it);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int mp_list_each(const struct mp_list *l, int (*fn)(void *arg, const struct mp_list_item *it),
+		 void *arg)
+{
+	int rc;
+
+	if ((rc = each_key(&l->strings, MP_LP_STRING, fn, arg)) != 0 ||
+	    (rc = each_key(&l->domains, MP_LP_DOMAIN, fn, arg)) != 0 ||
+	    (rc = each_key(&l->subdomains, MP_LP_SUBDOMAIN, fn, arg)) != 0)
+		return rc;
+	for (int p = 0; p <= 32; p++) {
+		for (size_t i = 0; i < l->v4[p].n; i++) {
+			struct mp_list_item it = { .part = MP_LP_V4, .prefix = p,
+						   .v4 = ((const uint32_t *)l->v4[p].v)[i] };
+			if ((rc = fn(arg, &it)) != 0)
+				return rc;
+		}
+	}
+	for (int p = 0; p <= 128; p++) {
+		for (size_t i = 0; i < l->v6[p].n; i++) {
+			const struct v6key *k = &((const struct v6key *)l->v6[p].v)[i];
+			struct mp_list_item it = { .part = MP_LP_V6, .prefix = p, .v6hi = k->hi,
+						   .v6lo = k->lo };
+			if ((rc = fn(arg, &it)) != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
 int mp_list_finish(struct mp_list *l)
 {
 	for (int i = 0; i <= 32; i++) {
@@ -309,10 +357,10 @@ bool mp_list_match_ip(const struct mp_list *l, const struct mp_ip *ip)
 {
 	if (l->n_ip == 0)
 		return false;
+	/* only the prefix lengths the list has: most lists have one or two */
 	if (!ip->v6) {
-		for (int p = 32; p >= 0; p--) {
-			if (l->v4[p].n == 0)
-				continue;
+		for (uint64_t lens = l->v4_lens; lens != 0; lens &= ~(1ULL << (63 - __builtin_clzll(lens)))) {
+			int p = 63 - __builtin_clzll(lens);
 			struct mp_ip m = *ip;
 			mp_ip_mask(&m, p);
 			uint32_t k = v4key(&m);
@@ -322,7 +370,7 @@ bool mp_list_match_ip(const struct mp_list *l, const struct mp_ip *ip)
 		return false;
 	}
 	for (int p = 128; p >= 0; p--) {
-		if (l->v6[p].n == 0)
+		if (!(l->v6_lens[p / 64] >> (p % 64) & 1))
 			continue;
 		struct mp_ip m = *ip;
 		mp_ip_mask(&m, p);

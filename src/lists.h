@@ -41,4 +41,24 @@ bool mp_list_match_ip(const struct mp_list *l, const struct mp_ip *ip);
 bool mp_list_match(const struct mp_list *l, enum mp_fmatch how, const char *value,
 		   size_t len);
 
+/* The parts of a list as mp_list_match reads them (keys lowercased). */
+enum mp_list_part {
+	MP_LP_STRING,      /* the item as written: exact strings and addresses */
+	MP_LP_DOMAIN,      /* `domain` and `@domain` */
+	MP_LP_SUBDOMAIN,   /* `.domain`: strict subdomains */
+	MP_LP_V4,          /* key: the masked address, big-endian */
+	MP_LP_V6,
+};
+struct mp_list_item {
+	enum mp_list_part part;
+	const char *key;
+	size_t len;
+	int prefix;
+	uint32_t v4;
+	uint64_t v6hi, v6lo;
+};
+/* Calls fn for every part of every item; stops at fn's first non-zero. */
+int mp_list_each(const struct mp_list *l, int (*fn)(void *arg, const struct mp_list_item *it),
+		 void *arg);
+
 #endif

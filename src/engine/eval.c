@@ -105,6 +105,15 @@ static int test(struct mp_ctx *x, const struct mp_expr *e)
 
 	if (x->stage < f->stage)
 		return TV_UNKNOWN;
+	/* positive tests hold if any value satisfies them; the others negate */
+	bool positive = e->op == MP_OP_EQ || e->op == MP_OP_MATCH || e->op == MP_OP_IN;
+	if (e->vid >= 0) {
+		int b = mp_guard_val(x, e->vid, e->field);
+		if (b >= 0)
+			return tv(positive ? b : !b); /* the value index knows */
+	}
+	if (e->pf >= 0 && !mp_guard_pf(x, e->pf, e->pfkey))
+		return tv(!positive); /* the prefilter: no value can match */
 	switch (f->type) {
 	case MP_T_BOOL:
 		return tv(mp_val_bool(x, e));
@@ -133,11 +142,7 @@ static int test(struct mp_ctx *x, const struct mp_expr *e)
 	case MP_T_STR:
 		break;
 	}
-	/* positive tests hold if any value satisfies them; the others negate */
-	bool positive = e->op == MP_OP_EQ || e->op == MP_OP_MATCH || e->op == MP_OP_IN;
 	bool any = false;
-	if (e->pf >= 0 && !mp_val_pf_possible(x->txn, e->pf, e->hid))
-		return tv(!positive); /* the prefilter: no value can match */
 	struct mp_viter it = { 0, 0 };
 	const char *s;
 	size_t len;
@@ -223,11 +228,10 @@ void mp_eval_terminal(struct mp_ctx *x, const struct mp_action *a, int rule_idx,
 	}
 }
 
-/* Whether every rule must be evaluated: outside a transaction (no
- * prefilter), or when the transaction keeps a trace. */
+/* Whether every rule must be evaluated: when the transaction keeps a trace. */
 static bool keeps_every_rule(const struct mp_ctx *x)
 {
-	return x->txn == NULL || x->txn->trace_on;
+	return x->txn != NULL && x->txn->trace_on;
 }
 
 /* Merges the ascending arrays a and b into out; returns its length. */
@@ -278,19 +282,25 @@ int mp_eval_stage(struct mp_ctx *x)
 	ev->n_pending = 0;
 	for (size_t k = 0; k < n; k++) {
 		uint32_t i = ev->cand[k];
-		const struct mp_rule *r = pol->rules[i];
 
 		if (ev->st[i] != RS_UNDECIDED)
 			continue;
-		if (ev->outcome != MP_O_NONE || x->stage < r->min_stage) {
+		if (ev->outcome != MP_O_NONE) {
 			ev->pending[ev->n_pending++] = i;
 			continue;
 		}
-		/* a rule that needs a header regex the prefilter rules out is
-		 * false without a look at it (the trace wants every rule) */
-		if (x->stage >= MP_STAGE_HEADER && pol->guards[i].pf >= 0 && !keeps_every_rule(x) &&
-		    !mp_val_pf_possible(x->txn, pol->guards[i].pf, pol->guards[i].hid)) {
+		/* a rule that needs a test the prefilter or the value index
+		 * rules out is false without a look at it (a trace wants every
+		 * rule) */
+		const struct mp_guard *g = &pol->guards[i];
+		if (g->kind != MP_G_NONE && x->stage >= g->stage && !keeps_every_rule(x) &&
+		    !mp_guard_holds(x, g)) {
 			ev->st[i] = RS_FALSE;
+			continue;
+		}
+		const struct mp_rule *r = pol->rules[i];
+		if (x->stage < r->min_stage) {
+			ev->pending[ev->n_pending++] = i;
 			continue;
 		}
 		x->rule = r;

@@ -33,6 +33,16 @@ enum { TV_FALSE = 0, TV_TRUE = 1, TV_UNKNOWN = 2 };
 #define MP_HEADER_VALUE_MAX (256 * 1024)
 #define MP_HEADER_BYTES_MAX (8 * 1024 * 1024)
 
+/* What the prefilter and the value index have answered so far, for one
+ * connection (its connect and HELO fields) or one transaction; in its
+ * arena. */
+struct mp_gstate {
+	uint8_t *pf_bits;        /* regexes that may match */
+	uint8_t *pf_state;       /* per prefilter key: PF_* */
+	uint8_t *v_bits;         /* literal and list tests that hold */
+	uint64_t v_done;         /* fields whose v_bits are in */
+};
+
 struct mp_eval {
 	const struct mp_policy *pol;
 	uint8_t *st;             /* per rule of pol */
@@ -57,8 +67,7 @@ struct mp_conn {
 	struct mp_ruleset *rs;
 	const struct mp_checks *checks;
 	struct mp_matcher *matcher;  /* for rules decided at connect and HELO */
-	struct mp_pf_scratch *pf_scratch; /* for pf_rs's prefilter */
-	struct mp_ruleset *pf_rs;
+	struct mp_gstate gs;         /* for the connect and HELO fields */
 	struct mp_arena arena;
 	const char *ip;          /* "" when unknown */
 	struct mp_ip ipbin;
@@ -133,8 +142,7 @@ struct mp_txn {
 	size_t n_hdrs, cap_hdrs, header_bytes, n_hdrs_seen;
 	struct mp_strmap hindex;     /* lowercased name -> struct mp_hslot */
 	struct mp_hslot **slot_by_hid; /* by the rule set's header key ids */
-	uint8_t *pf_bits;            /* prefilter: regexes that may match */
-	uint8_t *pf_state;           /* per key id: PF_* */
+	struct mp_gstate gs;
 	size_t n_ar;                 /* Authentication-Results fields seen */
 	int *ar_ours;                /* their 1-based indexes that carry our authserv-id */
 	size_t n_ar_ours, cap_ar_ours;
@@ -209,10 +217,16 @@ bool mp_val_bool(struct mp_ctx *x, const struct mp_expr *e);
 enum mp_authres mp_val_result(struct mp_ctx *x, enum mp_field_id f);
 /* Accepted recipients that belong to ev's policy (the `rcpt.to` set). */
 bool mp_val_rcpt_in_scope(const struct mp_ctx *x, size_t i);
-/* Whether the header regex with prefilter bit pf_id (on header key hid)
- * may match: false means it matches no value, without running it. Only
- * once every header has come. */
-bool mp_val_pf_possible(struct mp_txn *t, int pf_id, int hid);
+/* guards.c: answers from the prefilter and the value index, valid once the
+ * field's stage has come (for headers: all of them). */
+/* Whether the regex with prefilter bit pf on key may match some value. */
+bool mp_guard_pf(struct mp_ctx *x, int pf, int key);
+/* Whether the literal or list test with value index bit vid holds: 1 or
+ * 0, or -1 when there is no answer (no memory): evaluate it instead. */
+int mp_guard_val(struct mp_ctx *x, int vid, enum mp_field_id f);
+bool mp_guard_holds(struct mp_ctx *x, const struct mp_guard *g);
+/* Forgets the connection's answers (its HELO name changed). */
+void mp_guard_reset(struct mp_conn *c);
 
 /* text.c */
 /* Expands t into out (MP_TEXT_MAX + 1 bytes), sanitised. reply: ASCII only. */

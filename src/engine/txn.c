@@ -57,8 +57,6 @@ void mp_conn_free(struct mp_conn *c)
 		return;
 	mp_eval_release(&c->ev);
 	mp_matcher_free(c->matcher);
-	mp_pf_scratch_free(c->pf_scratch);
-	mp_ruleset_unref(c->pf_rs);
 	mp_ruleset_unref(c->rs);
 	mp_arena_release(&c->arena);
 	free(c);
@@ -113,6 +111,7 @@ static int conn_eval(struct mp_conn *c, struct mp_verdict *v)
 		return 0;
 	}
 	mp_eval_release(&c->ev);
+	mp_guard_reset(c);
 	if (mp_eval_init(&c->ev, g, NULL, "global") < 0)
 		return -1;
 	struct mp_ctx x = { .conn = c, .ev = &c->ev };
@@ -341,10 +340,19 @@ int mp_txn_mail(struct mp_txn *t, const char *from, const char *auth_user,
 	t->auth_user = auth_user ? mp_txn_strdup(t, auth_user) : NULL;
 	t->spf_domain = t->from_len > 0 ? t->from + t->from_dom : c->helo;
 	t->mail_seen = true;
-	if (t->oom || mp_eval_init(&t->pre, mp_ruleset_global(t->rs), NULL, "global") < 0)
+	/* the connection has evaluated the connect and HELO rules already;
+	 * start from there, unless the transaction would report more of them
+	 * (a trace, dry-run entries, regex limit hits) */
+	const struct mp_eval *done = NULL;
+	const struct mp_policy *g = mp_ruleset_global(t->rs);
+	if (!t->trace_on && c->ev.st != NULL && c->ev.pol == g && c->ev.outcome == MP_O_NONE &&
+	    !g->dry_run_early && mp_matcher_limit_hits(c->matcher) == 0)
+		done = &c->ev;
+	if (t->oom || mp_eval_init(&t->pre, mp_ruleset_global(t->rs), done, "global") < 0)
 		return -1;
 	struct mp_ctx x = { .conn = c, .txn = t, .ev = &t->pre };
-	for (x.stage = MP_STAGE_CONNECT; x.stage <= MP_STAGE_MAIL; x.stage++) {
+	for (x.stage = done ? (enum mp_stage)done->next_stage : MP_STAGE_CONNECT; x.stage <= MP_STAGE_MAIL;
+	     x.stage++) {
 		if (mp_eval_stage(&x) < 0)
 			return -1;
 	}

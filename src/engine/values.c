@@ -13,6 +13,7 @@
 #include <libpsl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool mp_val_known(const struct mp_ctx *x, enum mp_field_id f)
@@ -146,54 +147,6 @@ static int header_first(const struct mp_txn *t, const struct mp_expr *e)
 	const struct mp_hslot *h = hslot(t, e);
 
 	return h ? h->first : -1;
-}
-
-/* Scans the values of header key hid with the prefilter, once. */
-static void pf_scan(struct mp_txn *t, int hid)
-{
-	const struct mp_prefilter *pf = mp_ruleset_prefilter(t->rs);
-	struct mp_conn *c = t->conn;
-	size_t nk = mp_ruleset_n_hkeys(t->rs);
-
-	if (t->pf_state == NULL) {
-		t->pf_state = mp_arena_zalloc(&t->arena, nk);
-		t->pf_bits = mp_arena_zalloc(&t->arena, (mp_prefilter_n_ids(pf) + 7) / 8);
-		if (t->pf_state == NULL || t->pf_bits == NULL) {
-			t->pf_state = NULL;
-			t->oom = true;
-			return;
-		}
-	}
-	if (t->pf_state[hid] != PF_UNSCANNED)
-		return;
-	t->pf_state[hid] = PF_SCANNED;
-	if (c->pf_rs != t->rs) {
-		/* scratch goes with the rule set's databases */
-		mp_pf_scratch_free(c->pf_scratch);
-		mp_ruleset_unref(c->pf_rs);
-		c->pf_scratch = mp_pf_scratch_new(pf);
-		c->pf_rs = c->pf_scratch ? mp_ruleset_ref(t->rs) : NULL;
-	}
-	const struct mp_hslot *slot = t->slot_by_hid ? t->slot_by_hid[hid] : NULL;
-	for (int i = slot ? slot->first : -1; i >= 0; i = t->hdrs[i].next) {
-		const struct mp_hdr *h = &t->hdrs[i];
-		if (mp_prefilter_scan(pf, c->pf_scratch, (unsigned)hid, h->value, h->value_len,
-				      t->pf_bits) < 0) {
-			t->pf_state[hid] = PF_ALL;
-			return;
-		}
-	}
-}
-
-bool mp_val_pf_possible(struct mp_txn *t, int pf_id, int hid)
-{
-	if (pf_id < 0 || hid < 0 || t == NULL || mp_ruleset_prefilter(t->rs) == NULL)
-		return true;
-	if (t->pf_state == NULL || t->pf_state[hid] == PF_UNSCANNED)
-		pf_scan(t, hid);
-	if (t->pf_state == NULL || t->pf_state[hid] == PF_ALL)
-		return true;
-	return (t->pf_bits[pf_id >> 3] >> (pf_id & 7)) & 1;
 }
 
 bool mp_val_bool(struct mp_ctx *x, const struct mp_expr *e)

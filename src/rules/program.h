@@ -146,7 +146,8 @@ struct mp_expr {
 	const char *list_name; /* NULL for inline lists and single CIDRs */
 	int line, col;
 	int hid;            /* header key id for named fields, else -1 */
-	int pf;             /* prefilter bit of a header regex, else -1 */
+	int pf, pfkey;      /* prefilter bit and key of a regex test, else -1 */
+	int vid;            /* value index bit of ==, !=, in, not in, else -1 */
 };
 
 /* A text with ${field} references, split at load time. */
@@ -206,11 +207,16 @@ struct mp_rule {
 	uint8_t min_stage;          /* earliest stage it may decide at */
 };
 
-/* A header regex the rule's condition needs to hold (a conjunct of it):
- * when the prefilter rules it out, the rule is false without being
- * evaluated. pf < 0: none. */
+/* A test the rule's condition needs to hold (a conjunct of it): a regex
+ * the prefilter rules out, or a literal or list the value index says does
+ * not hold, makes the rule false without it being evaluated. */
+enum mp_guard_kind { MP_G_NONE, MP_G_PF, MP_G_VAL };
+
 struct mp_guard {
-	int32_t pf, hid;
+	uint8_t kind;
+	uint8_t stage;      /* from this stage on the guard can be asked */
+	int32_t id;         /* prefilter bit (PF) or value index bit (VAL) */
+	int32_t key;        /* prefilter key (PF) or field (VAL) */
 };
 
 struct mp_threshold {
@@ -238,6 +244,7 @@ struct mp_policy {
 	const uint32_t *by_stage[MP_STAGE_COUNT];
 	size_t n_by_stage[MP_STAGE_COUNT];
 	const struct mp_guard *guards; /* per rule */
+	bool dry_run_early;         /* a dry-run rule may decide at connect or HELO */
 };
 
 #endif

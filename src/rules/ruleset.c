@@ -9,6 +9,7 @@
  */
 #include "rules/ruleset.h"
 
+#include "lindex.h"
 #include "lists.h"
 #include "prefilter.h"
 #include "regex.h"
@@ -51,6 +52,8 @@ struct mp_ruleset {
 	struct mp_strmap hkeys;  /* lowercased header name -> id + 1 */
 	size_t n_hkeys;
 	struct mp_prefilter *pf;
+	struct mp_lindex *lindex[MP_F_COUNT]; /* per envelope field, or NULL */
+	size_t n_vids;
 };
 
 static int vec_push(struct vec *v, void *p)
@@ -70,6 +73,8 @@ static int vec_push(struct vec *v, void *p)
 static void ruleset_free(struct mp_ruleset *rs)
 {
 	mp_prefilter_free(rs->pf);
+	for (int f = 0; f < MP_F_COUNT; f++)
+		mp_lindex_free(rs->lindex[f]);
 	mp_strmap_free(&rs->hkeys);
 	for (size_t i = 0; i < rs->regexes.n; i++)
 		mp_regex_free(rs->regexes.v[i]);
@@ -259,6 +264,9 @@ static void index_stages(struct mp_loader *ld, struct mp_policy *pol)
 		pol->by_stage[s] = v;
 		pol->n_by_stage[s] = n;
 	}
+	for (size_t i = 0; i < pol->n_rules; i++)
+		if (pol->rules[i]->dry_run && first_stage(pol, i) <= MP_STAGE_HELO)
+			pol->dry_run_early = true;
 }
 
 /* Builds pol from the global rules (base, may be NULL) and file rf. */
@@ -294,13 +302,42 @@ static void link_policy(struct mp_loader *ld, struct vec *order, struct mp_polic
 	mp_strmap_free(&ls.names);
 }
 
-/* ---- header keys and the regex prefilter --------------------------------- */
+/* ---- header keys, the regex prefilter, the value index -------------------- */
+
+/* Single-valued fields known by MAIL FROM whose tests the value index and
+ * the prefilter answer (besides header regexes). */
+static const enum mp_field_id env_fields[] = {
+	MP_F_CLIENT_IP, MP_F_CLIENT_NAME, MP_F_HELO, MP_F_MAIL_FROM, MP_F_MAIL_FROM_LOCAL,
+	MP_F_MAIL_FROM_DOMAIN, MP_F_AUTH_USER, MP_F_SPF_DOMAIN,
+};
+#define N_ENV_FIELDS (sizeof(env_fields) / sizeof(env_fields[0]))
+
+static int env_slot(enum mp_field_id f)
+{
+	for (size_t i = 0; i < N_ENV_FIELDS; i++)
+		if (env_fields[i] == f)
+			return (int)i;
+	return -1;
+}
 
 struct hwalk {
 	struct mp_loader *ld;
-	struct vec exprs;           /* header regex tests */
+	struct vec regexes;         /* tests for the prefilter */
 	bool prefilter;
 };
+
+static void oom(struct mp_loader *ld)
+{
+	mp_diags_add(ld->diags, ld->dir, 0, 0, "out of memory");
+}
+
+/* The value index of field f, made on first use. */
+static struct mp_lindex *lindex_of(struct mp_ruleset *rs, enum mp_field_id f)
+{
+	if (rs->lindex[f] == NULL)
+		rs->lindex[f] = mp_lindex_new();
+	return rs->lindex[f];
+}
 
 static void walk_expr(struct hwalk *w, struct mp_expr *e)
 {
@@ -313,38 +350,66 @@ static void walk_expr(struct hwalk *w, struct mp_expr *e)
 		walk_expr(w, e->b);
 		return;
 	}
-	e->hid = e->pf = -1;
-	if (e->hkey == NULL)
-		return;
-	void *v;
-	size_t kl = strlen(e->hkey);
-	if (mp_strmap_getn(&rs->hkeys, e->hkey, kl, &v)) {
-		e->hid = (int)(uintptr_t)v - 1;
-	} else {
-		e->hid = (int)rs->n_hkeys;
-		if (mp_strmap_put(&rs->hkeys, e->hkey, kl, (void *)(uintptr_t)(rs->n_hkeys + 1), NULL) < 0) {
-			mp_diags_add(w->ld->diags, w->ld->dir, 0, 0, "out of memory");
-			return;
+	e->hid = e->pf = e->pfkey = e->vid = -1;
+	if (e->hkey != NULL) {
+		void *v;
+		size_t kl = strlen(e->hkey);
+		if (mp_strmap_getn(&rs->hkeys, e->hkey, kl, &v)) {
+			e->hid = (int)(uintptr_t)v - 1;
+		} else {
+			e->hid = (int)rs->n_hkeys;
+			if (mp_strmap_put(&rs->hkeys, e->hkey, kl, (void *)(uintptr_t)(rs->n_hkeys + 1),
+					  NULL) < 0) {
+				oom(w->ld);
+				return;
+			}
+			rs->n_hkeys++;
 		}
-		rs->n_hkeys++;
 	}
-	if (w->prefilter && e->field == MP_F_HEADER && e->re != NULL &&
-	    (e->op == MP_OP_MATCH || e->op == MP_OP_NMATCH) && vec_push(&w->exprs, e) < 0)
-		mp_diags_add(w->ld->diags, w->ld->dir, 0, 0, "out of memory");
+	if (!w->prefilter)
+		return;
+	bool regex = e->re != NULL && (e->op == MP_OP_MATCH || e->op == MP_OP_NMATCH);
+	if (regex && (e->field == MP_F_HEADER || env_slot(e->field) >= 0)) {
+		if (vec_push(&w->regexes, e) < 0)
+			oom(w->ld);
+		return;
+	}
+	if (env_slot(e->field) < 0 || rs->n_vids >= INT32_MAX)
+		return;
+	int rc = 1;
+	if ((e->op == MP_OP_EQ || e->op == MP_OP_NE) && e->str != NULL) {
+		struct mp_lindex *ix = lindex_of(rs, e->field);
+		rc = ix ? mp_lindex_add_literal(ix, e->str, strlen(e->str), (uint32_t)rs->n_vids) : -1;
+	} else if ((e->op == MP_OP_IN || e->op == MP_OP_NIN) && e->list != NULL) {
+		struct mp_lindex *ix = lindex_of(rs, e->field);
+		rc = ix ? mp_lindex_add_list(ix, e->list, (uint32_t)rs->n_vids) : -1;
+	}
+	if (rc == 0)
+		e->vid = (int)rs->n_vids++;
+	/* otherwise (a literal too long to index, say) it is evaluated */
 }
 
-/* A header regex test that e needs to be true, or NULL. */
-static const struct mp_expr *guard_of(const struct mp_expr *e)
+/* A test e needs to be true, as a guard; kind MP_G_NONE when none. */
+static struct mp_guard guard_of(const struct mp_expr *e)
 {
+	struct mp_guard none = { MP_G_NONE, 0, -1, -1 };
+
 	if (e == NULL)
-		return NULL;
-	if (e->kind == MP_E_TEST)
-		return e->pf >= 0 && e->op == MP_OP_MATCH ? e : NULL;
-	if (e->kind == MP_E_AND) {
-		const struct mp_expr *g = guard_of(e->a);
-		return g ? g : guard_of(e->b);
+		return none;
+	if (e->kind == MP_E_TEST) {
+		if (e->pf >= 0 && e->op == MP_OP_MATCH)
+			return (struct mp_guard){ MP_G_PF, (uint8_t)mp_field_info(e->field)->stage, e->pf,
+						  e->pfkey };
+		if (e->vid >= 0 && (e->op == MP_OP_EQ || e->op == MP_OP_IN))
+			return (struct mp_guard){ MP_G_VAL, (uint8_t)mp_field_info(e->field)->stage, e->vid,
+						  (int32_t)e->field };
+		return none;
 	}
-	return NULL;
+	if (e->kind == MP_E_AND) {
+		struct mp_guard g = guard_of(e->a);
+		return g.kind != MP_G_NONE ? g : guard_of(e->b);
+	}
+	return none;
 }
 
 static void policy_guards(struct mp_loader *ld, struct mp_policy *pol)
@@ -352,21 +417,48 @@ static void policy_guards(struct mp_loader *ld, struct mp_policy *pol)
 	struct mp_guard *g = mp_arena_alloc(ld->arena, (pol->n_rules ? pol->n_rules : 1) * sizeof(*g));
 
 	if (g == NULL) {
-		mp_diags_add(ld->diags, ld->dir, 0, 0, "out of memory");
+		oom(ld);
 		return;
 	}
-	for (size_t i = 0; i < pol->n_rules; i++) {
-		const struct mp_expr *e = guard_of(pol->rules[i]->when);
-		g[i].pf = e ? e->pf : -1;
-		g[i].hid = e ? e->hid : -1;
-	}
+	for (size_t i = 0; i < pol->n_rules; i++)
+		g[i] = guard_of(pol->rules[i]->when);
 	pol->guards = g;
 }
 
-/* Gives every header name the rules test an id, and puts the header regexes
- * into the prefilter (unless MP_PREFILTER=0 in the environment, which the
- * tests use to show that results do not depend on it). */
-static void index_headers(struct mp_loader *ld, struct vec *order)
+static void build_prefilter(struct hwalk *w)
+{
+	struct mp_ruleset *rs = w->ld->rs;
+	struct mp_pf_pattern *pats = calloc(w->regexes.n, sizeof(*pats));
+
+	if (pats == NULL) {
+		oom(w->ld);
+		return;
+	}
+	/* keys: the header keys, then one per envelope field */
+	for (size_t i = 0; i < w->regexes.n; i++) {
+		struct mp_expr *e = w->regexes.v[i];
+		e->pfkey = e->field == MP_F_HEADER ? e->hid : (int)rs->n_hkeys + env_slot(e->field);
+		pats[i].key = (unsigned)e->pfkey;
+		pats[i].pattern = mp_regex_pattern(e->re);
+		pats[i].len = strlen(pats[i].pattern);
+		pats[i].flags = mp_regex_flags(e->re);
+	}
+	rs->pf = mp_prefilter_build(pats, w->regexes.n, rs->n_hkeys + N_ENV_FIELDS);
+	for (size_t i = 0; i < w->regexes.n; i++) {
+		struct mp_expr *e = w->regexes.v[i];
+		e->pf = rs->pf ? pats[i].id : -1;
+		if (e->pf < 0)
+			e->pfkey = -1;
+	}
+	free(pats);
+}
+
+/* Gives every header name the rules test an id, puts the regexes of header
+ * and envelope tests into the prefilter and the literal and list tests of
+ * envelope fields into the value index (unless MP_PREFILTER=0 in the
+ * environment, which the tests use to show that results do not depend on
+ * either), and derives each rule's guard. */
+static void index_tests(struct mp_loader *ld, struct vec *order)
 {
 	struct mp_ruleset *rs = ld->rs;
 	const char *env = getenv("MP_PREFILTER");
@@ -378,26 +470,12 @@ static void index_headers(struct mp_loader *ld, struct vec *order)
 			if (rf->items[j].kind == MP_ITEM_RULE)
 				walk_expr(&w, rf->items[j].rule->when);
 	}
-	if (w.exprs.n > 0) {
-		struct mp_pf_pattern *pats = calloc(w.exprs.n, sizeof(*pats));
-		if (pats == NULL) {
-			mp_diags_add(ld->diags, ld->dir, 0, 0, "out of memory");
-			free(w.exprs.v);
-			return;
-		}
-		for (size_t i = 0; i < w.exprs.n; i++) {
-			const struct mp_expr *e = w.exprs.v[i];
-			pats[i].key = (unsigned)e->hid;
-			pats[i].pattern = mp_regex_pattern(e->re);
-			pats[i].len = strlen(pats[i].pattern);
-			pats[i].flags = mp_regex_flags(e->re);
-		}
-		rs->pf = mp_prefilter_build(pats, w.exprs.n, rs->n_hkeys);
-		for (size_t i = 0; i < w.exprs.n; i++)
-			((struct mp_expr *)w.exprs.v[i])->pf = rs->pf ? pats[i].id : -1;
-		free(pats);
-	}
-	free(w.exprs.v);
+	if (w.regexes.n > 0)
+		build_prefilter(&w);
+	free(w.regexes.v);
+	for (int f = 0; f < MP_F_COUNT; f++)
+		if (rs->lindex[f] != NULL && mp_lindex_finish(rs->lindex[f]) < 0)
+			oom(ld);
 	policy_guards(ld, &rs->global);
 	for (size_t i = 0; i < rs->n_pols; i++)
 		policy_guards(ld, rs->pols[i]);
@@ -418,6 +496,28 @@ size_t mp_ruleset_n_hkeys(const struct mp_ruleset *rs)
 const struct mp_prefilter *mp_ruleset_prefilter(const struct mp_ruleset *rs)
 {
 	return rs->pf;
+}
+
+size_t mp_ruleset_n_pfkeys(const struct mp_ruleset *rs)
+{
+	return rs->n_hkeys + N_ENV_FIELDS;
+}
+
+int mp_ruleset_pfkey_field(const struct mp_ruleset *rs, int key)
+{
+	return key >= (int)rs->n_hkeys && key < (int)(rs->n_hkeys + N_ENV_FIELDS)
+		       ? (int)env_fields[key - (int)rs->n_hkeys]
+		       : -1;
+}
+
+const struct mp_lindex *mp_ruleset_lindex(const struct mp_ruleset *rs, enum mp_field_id f)
+{
+	return rs->lindex[f];
+}
+
+size_t mp_ruleset_n_vids(const struct mp_ruleset *rs)
+{
+	return rs->n_vids;
 }
 
 /* ---- list references -------------------------------------------------- */
@@ -580,7 +680,7 @@ struct mp_ruleset *mp_ruleset_load_ex(const struct mp_conf *conf, struct mp_diag
 		}
 	}
 	resolve_lists(&ld, &order);
-	index_headers(&ld, &order);
+	index_tests(&ld, &order);
 	for (size_t i = 0; i < order.n; i++) {
 		const struct mp_rfile *rf = order.v[i];
 		for (size_t j = 0; j < rf->n_items; j++)

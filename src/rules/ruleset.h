@@ -19,6 +19,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct mp_lindex;
+struct mp_prefilter;
+
 struct mp_diags;
 struct mp_ruleset;
 struct mp_stamps;
@@ -47,8 +50,15 @@ const struct mp_settings *mp_ruleset_settings(const struct mp_ruleset *rs);
 /* The id of a lowercased header name the rules test, or -1. */
 int mp_ruleset_hkey(const struct mp_ruleset *rs, const char *key, size_t len);
 size_t mp_ruleset_n_hkeys(const struct mp_ruleset *rs);
-/* NULL when there is no header regex to prefilter. */
+/* NULL when there is no regex to prefilter. Its keys are the header key
+ * ids, then one per envelope field (mp_ruleset_pfkey_field). */
 const struct mp_prefilter *mp_ruleset_prefilter(const struct mp_ruleset *rs);
+size_t mp_ruleset_n_pfkeys(const struct mp_ruleset *rs);
+/* The envelope field of a prefilter key, or -1 for a header key. */
+int mp_ruleset_pfkey_field(const struct mp_ruleset *rs, int key);
+/* The value index of an envelope field (NULL: none) and its bit count. */
+const struct mp_lindex *mp_ruleset_lindex(const struct mp_ruleset *rs, enum mp_field_id f);
+size_t mp_ruleset_n_vids(const struct mp_ruleset *rs);
 const char *mp_ruleset_dir(const struct mp_ruleset *rs);
 /* The policy of global.rules alone (in force before RCPT). */
 const struct mp_policy *mp_ruleset_global(const struct mp_ruleset *rs);
