@@ -9,11 +9,14 @@
  * size runs in a child process of its own). A benchmark: it reports
  * figures and never fails on them.
  *
- * Usage: engine [-n MESSAGES] [-s SIZES] [-c CORPUS] [-k] [-o DIR]
+ * Usage: engine [-n MESSAGES] [-s SIZES] [-c CORPUS] [-o DIR] [-w DIR [-H] [-m]]
  *   -n  messages timed per rule-set size (default 20000)
  *   -s  comma-separated rule counts (default 10,100,1000,10000)
  *   -c  distinct messages in the corpus (default 500)
  *   -o  keep the generated rules and corpus in DIR
+ *   -w  only write the rule sets (DIR/rulesN, with header_checks.pcre) and
+ *       exit; -H every rule a header regex, -m add the SPF and DKIM rules
+ *       (for bench/mta)
  * MP_PREFILTER=0 in the environment turns the regex prefilter off.
  */
 #include "checks.h"
@@ -176,11 +179,61 @@ static void gen_message(struct sbuf *b, unsigned i)
 	}
 }
 
-/* A rule set of n rules in dir/global.rules (and a domain file). */
-static void gen_rules(const char *dir, unsigned n)
+/* A header regex test: the rule's condition into b, the same regex as a
+ * Postfix header_checks line into hc. */
+static void header_test(struct sbuf *b, struct sbuf *hc)
+{
+	const char *h = hdr_names[rnd(N_HDRS)];
+	char re[256];
+	bool icase = false;
+
+	switch (rnd(5)) {
+	case 0:
+		snprintf(re, sizeof(re), "\\b%s-%u\\b", words[rnd(N_WORDS)], rnd(100000));
+		icase = true;
+		break;
+	case 1:
+		snprintf(re, sizeof(re), "(?:%s|%s)[0-9]{%u}x", words[rnd(N_WORDS)], words[rnd(N_WORDS)],
+			 3 + rnd(4));
+		break;
+	case 2:
+		snprintf(re, sizeof(re), "^%s%u", words[rnd(N_WORDS)], rnd(100000));
+		icase = true;
+		break;
+	case 3:
+		snprintf(re, sizeof(re), "%s.{0,20}%s-%u", words[rnd(N_WORDS)], words[rnd(N_WORDS)],
+			 rnd(100000));
+		icase = true;
+		break;
+	default:
+		snprintf(re, sizeof(re), "d%u\\.example", rnd(2000));
+		break;
+	}
+	const char *one = re;
+	sprintf_add(b, "header \"%s\" ~ /%s/%s", h, one, icase ? "i" : "");
+	/* header_checks sees "Name: value" */
+	if (one[0] == '^')
+		sprintf_add(hc, "/^%s:[ \t]*%s/%s WARN bench\n", h, one + 1, icase ? "i" : "");
+	else
+		sprintf_add(hc, "/^%s:.*%s/%s WARN bench\n", h, one, icase ? "i" : "");
+}
+
+static void write_file(const char *path, const struct sbuf *b)
+{
+	FILE *f = fopen(path, "w");
+	if (f == NULL || (b->len && fwrite(b->p, 1, b->len, f) != b->len) || fclose(f) != 0) {
+		perror(path);
+		exit(2);
+	}
+}
+
+/* A rule set of n rules in dir/global.rules (and a domain file), and its
+ * header regexes as dir/header_checks.pcre. headers_only: every rule a
+ * header regex; mta: add the SPF and DKIM rules the MTA benchmark needs. */
+static void gen_rules(const char *dir, unsigned n, bool headers_only, bool mta)
 {
 	char path[8400];
-	struct sbuf b = { 0 };
+	struct sbuf b = { 0 }, hc = { 0 };
 
 	sadds(&b, "version 1\n\n");
 	unsigned n_lists = n / 50 + 1;
@@ -191,7 +244,7 @@ static void gen_rules(const char *dir, unsigned n)
 		sadds(&b, " }\n");
 	}
 	for (unsigned r = 0; r < n; r++) {
-		unsigned kind = rnd(100);
+		unsigned kind = headers_only ? 50 : rnd(100);
 		sprintf_add(&b, "rule \"r%u\" {\n    when ", r);
 		if (kind < 15) {
 			sprintf_add(&b, "mail.from.domain == \"d%u.example\"", 2000 + rnd(100000));
@@ -200,26 +253,7 @@ static void gen_rules(const char *dir, unsigned n)
 		} else if (kind < 25) {
 			sprintf_add(&b, "helo ~ /^mx%u\\.h%u\\.example$/", rnd(10), rnd(10000));
 		} else if (kind < 80) {
-			const char *h = hdr_names[rnd(N_HDRS)];
-			switch (rnd(5)) {
-			case 0:
-				sprintf_add(&b, "header \"%s\" ~ /\\b%s-%u\\b/i", h, words[rnd(N_WORDS)], rnd(100000));
-				break;
-			case 1:
-				sprintf_add(&b, "header \"%s\" ~ /(?:%s|%s)[0-9]{%u}x/", h, words[rnd(N_WORDS)],
-					    words[rnd(N_WORDS)], 3 + rnd(4));
-				break;
-			case 2:
-				sprintf_add(&b, "header \"%s\" ~ /^%s%u/i", h, words[rnd(N_WORDS)], rnd(100000));
-				break;
-			case 3:
-				sprintf_add(&b, "header \"%s\" ~ /%s.{0,20}%s-%u/i", h, words[rnd(N_WORDS)],
-					    words[rnd(N_WORDS)], rnd(100000));
-				break;
-			default:
-				sprintf_add(&b, "header \"%s\" ~ /d%u\\.example/", h, rnd(2000));
-				break;
-			}
+			header_test(&b, &hc);
 		} else if (kind < 90) {
 			sprintf_add(&b, "mail.from in senders%u", rnd(n_lists));
 		} else if (kind < 95) {
@@ -234,15 +268,19 @@ static void gen_rules(const char *dir, unsigned n)
 			sprintf_add(&b, "    score %u\n", 1 + rnd(3));
 		sadds(&b, "}\n\n");
 	}
+	if (mta)
+		sadds(&b, "rule \"spf-fail\" {\n    when spf == fail\n"
+			  "    reject 550 5.7.23 \"SPF check failed for ${spf.domain}\"\n}\n\n"
+			  "rule \"unsigned-bank\" {\n    when header.from.domain == \"bank.example\" and not dkim.aligned\n"
+			  "    tag subject \"[SUSPECT] \"\n}\n\n");
 	sadds(&b, "threshold 20 {\n    add header \"X-Spam-Flag\" \"YES\"\n}\n");
 	snprintf(path, sizeof(path), "%s/global.rules", dir);
-	FILE *f = fopen(path, "w");
-	if (f == NULL || fwrite(b.p, 1, b.len, f) != b.len || fclose(f) != 0) {
-		perror(path);
-		exit(2);
-	}
+	write_file(path, &b);
+	snprintf(path, sizeof(path), "%s/header_checks.pcre", dir);
+	write_file(path, &hc);
+	free(hc.p);
 	snprintf(path, sizeof(path), "%s/example.com.rules", dir);
-	f = fopen(path, "w");
+	FILE *f = fopen(path, "w");
 	fputs("version 1\nrule \"closed\" {\n    when rcpt.to == \"closed@example.com\"\n"
 	      "    reject 550 5.1.1 \"Mailbox closed\"\n}\n", f);
 	fclose(f);
@@ -405,19 +443,37 @@ static int run_size(const char *dir, unsigned size, struct item *items, unsigned
 int main(int argc, char **argv)
 {
 	unsigned n = 20000, n_corpus = 500;
-	const char *sizes = "10,100,1000,10000", *keep = NULL;
+	const char *sizes = "10,100,1000,10000", *keep = NULL, *write_only = NULL;
+	bool headers_only = false, mta = false;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "n:s:c:o:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:s:c:o:w:Hm")) != -1) {
 		switch (opt) {
 		case 'n': n = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 's': sizes = optarg; break;
 		case 'c': n_corpus = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'o': keep = optarg; break;
+		case 'w': write_only = optarg; break;
+		case 'H': headers_only = true; break;
+		case 'm': mta = true; break;
 		default:
-			fprintf(stderr, "usage: engine [-n MESSAGES] [-s SIZES] [-c CORPUS] [-o DIR]\n");
+			fprintf(stderr, "usage: engine [-n MESSAGES] [-s SIZES] [-c CORPUS] [-o DIR] [-w DIR [-H] [-m]]\n");
 			return 2;
 		}
+	}
+	if (write_only != NULL) {
+		mkdir(write_only, 0755);
+		char *list = strdup(sizes);
+		for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+			unsigned size = (unsigned)strtoul(tok, NULL, 10);
+			char rules[4200];
+			snprintf(rules, sizeof(rules), "%s/rules%u", write_only, size);
+			mkdir(rules, 0755);
+			rng = 0x1234567ULL * (size + 1);
+			gen_rules(rules, size, headers_only, mta);
+		}
+		free(list);
+		return 0;
 	}
 	char dir[4096];
 	if (keep) {
@@ -471,7 +527,7 @@ int main(int argc, char **argv)
 		snprintf(rules, sizeof(rules), "%s/rules%u", dir, size);
 		mkdir(rules, 0755);
 		rng = 0x1234567ULL * (size + 1);
-		gen_rules(rules, size);
+		gen_rules(rules, size, false, false);
 		pid_t pid = fork();
 		if (pid == 0)
 			_exit(run_size(dir, size, items, n_corpus, n));

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static sfsistat cont(SMFICTX *ctx)
@@ -62,7 +63,7 @@ int main(int argc, char **argv)
 		.xxfi_close = cont,
 		.xxfi_data = cont,
 	};
-	char spec[64];
+	char spec[512];
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: null-milter SOCKET\n");
@@ -77,6 +78,7 @@ int main(int argc, char **argv)
 		}
 		snprintf(spec, sizeof(spec), "fd:%d", fd);
 	}
+	umask(0); /* a unix socket the MTA's user can reach */
 	if (smfi_register(d) != MI_SUCCESS || smfi_setconn(spec) != MI_SUCCESS ||
 	    smfi_opensocket(1) != MI_SUCCESS)
 		return 1;

@@ -35,6 +35,13 @@ mp_install_deps() {
 	mp_install_packages && mp_fetch_sendmail
 }
 
+# What only the benchmarks need: OpenDKIM (a peer to measure against),
+# postfix-pcre (Postfix header_checks, another) and
+# matplotlib (bench/plot.py). Installing opendkim starts nothing here.
+mp_install_bench_deps() {
+	MP_PACKAGES="opendkim python3-matplotlib postfix-pcre" mp_install_packages
+}
+
 mp_install_packages() {
 	missing=""
 	for p in $MP_PACKAGES; do

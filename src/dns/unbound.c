@@ -10,6 +10,9 @@
  * request record is reference-counted between the caller and the callback
  * so that neither frees it under the other.
  *
+ * Answers are also kept in a small cache of our own (dns/cache.c), which
+ * spares repeated names the round trip through libunbound's threads.
+ *
  * With dns_servers set, every name goes to those servers: libunbound's
  * built-in local zones (test., invalid., the private reverse zones, ...)
  * are removed, so a site resolver's own zones answer.
@@ -17,6 +20,7 @@
 #include "dns/dns.h"
 
 #include "conf.h"
+#include "dns/cache.h"
 #include "util/buf.h"
 #include "util/diag.h"
 
@@ -30,8 +34,11 @@
 #include <unbound.h>
 #include <unistd.h>
 
+#define CACHE_NAMES 20000
+
 struct ub {
 	struct ub_ctx *ctx;
+	struct mp_dns_cache *cache;
 	unsigned timeout_ms;
 	pthread_t thread;
 	int stop[2];
@@ -160,6 +167,10 @@ static int ub_query(struct mp_dns *dns, const char *name, uint16_t type, struct 
 
 	if (q == NULL)
 		return -1;
+	if (mp_dns_cache_get(u->cache, name, type, ans)) {
+		free(q);
+		return 0;
+	}
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cv, NULL);
 	q->refs = 2; /* the caller's and the callback's */
@@ -196,6 +207,8 @@ static int ub_query(struct mp_dns *dns, const char *name, uint16_t type, struct 
 		rc = convert(q->res, type, ans);
 		if (rc < 0)
 			mp_dns_answer_clear(ans);
+		else if (q->res->ttl > 0)
+			mp_dns_cache_put(u->cache, name, type, ans, (unsigned)q->res->ttl);
 	}
 	req_release(q);
 	return rc;
@@ -208,6 +221,7 @@ static void stop_and_free(struct ub *u)
 	close(u->stop[0]);
 	close(u->stop[1]);
 	ub_ctx_delete(u->ctx);
+	mp_dns_cache_free(u->cache);
 	free(u);
 }
 
@@ -265,7 +279,8 @@ struct mp_dns *mp_dns_new_unbound(const struct mp_conf *conf, struct mp_diags *d
 		return NULL;
 	}
 	u->timeout_ms = conf->dns_timeout_ms;
-	u->ctx = ub_ctx_create();
+	u->cache = mp_dns_cache_new(CACHE_NAMES);
+	u->ctx = u->cache ? ub_ctx_create() : NULL;
 	mp_buf_init(&desc);
 	if (u->ctx == NULL) {
 		rc = -1;
@@ -292,6 +307,7 @@ struct mp_dns *mp_dns_new_unbound(const struct mp_conf *conf, struct mp_diags *d
 			     rc > 0 || rc < -1 ? ": " : "", rc > 0 || rc < -1 ? ub_strerror(rc) : "");
 		if (u->ctx != NULL)
 			ub_ctx_delete(u->ctx);
+		mp_dns_cache_free(u->cache);
 		close(u->stop[0]);
 		close(u->stop[1]);
 		free(u);

@@ -12,7 +12,7 @@ import time
 from testbed import free_port, port_open, wait_for
 
 MASTER_CF = """\
-127.0.0.1:{port} inet n - n - - smtpd
+{listen}:{port} inet n - n - - smtpd
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -53,7 +53,7 @@ milter_content_timeout = 300s
 
 
 class Postfix:
-    def __init__(self, tb, relay_domains):
+    def __init__(self, tb, relay_domains, listen="127.0.0.1", milters=True, extra=()):
         self.tb = tb
         self.cfg = tb.path("postfix")
         os.makedirs(os.path.join(self.cfg, "spool"))
@@ -69,7 +69,7 @@ class Postfix:
             "maillog_file_prefixes = %s" % self.cfg,
             "myhostname = mx.e2e.example",
             "mydomain = e2e.example",
-            "inet_interfaces = 127.0.0.1",
+            "inet_interfaces = %s" % listen,
             "inet_protocols = ipv4",
             "mydestination =",
             "mynetworks = 127.0.0.0/8",
@@ -84,15 +84,16 @@ class Postfix:
             "biff = no",
             "message_size_limit = 52428800",
             "smtputf8_enable = no",
-        ]
+        ] + list(extra)
         with open(os.path.join(self.cfg, "main.cf"), "w") as f:
-            f.write("\n".join(main) + "\n" + MILTER_CF.format(socket=tb.socket))
+            f.write("\n".join(main) + "\n" + (MILTER_CF.format(socket=tb.socket) if milters else ""))
         with open(os.path.join(self.cfg, "master.cf"), "w") as f:
-            f.write(MASTER_CF.format(port=self.port))
+            f.write(MASTER_CF.format(listen=listen, port=self.port))
+        self.listen = listen
         self._run("check")
         self._run("start")
         tb.stoppers.append(self.stop)
-        if not wait_for(lambda: port_open(self.port), 20):
+        if not wait_for(lambda: port_open(self.port, listen), 20):
             raise RuntimeError("postfix did not start: " + self.log())
 
     def _run(self, what):

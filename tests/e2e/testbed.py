@@ -39,9 +39,9 @@ def wait_for(pred, timeout=10.0, step=0.05):
     return pred()
 
 
-def port_open(port):
+def port_open(port, host="127.0.0.1"):
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        with socket.create_connection((host, port), timeout=0.2):
             return True
     except OSError:
         return False
@@ -170,13 +170,13 @@ class Testbed:
         return self.read("milter.log")
 
     # -- smtp-sink -----------------------------------------------------
-    def start_sink(self):
+    def start_sink(self, store=True):
         self.sink_port = free_port()
         self.sink_dir = self.path("sink")
         os.mkdir(self.sink_dir)
         os.chmod(self.sink_dir, 0o777)
-        self.spawn("sink", ["smtp-sink", "-u", "nobody", "-d", os.path.join(self.sink_dir, "msg."),
-                            "127.0.0.1:%d" % self.sink_port, "256"])
+        dump = ["-d", os.path.join(self.sink_dir, "msg.")] if store else []
+        self.spawn("sink", ["smtp-sink", "-u", "nobody"] + dump + ["127.0.0.1:%d" % self.sink_port, "256"])
         if not wait_for(lambda: port_open(self.sink_port)):
             raise RuntimeError("smtp-sink did not start: " + self.read("sink.log"))
 

@@ -1,6 +1,7 @@
 /* Unit tests: the static zone backend and the wire-format helpers. */
 #include "helpers.h"
 
+#include "dns/cache.h"
 #include "dns/dns.h"
 
 #include <stdio.h>
@@ -129,6 +130,48 @@ static void test_zone_errors(void **state)
 	mp_diags_free(&d);
 }
 
+static void test_cache(void **state)
+{
+	struct mp_dns_cache *c = mp_dns_cache_new(3);
+	struct mp_dns_answer ans, got;
+	struct mp_dns_rr rr = { .type = MP_DNS_TXT, .len = 11, .data = strdup("v=spf1 -all") };
+
+	assert_non_null(c);
+	memset(&ans, 0, sizeof(ans));
+	ans.status = MP_DNS_OK;
+	assert_int_equal(mp_dns_answer_add(&ans, &rr), 0);
+	mp_dns_cache_put(c, "Sender.Example.", MP_DNS_TXT, &ans, 60);
+	/* a copy of its own, whatever the case or the trailing dot */
+	assert_true(mp_dns_cache_get(c, "sender.example", MP_DNS_TXT, &got));
+	assert_int_equal(got.status, MP_DNS_OK);
+	assert_int_equal(got.n, 1);
+	assert_string_equal(got.rr[0].data, "v=spf1 -all");
+	assert_ptr_not_equal(got.rr[0].data, ans.rr[0].data);
+	mp_dns_answer_clear(&got);
+	/* another type is another name */
+	assert_false(mp_dns_cache_get(c, "sender.example", MP_DNS_A, &got));
+	/* temporary failures and a TTL of 0 are not kept */
+	struct mp_dns_answer temp = { .status = MP_DNS_TEMPFAIL };
+	mp_dns_cache_put(c, "broken.example", MP_DNS_TXT, &temp, 60);
+	assert_false(mp_dns_cache_get(c, "broken.example", MP_DNS_TXT, &got));
+	mp_dns_cache_put(c, "zero.example", MP_DNS_TXT, &ans, 0);
+	assert_false(mp_dns_cache_get(c, "zero.example", MP_DNS_TXT, &got));
+	/* negative answers are kept too */
+	struct mp_dns_answer nx = { .status = MP_DNS_NXDOMAIN };
+	mp_dns_cache_put(c, "gone.example", MP_DNS_TXT, &nx, 60);
+	assert_true(mp_dns_cache_get(c, "gone.example", MP_DNS_TXT, &got));
+	assert_int_equal(got.status, MP_DNS_NXDOMAIN);
+	mp_dns_answer_clear(&got);
+	/* full (3 names): it starts over */
+	mp_dns_cache_put(c, "a.example", MP_DNS_TXT, &ans, 60);
+	mp_dns_cache_put(c, "b.example", MP_DNS_TXT, &ans, 60);
+	assert_false(mp_dns_cache_get(c, "sender.example", MP_DNS_TXT, &got));
+	assert_true(mp_dns_cache_get(c, "b.example", MP_DNS_TXT, &got));
+	mp_dns_answer_clear(&got);
+	mp_dns_answer_clear(&ans);
+	mp_dns_cache_free(c);
+}
+
 static void test_wire(void **state)
 {
 	struct mp_dns_rr rr;
@@ -160,6 +203,7 @@ int main(void)
 		cmocka_unit_test(test_zone_answers),
 		cmocka_unit_test(test_zone_errors),
 		cmocka_unit_test(test_wire),
+		cmocka_unit_test(test_cache),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

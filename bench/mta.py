@@ -1,0 +1,270 @@
+#!/usr/bin/python3
+"""bench/mta: smtp-source -> a private Postfix (unix-socket milters) ->
+smtp-sink, run by bench/mta inside a network namespace of its own where the
+loopback interface also carries 192.0.2.10: Postfix listens there, so the
+client address is 192.0.2.10 and SPF is really checked (a loopback client
+is not). unbound serves the SPF record and the DKIM key; the message is
+signed by bank.example with python3-dkim (tests/dkim/keys).
+
+Configurations, each run ROUNDS times, alternating, in one invocation:
+  no-milter       Postfix alone (the reference of every ratio)
+  null-milter     a libmilter milter that does nothing (the floor)
+  mp-100          milter-policy, 100 header-regex rules + SPF + DKIM
+  mp-1000         milter-policy, 1,000 mixed rules + SPF + DKIM
+  opendkim        Debian's OpenDKIM verifying (keys from TestDNSData)
+  header-checks   Postfix header_checks (pcre), the same 100 regexes, no milter
+For each: msg/s at 10 sessions, the ratio to no-milter in the same round,
+the milter's CPU time per message (/proc), its peak RSS, and the time per
+message of one session (smtp-source -s 1), as added latency against
+no-milter. Then milter-policy with 1,000 rules at 100 sessions, for its
+peak RSS. It reports figures; it fails only when something does not work.
+Usage: mta.py BUILD_DIR [ROUNDS] [MESSAGES] [RESULTS.json]
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+from postfix import Postfix  # noqa: E402
+from testbed import KEYS, Testbed, wait_for  # noqa: E402
+
+ADDR = "192.0.2.10"
+CONFIGS = os.environ.get("MTA_CONFIGS", "no-milter,null-milter,mp-100,mp-1000,opendkim,header-checks").split(",")
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / HZ  # utime + stime
+
+
+def peak_rss_mib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def message():
+    """About 5 KiB, signed by bank.example (which SPF lets send from ADDR)."""
+    import dkim
+    body = b"".join(b"Line %d of the statement: nothing of note happened today, once again.\r\n" % i
+                    for i in range(60))
+    head = (b"From: Bank <alerts@bank.example>\r\n"
+            b"To: bob@example.com\r\n"
+            b"Subject: Your monthly statement\r\n"
+            b"Date: Thu, 26 Nov 2026 10:00:00 +0000\r\n"
+            b"Message-ID: <stmt-bench@bank.example>\r\n"
+            b"MIME-Version: 1.0\r\n"
+            b"Content-Type: text/plain; charset=us-ascii\r\n"
+            b"X-Mailer: bench 1.0\r\n")
+    msg = head + b"\r\n" + body
+    with open(os.path.join(KEYS, "rsa2048.pem"), "rb") as f:
+        key = f.read()
+    return dkim.sign(msg, b"s2048", b"bank.example", key,
+                     include_headers=[b"from", b"to", b"subject", b"date", b"message-id"]) + msg
+
+
+class Bench:
+    def __init__(self, build, n):
+        self.build = build
+        self.n = n
+        self.tb = Testbed(os.path.join(build, "milter-policy"), "bench")
+        self.milters = {}  # name -> (socket, Popen)
+
+    def start(self):
+        tb = self.tb
+        tb.start_dns([("bank.example", "TXT", '"v=spf1 ip4:192.0.2.0/24 -all"')])
+        tb.start_sink(store=False)
+        rules = tb.path("rules")
+        subprocess.run([os.path.join(self.build, "bench", "engine"), "-w", rules, "-s", "100", "-H", "-m"],
+                       check=True)
+        subprocess.run([os.path.join(self.build, "bench", "engine"), "-w", rules, "-s", "1000", "-m"],
+                       check=True)
+        self.rules = rules
+        self.start_null()
+        self.start_policy("mp-100", os.path.join(rules, "rules100"))
+        self.start_policy("mp-1000", os.path.join(rules, "rules1000"))
+        self.start_opendkim()
+        tb.socket = self.milters["null-milter"][0]  # for Postfix's stock milter lines
+        self.pf = Postfix(tb, ["example.com"], listen=ADDR, milters=False,
+                          extra=["in_flow_delay = 0", "default_process_limit = 150",
+                                 "smtpd_client_connection_count_limit = 0",
+                                 "milter_protocol = 6", "milter_default_action = tempfail"])
+        with open(tb.path("msg.eml"), "wb") as f:
+            f.write(message())
+
+    def _wait_socket(self, name, path, proc):
+        if not wait_for(lambda: os.path.exists(path), 15):
+            raise RuntimeError("%s did not start: %s" % (name, self.tb.read(name + ".log")))
+        self.milters[name] = (path, proc)
+
+    def start_null(self):
+        sock = self.tb.path("null.sock")
+        p = self.tb.spawn("null-milter", [os.path.join(self.build, "null-milter"), "unix:" + sock])
+        self._wait_socket("null-milter", sock, p)
+
+    def start_policy(self, name, rules_dir):
+        d = self.tb.path(name)
+        os.mkdir(d)
+        os.chown(d, *_ids("nobody"))
+        sock = os.path.join(d, "mp.sock")
+        conf = self.tb.path(name + ".conf")
+        with open(conf, "w") as f:
+            f.write("socket = unix:%s\nsocket_mode = 0666\npidfile = %s/mp.pid\nuser = nobody\n"
+                    "group = nogroup\nrules_dir = %s\ndns_servers = 127.0.0.1@%d\n"
+                    "authserv_id = mx.bench.example\nlog = stderr\nreload_check_interval = 0\n"
+                    % (sock, d, rules_dir, self.tb.dns_port))
+        p = self.tb.spawn(name, [self.tb.binary, "-c", conf, "run", "-f"])
+        self._wait_socket(name, sock, p)
+
+    def start_opendkim(self):
+        sock = self.tb.path("opendkim.sock")
+        keys = self.tb.path("opendkim-keys")
+        with open(keys, "w") as f:
+            with open(os.path.join(KEYS, "rsa2048.dns")) as k:
+                f.write("s2048._domainkey.bank.example %s\n" % k.read().strip())
+        conf = self.tb.path("opendkim.conf")
+        with open(conf, "w") as f:
+            f.write("Mode v\nSocket local:%s\nUMask 000\nPidFile %s\nSyslog no\nBackground no\n"
+                    "TestDNSData file:%s\nAuthservID mx.bench.example\n"
+                    % (sock, self.tb.path("opendkim.pid"), keys))
+        p = self.tb.spawn("opendkim", ["opendkim", "-f", "-x", conf])
+        self._wait_socket("opendkim", sock, p)
+
+    def configure(self, cfg):
+        sock = self.milters[cfg][0] if cfg in self.milters else None
+        settings = ["smtpd_milters=%s" % ("unix:" + sock if sock else ""),
+                    "non_smtpd_milters=",
+                    "header_checks=%s" % ("pcre:%s/rules100/header_checks.pcre" % self.rules
+                                          if cfg == "header-checks" else "")]
+        subprocess.run(["postconf", "-c", self.pf.cfg, "-e"] + settings, check=True)
+        subprocess.run(["postfix", "-c", self.pf.cfg, "reload"], check=True, capture_output=True)
+        time.sleep(1.5)
+        self.source(10, 100)  # warm up: new smtpd processes, caches
+        self.drain()
+
+    def drain(self):
+        if not wait_for(lambda: not self.pf.queue(), 120, 0.2):
+            raise RuntimeError("the queue does not drain: %s" % self.pf.queue()[:3])
+
+    def source(self, sessions, n):
+        t0 = time.monotonic()
+        out = subprocess.run(["smtp-source", "-s", str(sessions), "-m", str(n), "-F", self.tb.path("msg.eml"),
+                              "-f", "alerts@bank.example", "-t", "bob@example.com",
+                              "%s:%d" % (ADDR, self.pf.port)], capture_output=True, text=True)
+        el = time.monotonic() - t0
+        if out.returncode != 0 or out.stderr.strip():
+            raise RuntimeError("smtp-source: %s %s" % (out.returncode, out.stderr.strip()[:500]))
+        return el
+
+    def run(self, cfg, sessions, n):
+        pid = self.milters[cfg][1].pid if cfg in self.milters else None
+        sent0 = self.pf.log().count("status=sent")
+        c0 = cpu_seconds(pid) if pid else 0.0
+        el = self.source(sessions, n)
+        c1 = cpu_seconds(pid) if pid else 0.0
+        self.drain()
+        sent = wait_for(lambda: self.pf.log().count("status=sent") - sent0 >= n and
+                        self.pf.log().count("status=sent") - sent0, 30)
+        if not sent:
+            raise RuntimeError("%s: only %d of %d messages delivered" %
+                               (cfg, self.pf.log().count("status=sent") - sent0, n))
+        return {"msgs_per_s": n / el, "seconds": el, "cpu_ms_per_msg": (c1 - c0) * 1000 / n if pid else None}
+
+    def check_verdicts(self):
+        """The milters must have done their work: milter-policy's A-R says
+        spf=pass and dkim=pass (its log shows the results)."""
+        for name in [c for c in ("mp-100", "mp-1000") if c in CONFIGS]:
+            log = self.tb.read(name + ".log")
+            if "spf=pass dkim=pass" not in log:
+                raise RuntimeError("%s did not verify: %s" % (name, log[-1000:]))
+
+    def rss_at(self, sessions, n):
+        """A fresh milter-policy with 1,000 rules, at many sessions."""
+        self.start_policy("mp-1000-rss", os.path.join(self.rules, "rules1000"))
+        self.milters["mp-1000"] = self.milters["mp-1000-rss"]
+        self.configure("mp-1000")
+        self.run("mp-1000", sessions, n)
+        return peak_rss_mib(self.milters["mp-1000"][1].pid)
+
+
+def _ids(user):
+    import pwd
+    pw = pwd.getpwnam(user)
+    return pw.pw_uid, pw.pw_gid
+
+
+def main():
+    build = sys.argv[1]
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+    n = int(sys.argv[3]) if len(sys.argv) > 3 else 2000
+    out_json = sys.argv[4] if len(sys.argv) > 4 else None
+    b = Bench(build, n)
+    results = {c: [] for c in CONFIGS}
+    latency = {c: [] for c in CONFIGS}
+    try:
+        b.start()
+        for r in range(rounds):
+            order = CONFIGS if r % 2 == 0 else list(reversed(CONFIGS))
+            for cfg in order:
+                b.configure(cfg)
+                res = b.run(cfg, 10, n)
+                lat = b.run(cfg, 1, max(200, n // 10))
+                res["round"] = r
+                results[cfg].append(res)
+                latency[cfg].append(lat["seconds"] / max(200, n // 10) * 1000)
+                print("round %d %-14s %7.1f msg/s%s  1 session: %.2f ms/msg" %
+                      (r + 1, cfg, res["msgs_per_s"],
+                       "  milter CPU %.3f ms/msg" % res["cpu_ms_per_msg"] if res["cpu_ms_per_msg"] is not None else "",
+                       latency[cfg][-1]), flush=True)
+        b.check_verdicts()
+        rss = {name: peak_rss_mib(b.milters[name][1].pid) for name in ("null-milter", "mp-100", "mp-1000", "opendkim")}
+        rss100 = b.rss_at(100, n) if "mp-1000" in CONFIGS else float("nan")
+    finally:
+        b.tb.close()
+
+    def med(v):
+        return statistics.median(v) if v else float("nan")
+    summary = {}
+    for cfg in CONFIGS:
+        ratios = []
+        for res in results[cfg]:
+            ref = [x for x in results.get("no-milter", []) if x["round"] == res["round"]]
+            ratios.append(res["msgs_per_s"] / ref[0]["msgs_per_s"] if ref else float("nan"))
+        cpu = [x["cpu_ms_per_msg"] for x in results[cfg] if x["cpu_ms_per_msg"] is not None]
+        summary[cfg] = {
+            "msgs_per_s": med([x["msgs_per_s"] for x in results[cfg]]),
+            "ratio_to_no_milter": med(ratios),
+            "cpu_ms_per_msg": med(cpu) if cpu else None,
+            "latency_ms": med(latency[cfg]),
+            "added_latency_ms": med(latency[cfg]) - med(latency.get("no-milter", [])),
+            "peak_rss_mib": rss.get(cfg),
+        }
+    null = summary["null-milter"]["msgs_per_s"] if "null-milter" in summary else float("nan")
+    print("\nmedians over %d rounds, %d messages at 10 sessions, %d at 1 session:" % (rounds, n, max(200, n // 10)))
+    print("%-14s %9s %9s %9s %12s %12s %10s" % ("config", "msg/s", "/no-milt", "/null", "CPU ms/msg",
+                                              "+latency ms", "peak RSS"))
+    for cfg in CONFIGS:
+        s = summary[cfg]
+        print("%-14s %9.1f %9.2f %9.2f %12s %12.2f %10s" % (
+            cfg, s["msgs_per_s"], s["ratio_to_no_milter"], s["msgs_per_s"] / null,
+            "%.3f" % s["cpu_ms_per_msg"] if s["cpu_ms_per_msg"] is not None else "-",
+            s["added_latency_ms"], "%.1f MiB" % s["peak_rss_mib"] if s["peak_rss_mib"] else "-"))
+    print("milter-policy, 1,000 rules, 100 sessions: peak RSS %.1f MiB" % rss100)
+    if out_json:
+        with open(out_json, "w") as f:
+            json.dump({"rounds": rounds, "messages": n, "summary": summary, "runs": results,
+                       "latency_ms": latency, "rss_1000_rules_100_sessions_mib": rss100}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
