@@ -287,6 +287,17 @@ static void gen_rules(const char *dir, unsigned n, bool headers_only, bool mta)
 	free(b.p);
 }
 
+/* base/rulesSIZE, the same rules for the same size on every run. */
+static void make_rules(const char *base, unsigned size, bool headers_only, bool mta)
+{
+	char rules[4200];
+
+	snprintf(rules, sizeof(rules), "%s/rules%u", base, size);
+	mkdir(rules, 0755);
+	rng = 0x1234567ULL * (size + 1);
+	gen_rules(rules, size, headers_only, mta);
+}
+
 /* ---- the run -------------------------------------------------------------- */
 
 struct item {
@@ -464,14 +475,8 @@ int main(int argc, char **argv)
 	if (write_only != NULL) {
 		mkdir(write_only, 0755);
 		char *list = strdup(sizes);
-		for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
-			unsigned size = (unsigned)strtoul(tok, NULL, 10);
-			char rules[4200];
-			snprintf(rules, sizeof(rules), "%s/rules%u", write_only, size);
-			mkdir(rules, 0755);
-			rng = 0x1234567ULL * (size + 1);
-			gen_rules(rules, size, headers_only, mta);
-		}
+		for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ","))
+			make_rules(write_only, (unsigned)strtoul(tok, NULL, 10), headers_only, mta);
 		free(list);
 		return 0;
 	}
@@ -523,11 +528,7 @@ int main(int argc, char **argv)
 	int rc = 0;
 	for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
 		unsigned size = (unsigned)strtoul(tok, NULL, 10);
-		char rules[4200];
-		snprintf(rules, sizeof(rules), "%s/rules%u", dir, size);
-		mkdir(rules, 0755);
-		rng = 0x1234567ULL * (size + 1);
-		gen_rules(rules, size, false, false);
+		make_rules(dir, size, false, false);
 		pid_t pid = fork();
 		if (pid == 0)
 			_exit(run_size(dir, size, items, n_corpus, n));

@@ -65,7 +65,9 @@ static struct mp_pf_scratch *pf_scratch(struct mp_ruleset *rs)
 static struct mp_gstate *state(struct mp_ctx *x, enum mp_stage s, struct mp_arena **arena_r,
 			       struct mp_ruleset **rs_r)
 {
-	if (x->txn != NULL && s >= MP_STAGE_MAIL) {
+	/* a transaction under another rule set than its connection's (a
+	 * reload in between) keeps all of its answers itself */
+	if (x->txn != NULL && (s >= MP_STAGE_MAIL || x->txn->rs != x->conn->rs)) {
 		*arena_r = &x->txn->arena;
 		*rs_r = x->txn->rs;
 		return &x->txn->gs;

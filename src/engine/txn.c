@@ -75,6 +75,8 @@ int mp_conn_set_ruleset(struct mp_conn *c, struct mp_ruleset *rs)
 	mp_ruleset_ref(rs);
 	mp_ruleset_unref(c->rs);
 	c->rs = rs;
+	/* the answers were sized and numbered for the old rule set */
+	memset(&c->gs, 0, sizeof(c->gs));
 	return 0;
 }
 
