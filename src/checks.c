@@ -30,7 +30,7 @@ struct mp_checker {
 };
 
 /* One message's DKIM: real (libopendkim) or injected. */
-struct inj_dkim {
+struct dkim_state {
 	struct mp_dkim_msg *real;
 	const struct mp_injected *inj;
 	struct mp_arena arena;
@@ -82,7 +82,7 @@ static enum mp_authres spf_helo(void *arg, const struct mp_envelope *env)
 static void *dkim_begin(void *arg, const struct mp_envelope *env)
 {
 	struct mp_checker *c = arg;
-	struct inj_dkim *st = calloc(1, sizeof(*st));
+	struct dkim_state *st = calloc(1, sizeof(*st));
 
 	if (st == NULL)
 		return NULL;
@@ -104,7 +104,7 @@ static void *dkim_begin(void *arg, const struct mp_envelope *env)
 
 static void dkim_header(void *vst, const char *name, const char *value)
 {
-	struct inj_dkim *st = vst;
+	struct dkim_state *st = vst;
 	struct mp_mailbox mb;
 
 	if (st->real != NULL) {
@@ -119,14 +119,14 @@ static void dkim_header(void *vst, const char *name, const char *value)
 
 static bool dkim_eoh(void *vst)
 {
-	struct inj_dkim *st = vst;
+	struct dkim_state *st = vst;
 
 	return st->real != NULL && mp_dkim_eoh(st->real);
 }
 
 static void dkim_body(void *vst, const void *p, size_t n)
 {
-	struct inj_dkim *st = vst;
+	struct dkim_state *st = vst;
 
 	if (st->real != NULL)
 		mp_dkim_body(st->real, p, n);
@@ -134,7 +134,7 @@ static void dkim_body(void *vst, const void *p, size_t n)
 
 static size_t dkim_end(void *vst, const struct mp_dkim_sig **sigs_r)
 {
-	struct inj_dkim *st = vst;
+	struct dkim_state *st = vst;
 	const struct mp_injected *inj = st->inj;
 	size_t n = 0;
 
@@ -167,7 +167,7 @@ static size_t dkim_end(void *vst, const struct mp_dkim_sig **sigs_r)
 
 static void dkim_free(void *vst)
 {
-	struct inj_dkim *st = vst;
+	struct dkim_state *st = vst;
 
 	if (st == NULL)
 		return;

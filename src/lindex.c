@@ -104,8 +104,6 @@ static int put(struct mp_lindex *ix, struct mp_strmap *m, const char *key, size_
 			return -1;
 	}
 	struct ids *s = &ix->all[slot];
-	if (s->n > 0 && s->v[s->n - 1] == id)
-		return 0; /* the same list item twice */
 	if (!grow((void **)&s->v, &s->cap, s->n, sizeof(*s->v)))
 		return -1;
 	s->v[s->n++] = id;

@@ -472,6 +472,21 @@ static sfsistat cb_data(SMFICTX *ctx)
 	return message_verdict(ctx, m, &v);
 }
 
+/* " " + value, in small when it fits, else allocated (NULL: no memory).
+ * Header values cross libmilter with the space after the colon on one
+ * side only, depending on SMFIP_HDR_LEADSPC. */
+static char *spaced(const char *value, char *small, size_t size)
+{
+	size_t vl = strlen(value);
+	char *v = vl + 2 <= size ? small : malloc(vl + 2);
+
+	if (v != NULL) {
+		v[0] = ' ';
+		memcpy(v + 1, value, vl + 1);
+	}
+	return v;
+}
+
 static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 {
 	struct mctx *m = smfi_getpriv(ctx);
@@ -481,20 +496,13 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 	m->last_stage = MP_STAGE_HEADER;
 	/* the engine (and DKIM's simple canonicalization) wants the value as
 	 * it was; an MTA without HDR_LEADSPC ate one space after the colon */
-	int rc;
-	if (m->leadspc) {
-		rc = mp_txn_header(m->txn, name, value);
-	} else {
-		size_t vl = strlen(value);
-		char small[512], *v = vl + 2 <= sizeof(small) ? small : malloc(vl + 2);
-		if (v == NULL)
-			return internal_error(ctx, m, "header");
-		v[0] = ' ';
-		memcpy(v + 1, value, vl + 1);
-		rc = mp_txn_header(m->txn, name, v);
-		if (v != small)
-			free(v);
-	}
+	char small[512];
+	const char *v = m->leadspc ? value : spaced(value, small, sizeof(small));
+	if (v == NULL)
+		return internal_error(ctx, m, "header");
+	int rc = mp_txn_header(m->txn, name, v);
+	if (v != value && v != small)
+		free((char *)v);
 	if (rc < 0)
 		return internal_error(ctx, m, "header");
 	return m->nr_hdr ? SMFIS_NOREPLY : SMFIS_CONTINUE;
@@ -556,17 +564,12 @@ static void header_op(SMFICTX *ctx, const struct mctx *m, enum hop op, const cha
 		      const char *value)
 {
 	static const char *const what[] = { "adding header", "inserting header", "changing header" };
-	char small[512], *v = (char *)value;
-	size_t vl = strlen(value);
+	char small[512];
+	char *v = m->leadspc ? spaced(value, small, sizeof(small)) : (char *)value;
 
-	if (m->leadspc) {
-		v = vl + 2 <= sizeof(small) ? small : malloc(vl + 2);
-		if (v == NULL) {
-			mp_log(MP_LOG_ERROR, "id=%s out of memory %s %s", m->id, what[op], name);
-			return;
-		}
-		v[0] = ' ';
-		memcpy(v + 1, value, vl + 1);
+	if (v == NULL) {
+		mp_log(MP_LOG_ERROR, "id=%s out of memory %s %s", m->id, what[op], name);
+		return;
 	}
 	int rc = op == H_ADD ? smfi_addheader(ctx, (char *)name, v)
 		 : op == H_INSERT ? smfi_insheader(ctx, idx, (char *)name, v)

@@ -77,7 +77,6 @@ struct mp_conn {
 	const char *helo;
 	bool tls, connected, helo_seen;
 	struct mp_eval ev;       /* global rules at connect and HELO */
-	bool ev_ok;
 	struct mp_verdict v;
 	unsigned long n_txn;
 };

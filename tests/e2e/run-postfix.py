@@ -265,7 +265,8 @@ def quarantine_to_hold_queue(tb, pf):
 def discard_not_delivered(tb, pf):
     t = send(tb, pf, "x@discard.example", "bob@example.com", msg("discard", frm="x@discard.example"))
     reply(t.end_of_data(), "250", "end of data (a discard looks accepted)")
-    check(pf.wait_log("discarded") or pf.wait_log("milter triggers DISCARD"), "no discard in the mail log")
+    check(pf.wait_log("milter triggers DISCARD action; from=<x@discard.example>"),
+          "no discard in the mail log")
     check(not tb.sink_messages(1, timeout=1), "a discarded message was delivered")
 
 
@@ -281,10 +282,10 @@ def dry_run_rule_changes_nothing(tb, pf):
 
 @case
 def mode_dry_run_then_enforce(tb, pf):
+    n = tb.milter_log().count("reload (signal) done")
     tb.write_conf(tb.conf_text + "mode = dry-run\n")
     subprocess.run([tb.binary, "-c", tb.conf, "reload"], check=True, capture_output=True)
-    check(wait_for(lambda: "mode=dry-run" in tb.milter_log() or tb.milter_log().count("reload (signal) done") >= 1, 10),
-          "no reload")
+    check(wait_for(lambda: tb.milter_log().count("reload (signal) done") > n, 10), "no reload")
     try:
         t = send(tb, pf, "spam@blocked.example", "bob@example.com", msg("dry mode"))
         reply(t.reply_to("MAIL FROM"), "250", "MAIL FROM in dry-run mode")
