@@ -75,7 +75,7 @@ static int add_copy(struct mp_dns_answer *ans, uint16_t type, const char *data, 
 }
 
 static int fuzz_query(struct mp_dns *dns, const char *name, uint16_t type,
-		      struct mp_dns_answer *ans)
+		      struct mp_dns_answer *ans, unsigned max_ms)
 {
 	(void)dns;
 	(void)name;
@@ -143,7 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum mp_authres r = mp_spf_check(spf, dns, (in.flags & 1) ? "2001:db8::7" : "198.51.100.7",
 					 "helo.fuzz.example",
 					 (in.flags & 4) ? "" : "first.last-x@fuzz.example", received,
-					 sizeof(received));
+					 sizeof(received), 1000, NULL);
 	if (getenv("MP_FUZZ_SHOW")) fprintf(stderr, "%s %s\n", mp_authres_name(r), received);
 	if (r >= MP_AR_COUNT || r == MP_AR_POLICY || memchr(received, '\0', sizeof(received)) == NULL)
 		abort();

@@ -48,33 +48,36 @@ static struct mp_dns *dns_ref(struct mp_checker *c)
 }
 
 static enum mp_authres spf_mailfrom(void *arg, const struct mp_envelope *env, char *received,
-				    size_t rlen)
+				    size_t rlen, const char **limit_r)
 {
 	struct mp_checker *c = arg;
 
 	if (received != NULL && rlen > 0)
 		received[0] = '\0';
+	*limit_r = NULL;
 	if (c->inj.spf >= 0)
 		return (enum mp_authres)c->inj.spf;
 	struct mp_dns *dns = dns_ref(c);
 	if (dns == NULL)
 		return MP_AR_NONE;
 	enum mp_authres r = mp_spf_check(c->spf, dns, env->client_ip, env->helo, env->mail_from,
-					 received, rlen);
+					 received, rlen, env->dns_timeout_ms, limit_r);
 	mp_dns_unref(dns);
 	return r;
 }
 
-static enum mp_authres spf_helo(void *arg, const struct mp_envelope *env)
+static enum mp_authres spf_helo(void *arg, const struct mp_envelope *env, const char **limit_r)
 {
 	struct mp_checker *c = arg;
 
+	*limit_r = NULL;
 	if (c->inj.spf_helo >= 0)
 		return (enum mp_authres)c->inj.spf_helo;
 	struct mp_dns *dns = dns_ref(c);
 	if (dns == NULL)
 		return MP_AR_NONE;
-	enum mp_authres r = mp_spf_check(c->spf, dns, env->client_ip, env->helo, NULL, NULL, 0);
+	enum mp_authres r = mp_spf_check(c->spf, dns, env->client_ip, env->helo, NULL, NULL, 0,
+					 env->dns_timeout_ms, limit_r);
 	mp_dns_unref(dns);
 	return r;
 }

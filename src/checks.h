@@ -31,6 +31,7 @@ struct mp_envelope {
 	const char *mail_from;      /* "" for the null sender */
 	const char *mail_domain;    /* "" for the null sender */
 	unsigned dkim_max_signatures; /* verified at most; the rest are policy */
+	unsigned dns_timeout_ms;    /* the whole of one SPF check */
 };
 
 struct mp_dkim_sig {
@@ -47,11 +48,12 @@ struct mp_dkim_sig {
 struct mp_checks {
 	void *arg;
 	/* SPF of the MAIL FROM identity (the HELO identity for the null
-	 * sender); received gets a Received-SPF value (raw) or "". */
+	 * sender); received gets a Received-SPF value (raw) or ""; *limit_r
+	 * the name of a limit the check reached, or NULL. */
 	enum mp_authres (*spf_mailfrom)(void *arg, const struct mp_envelope *env, char *received,
-					size_t rlen);
+					size_t rlen, const char **limit_r);
 	/* SPF of the HELO identity. */
-	enum mp_authres (*spf_helo)(void *arg, const struct mp_envelope *env);
+	enum mp_authres (*spf_helo)(void *arg, const struct mp_envelope *env, const char **limit_r);
 	/* DKIM, streamed; begin returns per-message state (NULL: temperror). */
 	void *(*dkim_begin)(void *arg, const struct mp_envelope *env);
 	void (*dkim_header)(void *st, const char *name, const char *value);

@@ -55,6 +55,7 @@ struct mp_conf *mp_conf_new(void)
 	c->recipient_policy = MP_RCPT_SPLIT;
 	c->mode = MP_MODE_ENFORCE;
 	c->on_internal_error = MP_ONERR_TEMPFAIL;
+	c->on_limit = MP_ONERR_TEMPFAIL;
 	c->regex_match_limit = 100000;
 	c->dkim_max_signatures = 5;
 	c->body_scan_limit = 1024 * 1024;
@@ -420,6 +421,17 @@ static const char *set_on_internal_error(struct setter_ctx *x, const char *v)
 	return NULL;
 }
 
+static const char *set_on_limit(struct setter_ctx *x, const char *v)
+{
+	if (strcmp(v, "tempfail") == 0)
+		x->c->on_limit = MP_ONERR_TEMPFAIL;
+	else if (strcmp(v, "accept") == 0)
+		x->c->on_limit = MP_ONERR_ACCEPT;
+	else
+		return "expected tempfail or accept";
+	return NULL;
+}
+
 static const char *set_regex_match_limit(struct setter_ctx *x, const char *v)
 {
 	unsigned long long n;
@@ -509,6 +521,7 @@ static const struct {
 	{ "recipient_policy", set_recipient_policy },
 	{ "mode", set_mode },
 	{ "on_internal_error", set_on_internal_error },
+	{ "on_limit", set_on_limit },
 	{ "regex_match_limit", set_regex_match_limit },
 	{ "dkim_max_signatures", set_dkim_max_signatures },
 	{ "body_scan_limit", set_body_scan_limit },

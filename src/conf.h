@@ -37,6 +37,7 @@ struct mp_conf {
 	enum mp_recipient_policy recipient_policy;
 	enum mp_mode mode;
 	enum mp_on_error on_internal_error;
+	enum mp_on_error on_limit;  /* a message past a safety limit (SPEC §8) */
 	unsigned long regex_match_limit;
 	unsigned dkim_max_signatures;
 	size_t body_scan_limit;

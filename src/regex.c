@@ -15,9 +15,14 @@ struct mp_regex {
 	unsigned flags;
 };
 
+#define JIT_STACK_START (32 * 1024)
+#define JIT_STACK_MAX (1024 * 1024)
+#define HEAP_LIMIT_KIB (16 * 1024)
+
 struct mp_matcher {
 	pcre2_match_data *md;
 	pcre2_match_context *mc;
+	pcre2_jit_stack *jit_stack;  /* made when the default 32 KiB one runs out */
 	unsigned limit_hits;
 };
 
@@ -96,6 +101,7 @@ struct mp_matcher *mp_matcher_new(unsigned long match_limit)
 	pcre2_set_match_limit(m->mc, (uint32_t)match_limit);
 	/* depth limit bounds backtracking memory the same way */
 	pcre2_set_depth_limit(m->mc, (uint32_t)match_limit);
+	pcre2_set_heap_limit(m->mc, HEAP_LIMIT_KIB);
 	return m;
 }
 
@@ -105,6 +111,7 @@ void mp_matcher_free(struct mp_matcher *m)
 		return;
 	pcre2_match_data_free(m->md);
 	pcre2_match_context_free(m->mc);
+	pcre2_jit_stack_free(m->jit_stack);
 	free(m);
 }
 
@@ -113,12 +120,29 @@ int mp_regex_match(struct mp_matcher *m, const struct mp_regex *re,
 {
 	int rc = pcre2_match(re->code, (PCRE2_SPTR)subject, len, 0, 0, m->md, m->mc);
 
+	if (rc == PCRE2_ERROR_JIT_STACKLIMIT && m->jit_stack == NULL) {
+		/* the default JIT stack is 32 KiB: give this matcher a larger one */
+		m->jit_stack = pcre2_jit_stack_create(JIT_STACK_START, JIT_STACK_MAX, NULL);
+		if (m->jit_stack != NULL) {
+			pcre2_jit_stack_assign(m->mc, NULL, m->jit_stack);
+			rc = pcre2_match(re->code, (PCRE2_SPTR)subject, len, 0, 0, m->md, m->mc);
+		}
+	}
+	if (rc == PCRE2_ERROR_JIT_STACKLIMIT) {
+		/* still too deep for JIT: the interpreter keeps its frames on the
+		 * heap, under the match, depth and heap limits */
+		rc = pcre2_match(re->code, (PCRE2_SPTR)subject, len, 0, PCRE2_NO_JIT, m->md, m->mc);
+		if (rc == PCRE2_ERROR_HEAPLIMIT) {
+			m->limit_hits++;
+			return MP_RE_JIT_STACK;
+		}
+	}
 	if (rc >= 0)
 		return 1;
 	if (rc == PCRE2_ERROR_NOMATCH)
 		return 0;
 	m->limit_hits++;
-	return -1;
+	return MP_RE_LIMIT;
 }
 
 unsigned mp_matcher_limit_hits(const struct mp_matcher *m)

@@ -28,8 +28,12 @@ unsigned mp_regex_flags(const struct mp_regex *re);
 
 struct mp_matcher *mp_matcher_new(unsigned long match_limit);
 void mp_matcher_free(struct mp_matcher *m);
-/* 1 match, 0 no match, -1 match limit (or another matching error) hit:
- * callers count it as no match and report it. */
+enum { MP_RE_LIMIT = -1, MP_RE_JIT_STACK = -2 };
+/* 1 match, 0 no match, MP_RE_LIMIT when the match limit (or another
+ * matching error) was hit, MP_RE_JIT_STACK when the pattern was too deep
+ * for JIT's largest stack and for the interpreter's heap limit: either
+ * way the subject was not fully examined (a limit, SPEC §8). A JIT stack
+ * that runs out first grows to 1 MiB, then the interpreter tries. */
 int mp_regex_match(struct mp_matcher *m, const struct mp_regex *re,
 		   const char *subject, size_t len);
 /* Number of limit hits since the matcher was made. */

@@ -3,32 +3,46 @@
  *
  * One SPF_server_t with a custom DNS layer is shared by all threads. Each
  * check runs synchronously in the calling thread; the layer finds the
- * check's DNS object and counters through a thread-local pointer that is
- * set only for the duration of mp_spf_check.
+ * check's DNS object, counters and deadline through a thread-local pointer
+ * that is set only for the duration of mp_spf_check.
  *
- * libspf2 1.2.10 as shipped by Debian lacks the fix for CVE-2023-42118, and
- * SPF records come from untrusted DNS, so the layer bounds what it hands
- * over: a TXT answer has at most 32 records; a record at most 4096 bytes in
- * at most 64 strings and no NUL; every '%' must start a macro of RFC 7208
- * §7.1 syntax with at most 3 digits (value at most 128). An SPF record that
- * breaks a bound is replaced by one that is a certain permerror; another
- * TXT record that breaks one (an explanation, say) is dropped. The
- * obsolete SPF RR type (99) is answered "no data" without a query.
+ * libspf2 1.2.10 as shipped by Debian lacks the fix for CVE-2023-42118 and
+ * overflows a stack buffer when it compiles a term with many macros (an
+ * explanation of ~127 %{d} and some text smashes the stack). SPF records
+ * come from untrusted DNS, so:
+ * - libspf2 never fetches or compiles an explanation: the layer's get_exp
+ *   hook answers with a fixed text (our replies come from the rules);
+ * - only SPF records ("v=spf1") reach it, at most 32 per answer, each at
+ *   most 4096 bytes in at most 64 strings, without NUL, with every '%'
+ *   starting a macro of RFC 7208 §7.1 syntax (at most 3 digits, value at
+ *   most 128);
+ * - every term of a record is bounded in what libspf2 compiles of it (at
+ *   most MAX_TERM_MACROS macros and MAX_TERM_COMPILED bytes by libspf2's
+ *   own accounting, half of its 511-byte buffers) and in what it expands
+ *   to with this check's values (MAX_TERM_EXPANDED bytes).
+ * A record that breaks a bound is replaced by one that is a certain
+ * permerror. The obsolete SPF RR type (99) is answered "no data" without
+ * a query.
  *
  * libspf2 also truncates macros wrongly: %{l2} of "user.name" gives
- * "ser.name", and explicit delimiters (%{l1r-}) are ignored. So a macro
- * with a digit transformer or delimiters is expanded here, by RFC 7208
- * §7.3, before the record reaches libspf2 (the letters s, l, o, d, i, h, v;
- * d is the domain whose record is being fetched). An expansion that would
- * bring anything but letters, digits, '.', '-' and '_' into the record
- * (the sender chooses l) makes it a permerror instead; an explanation with
- * such a macro is dropped. Macros without transformers stay with libspf2,
- * which gets them right.
+ * "ser.name", and explicit delimiters (%{l1r-}) are ignored; and its
+ * URL-encoding (uppercase macro letters) is where CVE-2021-20314 lived. So
+ * a macro with a digit transformer, delimiters or an uppercase letter is
+ * expanded here, by RFC 7208 §7.3, before the record reaches libspf2 (the
+ * letters s, l, o, d, i, h, v; d is the domain whose record is being
+ * fetched). An expansion that would bring anything but letters, digits,
+ * '.', '-' and '_' into the record (the sender chooses l) makes it a
+ * permerror instead. Plain macros stay with libspf2, which gets them right.
  *
- * Results libspf2 leaves INVALID are mapped as RFC 7208 says: a DNS failure
- * is temperror; a record that does not compile, too many DNS mechanisms or
- * more than two void lookups (§4.6.4, counted here) are permerror. A
- * loopback client, which libspf2 passes unchecked, is none.
+ * Limits of the evaluation, enforced in the layer as queries come (SPEC §8,
+ * RFC 7208 §4.6.4): more than two void lookups stop all further queries
+ * (permerror), as do more than MAX_QUERIES queries in all; an overall
+ * deadline (the caller's, dns_timeout) bounds the whole check, each query
+ * waiting at most what is left of it (temperror). Each of these is a limit
+ * the caller is told about. Results libspf2 leaves INVALID are mapped as
+ * RFC 7208 says: a DNS failure is temperror; a record that does not
+ * compile or too many DNS mechanisms are permerror. A loopback client,
+ * which libspf2 passes unchecked, is none.
  */
 #include "spf.h"
 
@@ -45,11 +59,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define TXT_MAX_RECORDS 32
 #define TXT_MAX_BYTES 4096
 #define TXT_MAX_STRINGS 64
 #define MAX_VOID_LOOKUPS 2
+#define MAX_QUERIES 100          /* 10 mechanisms, each up to 10 names, and the records */
+#define MAX_TERM_MACROS 32
+#define MAX_TERM_COMPILED 255    /* libspf2's buffers hold 511 */
+#define MAX_TERM_EXPANDED 2048
+#define FIXED_EXPLANATION "rejected by SPF policy"
 /* An SPF record libspf2 cannot compile: a certain permerror. */
 #define REFUSED_RECORD "v=spf1 ip4:"
 
@@ -70,6 +90,9 @@ struct run {
 	int lookups;       /* queries made */
 	int voids;         /* void answers after the first record lookup */
 	bool oom;
+	struct timespec deadline;
+	bool timed_out;    /* the deadline passed: no more queries */
+	bool too_many;     /* void or query limit: no more queries */
 };
 
 static __thread struct run *current;
@@ -189,7 +212,8 @@ static int expand_macro(const char *value, const char *delims, unsigned digits, 
 }
 
 /* Expands in place the macros of text that libspf2 would get wrong (those
- * with digits or delimiters). 1 rewritten (in out), 0 nothing to do, -1
+ * with digits or delimiters) or that it would URL-encode (uppercase). 1
+ * rewritten (in out), 0 nothing to do, -1
  * not safely expandable. */
 static int rewrite_macros(const struct run *r, const char *domain, const char *text,
 			  struct mp_buf *out)
@@ -219,7 +243,8 @@ static int rewrite_macros(const struct run *r, const char *domain, const char *t
 		while (*q != '}')
 			q++;
 		size_t nd = (size_t)(q - dstart);
-		if (digits == 0 && nd == 0) {
+		bool upper = letter >= 'A' && letter <= 'Z';
+		if (digits == 0 && nd == 0 && !upper) {
 			mp_buf_add(out, p, (size_t)(q - p) + 1);
 			p = q;
 			continue;
@@ -229,7 +254,7 @@ static int rewrite_macros(const struct run *r, const char *domain, const char *t
 			snprintf(delims, sizeof(delims), "%.*s", (int)(nd < 15 ? nd : 15), dstart);
 		const char *value = macro_value(r, letter, domain, ibuf, sizeof(ibuf));
 		if (value == NULL ||
-		    expand_macro(value, delims, digits, reverse, letter >= 'A' && letter <= 'Z', out) < 0)
+		    expand_macro(value, delims, digits, reverse, upper, out) < 0)
 			return -1;
 		changed = true;
 		p = q;
@@ -240,6 +265,58 @@ static int rewrite_macros(const struct run *r, const char *domain, const char *t
 static bool is_spf_record(const char *s)
 {
 	return strncasecmp(s, "v=spf1", 6) == 0 && (s[6] == ' ' || s[6] == '\0');
+}
+
+/* Longest value a macro letter can have in this check (uppercase letters
+ * are URL-encoded by libspf2: up to three bytes each). */
+static size_t macro_max_len(const struct run *r, char letter, const char *domain)
+{
+	char buf[80];
+	const char *v = macro_value(r, letter, domain, buf, sizeof(buf));
+	size_t n = v != NULL ? strlen(v) : 255; /* p, r, c, t: names, an address, a time */
+
+	return letter >= 'A' && letter <= 'Z' ? 3 * n : n;
+}
+
+/* Whether every term of an SPF record stays within what libspf2 compiles
+ * and expands safely (see the top of the file); syntax already checked. */
+static bool terms_bounded(const struct run *r, const char *domain, const char *rec, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		while (i < len && rec[i] == ' ')
+			i++;
+		size_t macros = 0, compiled = 8, expanded = 0, literal = 0;
+		for (; i < len && rec[i] != ' '; i++) {
+			if (rec[i] != '%') {
+				literal++;
+				continue;
+			}
+			if (rec[i + 1] != '{') {
+				literal += 3; /* %% %_ %-, at most three bytes */
+				i++;
+				continue;
+			}
+			/* a literal run before the macro: 4 bytes of header, aligned */
+			if (literal > 0)
+				compiled += 4 + ((literal + 3) & ~(size_t)3);
+			expanded += literal;
+			literal = 0;
+			macros++;
+			compiled += 4;
+			expanded += macro_max_len(r, rec[i + 2], domain);
+			while (i < len && rec[i] != '}')
+				i++;
+		}
+		if (literal > 0)
+			compiled += 4 + ((literal + 3) & ~(size_t)3);
+		expanded += literal;
+		if (macros > MAX_TERM_MACROS || compiled > MAX_TERM_COMPILED ||
+		    expanded > MAX_TERM_EXPANDED)
+			return false;
+	}
+	return true;
 }
 
 /* Whether a TXT record may reach libspf2. */
@@ -272,7 +349,43 @@ static bool add_rr(SPF_dns_rr_t *spfrr, ns_type type, const void *data, size_t l
 	return true;
 }
 
-/* The layer's lookup. It must never return NULL: libspf2 aborts. */
+/* Milliseconds left before r's deadline; 0 when it has passed. */
+static unsigned ms_left(const struct run *r)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long long ms = (long long)(r->deadline.tv_sec - now.tv_sec) * 1000 +
+		       (r->deadline.tv_nsec - now.tv_nsec) / 1000000;
+	return ms > 0 ? (unsigned)(ms > 3600000 ? 3600000 : ms) : 0;
+}
+
+/* Adds one TXT answer record to spfrr if it is an SPF record within the
+ * bounds; a record past them becomes a certain permerror, any other TXT
+ * record is left out. false when out of memory. */
+static bool add_txt(struct run *r, SPF_dns_rr_t *spfrr, const char *domain,
+		    const struct mp_dns_rr *rr)
+{
+	if (spfrr->num_rr >= TXT_MAX_RECORDS || !is_spf_record(rr->data))
+		return true;
+	struct mp_buf fixed;
+	mp_buf_init(&fixed);
+	int rw = txt_ok(rr) ? rewrite_macros(r, domain, rr->data, &fixed) : -1;
+	if (fixed.oom)
+		rw = -1, r->oom = true;
+	const char *text = rw == 1 ? fixed.p : rr->data;
+	size_t len = rw == 1 ? fixed.len : rr->len;
+	bool ok;
+	if (rw >= 0 && len <= TXT_MAX_BYTES && terms_bounded(r, domain, text, len))
+		ok = add_rr(spfrr, ns_t_txt, text, len);
+	else
+		ok = add_rr(spfrr, ns_t_txt, REFUSED_RECORD, strlen(REFUSED_RECORD));
+	mp_buf_free(&fixed);
+	return ok;
+}
+
+/* The layer's lookup. It must never return NULL: libspf2 aborts. Once a
+ * limit is reached every further query is answered here, at once. */
 static SPF_dns_rr_t *lookup(SPF_dns_server_t *server, const char *domain, ns_type type,
 			    int should_cache)
 {
@@ -280,15 +393,25 @@ static SPF_dns_rr_t *lookup(SPF_dns_server_t *server, const char *domain, ns_typ
 	struct mp_dns_answer ans;
 	SPF_dns_rr_t *spfrr;
 
-	if (type == ns_t_spf || r == NULL || r->oom)
-		return SPF_dns_rr_new_init(server, domain, type, 0, r == NULL || r->oom ? TRY_AGAIN : NO_DATA);
-	if (mp_dns_query(r->dns, domain, (uint16_t)type, &ans) < 0) {
+	if (type == ns_t_spf || r == NULL || r->oom || r->too_many || r->timed_out)
+		return SPF_dns_rr_new_init(server, domain, type, 0,
+					   r == NULL || r->oom || r->timed_out ? TRY_AGAIN : NO_DATA);
+	unsigned left = ms_left(r);
+	if (left == 0 || r->lookups >= MAX_QUERIES) {
+		r->timed_out = left == 0;
+		r->too_many = left != 0;
+		return SPF_dns_rr_new_init(server, domain, type, 0, r->timed_out ? TRY_AGAIN : NO_DATA);
+	}
+	if (mp_dns_query_within(r->dns, domain, (uint16_t)type, &ans, left) < 0) {
 		r->oom = true;
 		return SPF_dns_rr_new_init(server, domain, type, 0, TRY_AGAIN);
 	}
+	if (ans.status == MP_DNS_TEMPFAIL && ms_left(r) == 0)
+		r->timed_out = true;
 	bool first = r->lookups++ == 0;
-	if (!first && (ans.status == MP_DNS_NXDOMAIN || ans.status == MP_DNS_NODATA))
-		r->voids++;
+	if (!first && (ans.status == MP_DNS_NXDOMAIN || ans.status == MP_DNS_NODATA) &&
+	    ++r->voids > MAX_VOID_LOOKUPS)
+		r->too_many = true;
 	spfrr = SPF_dns_rr_new_init(server, domain, type, 300, herrno_of(ans.status));
 	if (spfrr == NULL) {
 		/* libspf2 could not allocate: nothing sane is left to return */
@@ -302,30 +425,13 @@ static SPF_dns_rr_t *lookup(SPF_dns_server_t *server, const char *domain, ns_typ
 		switch (type) {
 		case ns_t_a:
 		case ns_t_aaaa:
-			ok = add_rr(spfrr, type, rr->data, rr->len);
-			break;
 		case ns_t_mx:
 		case ns_t_ptr:
 			ok = add_rr(spfrr, type, rr->data, rr->len);
 			break;
-		case ns_t_txt: {
-			if (spfrr->num_rr >= TXT_MAX_RECORDS)
-				break;
-			bool spf_rec = is_spf_record(rr->data);
-			struct mp_buf fixed;
-			mp_buf_init(&fixed);
-			int rw = txt_ok(rr) ? rewrite_macros(r, domain, rr->data, &fixed) : -1;
-			if (fixed.oom)
-				rw = -1, r->oom = true;
-			if (rw == 0)
-				ok = add_rr(spfrr, type, rr->data, rr->len);
-			else if (rw == 1 && fixed.len <= TXT_MAX_BYTES)
-				ok = add_rr(spfrr, type, fixed.p, fixed.len);
-			else if (spf_rec)
-				ok = add_rr(spfrr, type, REFUSED_RECORD, strlen(REFUSED_RECORD));
-			mp_buf_free(&fixed);
+		case ns_t_txt:
+			ok = add_txt(r, spfrr, domain, rr);
 			break;
-		}
 		default:
 			break;
 		}
@@ -338,6 +444,23 @@ static SPF_dns_rr_t *lookup(SPF_dns_server_t *server, const char *domain, ns_typ
 	return spfrr;
 }
 
+/* libspf2 asks for the explanation of a fail here instead of fetching and
+ * compiling the exp= record: it gets a fixed text. */
+static SPF_errcode_t no_exp(SPF_server_t *server, const char *domain, char **bufp, size_t *lenp)
+{
+	size_t need = sizeof(FIXED_EXPLANATION);
+
+	if (*bufp == NULL || *lenp < need) {
+		char *p = realloc(*bufp, need);
+		if (p == NULL)
+			return SPF_E_NO_MEMORY;
+		*bufp = p;
+		*lenp = need;
+	}
+	memcpy(*bufp, FIXED_EXPLANATION, need);
+	return SPF_E_SUCCESS;
+}
+
 struct mp_spf *mp_spf_new(const char *receiver)
 {
 	struct mp_spf *s = calloc(1, sizeof(*s));
@@ -347,6 +470,7 @@ struct mp_spf *mp_spf_new(const char *receiver)
 		return NULL;
 	s->layer.destroy = NULL; /* ours: libspf2 leaves it alone */
 	s->layer.lookup = lookup;
+	s->layer.get_exp = no_exp;
 	s->layer.name = "milter-policy";
 	s->server = SPF_server_new_dns(&s->layer, 0);
 	if (s->server == NULL) {
@@ -388,6 +512,16 @@ static bool permanent(SPF_errcode_t e)
 	default:
 		return true;
 	}
+}
+
+static bool has_error(SPF_response_t *resp, SPF_errcode_t code)
+{
+	for (int i = 0; i < SPF_response_messages(resp); i++) {
+		SPF_error_t *err = SPF_response_message(resp, i);
+		if (SPF_error_errorp(err) && SPF_error_code(err) == code)
+			return true;
+	}
+	return false;
 }
 
 static enum mp_authres map(SPF_response_t *resp)
@@ -444,7 +578,8 @@ static void received_value(const struct mp_spf *s, SPF_response_t *resp, enum mp
 }
 
 enum mp_authres mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *ip,
-			     const char *helo, const char *from, char *received, size_t rlen)
+			     const char *helo, const char *from, char *received, size_t rlen,
+			     unsigned deadline_ms, const char **limit_r)
 {
 	SPF_request_t *req = SPF_request_new(s->server);
 	SPF_response_t *resp = NULL;
@@ -455,6 +590,8 @@ enum mp_authres mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *i
 
 	if (received != NULL && rlen > 0)
 		received[0] = '\0';
+	if (limit_r != NULL)
+		*limit_r = NULL;
 	if (req == NULL)
 		return MP_AR_TEMPERROR;
 	if (inet_pton(AF_INET, ip, &a4) == 1)
@@ -488,19 +625,31 @@ enum mp_authres mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *i
 		SPF_request_free(req);
 		return MP_AR_NONE; /* no domain to ask about */
 	}
+	clock_gettime(CLOCK_MONOTONIC, &run.deadline);
+	unsigned ms = deadline_ms > 0 ? deadline_ms : 5000;
+	run.deadline.tv_sec += ms / 1000;
+	run.deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (run.deadline.tv_nsec >= 1000000000L) {
+		run.deadline.tv_sec++;
+		run.deadline.tv_nsec -= 1000000000L;
+	}
 	current = &run;
 	SPF_request_query_mailfrom(req, &resp);
 	current = NULL;
 	if (resp != NULL) {
 		res = map(resp);
-		if (run.voids > MAX_VOID_LOOKUPS && (res == MP_AR_PASS || res == MP_AR_FAIL ||
-						     res == MP_AR_SOFTFAIL || res == MP_AR_NEUTRAL))
+		bool big = res == MP_AR_PERMERROR && has_error(resp, SPF_E_BIG_DNS);
+		if (run.too_many && res != MP_AR_TEMPERROR)
 			res = MP_AR_PERMERROR;
-		if (run.oom)
+		if (run.timed_out || run.oom)
 			res = MP_AR_TEMPERROR;
+		if (limit_r != NULL && !run.oom)
+			*limit_r = run.timed_out ? "spf_time"
+				   : run.too_many || big ? "spf_lookups" : NULL;
 		const char *why = run.oom ? "out of memory"
+				  : run.timed_out ? "SPF evaluation took too long"
 				  : SPF_response_reason(resp) == SPF_REASON_LOCALHOST
-				  ? "loopback client, not checked" : "more than 2 void DNS lookups";
+				  ? "loopback client, not checked" : "too many DNS lookups";
 		received_value(s, resp, res, why, received, rlen);
 		SPF_response_free(resp);
 	} else if (run.oom) {

@@ -74,7 +74,7 @@ static int check_all(bool quiet)
 	int bad = 0;
 
 	for (size_t i = 0; i < N_CASES; i++) {
-		enum mp_authres r = mp_spf_check(spf, dns, cases[i].ip, "h.example", cases[i].from, NULL, 0);
+		enum mp_authres r = mp_spf_check(spf, dns, cases[i].ip, "h.example", cases[i].from, NULL, 0, 0, NULL);
 		if (r != cases[i].want || !quiet)
 			printf("%s %-22s %-14s %s\n", r == cases[i].want ? "ok " : "BAD", cases[i].from,
 			       cases[i].ip, mp_authres_name(r));
@@ -133,7 +133,7 @@ int main(int argc, char **argv)
 		double t0 = now();
 		mp_dns_query(dns, "pass.example", MP_DNS_TXT, &a);
 		double t1 = now() - t0;
-		enum mp_authres r = mp_spf_check(spf, dns, "198.51.100.7", "h.example", "a@pass.example", NULL, 0);
+		enum mp_authres r = mp_spf_check(spf, dns, "198.51.100.7", "h.example", "a@pass.example", NULL, 0, 0, NULL);
 		double t2 = now() - t0 - t1;
 		double t3 = now();
 		mp_dns_unref(dns);

@@ -209,6 +209,8 @@ static void log_message(struct mctx *m, const struct mp_result *r, const char *a
 	}
 	if (r != NULL)
 		mp_logline_addf(&l, "score", "%.6g", r->score);
+	if (r != NULL && r->limit != NULL)
+		mp_logline_add(&l, "limit", r->limit);
 	mp_logline_addf(&l, "ms", "%.1f", elapsed_ms(m));
 	mp_logline_emit(&l, MP_LOG_INFO);
 }

@@ -73,6 +73,12 @@ struct mp_dns *mp_dns_new(const struct mp_conf *conf, struct mp_diags *d)
 
 int mp_dns_query(struct mp_dns *dns, const char *name, uint16_t type, struct mp_dns_answer *ans)
 {
+	return mp_dns_query_within(dns, name, type, ans, 0);
+}
+
+int mp_dns_query_within(struct mp_dns *dns, const char *name, uint16_t type,
+			struct mp_dns_answer *ans, unsigned max_ms)
+{
 	memset(ans, 0, sizeof(*ans));
 	/* names longer than DNS allows, or with a NUL-ish shape, do not exist */
 	size_t len = strlen(name);
@@ -80,7 +86,7 @@ int mp_dns_query(struct mp_dns *dns, const char *name, uint16_t type, struct mp_
 		ans->status = MP_DNS_NXDOMAIN;
 		return 0;
 	}
-	return dns->ops->query(dns, name, type, ans);
+	return dns->ops->query(dns, name, type, ans, max_ms);
 }
 
 void mp_dns_answer_clear(struct mp_dns_answer *ans)

@@ -58,6 +58,10 @@ const char *mp_dns_describe(const struct mp_dns *dns);
  * of memory. Never waits longer than the timeout. */
 int mp_dns_query(struct mp_dns *dns, const char *name, uint16_t type,
 		 struct mp_dns_answer *ans);
+/* The same, waiting at most max_ms (when shorter than the timeout): for a
+ * check with an overall deadline (SPF). */
+int mp_dns_query_within(struct mp_dns *dns, const char *name, uint16_t type,
+			struct mp_dns_answer *ans, unsigned max_ms);
 void mp_dns_answer_clear(struct mp_dns_answer *ans);
 
 /* Parsing helpers shared by the backends and their tests. */
@@ -70,7 +74,9 @@ int mp_dns_answer_add(struct mp_dns_answer *ans, const struct mp_dns_rr *rr);
 
 /* Backend vtable (internal to src/dns). */
 struct mp_dns_ops {
-	int (*query)(struct mp_dns *dns, const char *name, uint16_t type, struct mp_dns_answer *ans);
+	/* max_ms: 0, or a bound below the backend's own timeout */
+	int (*query)(struct mp_dns *dns, const char *name, uint16_t type, struct mp_dns_answer *ans,
+		     unsigned max_ms);
 	void (*destroy)(struct mp_dns *dns);
 };
 

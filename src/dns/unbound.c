@@ -159,7 +159,8 @@ static int convert(const struct ub_result *res, uint16_t type, struct mp_dns_ans
 	return 0;
 }
 
-static int ub_query(struct mp_dns *dns, const char *name, uint16_t type, struct mp_dns_answer *ans)
+static int ub_query(struct mp_dns *dns, const char *name, uint16_t type, struct mp_dns_answer *ans,
+		    unsigned max_ms)
 {
 	struct ub *u = mp_dns_impl(dns);
 	struct req *q = calloc(1, sizeof(*q));
@@ -181,9 +182,10 @@ static int ub_query(struct mp_dns *dns, const char *name, uint16_t type, struct 
 		return 0;
 	}
 	struct timespec deadline;
+	unsigned wait_ms = max_ms > 0 && max_ms < u->timeout_ms ? max_ms : u->timeout_ms;
 	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += u->timeout_ms / 1000;
-	deadline.tv_nsec += (long)(u->timeout_ms % 1000) * 1000000L;
+	deadline.tv_sec += wait_ms / 1000;
+	deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
 	if (deadline.tv_nsec >= 1000000000L) {
 		deadline.tv_sec++;
 		deadline.tv_nsec -= 1000000000L;

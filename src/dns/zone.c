@@ -219,7 +219,7 @@ static const char *parse_line(struct zone *z, char *line)
 }
 
 static int zone_query(struct mp_dns *dns, const char *qname, uint16_t type,
-		      struct mp_dns_answer *ans)
+		      struct mp_dns_answer *ans, unsigned max_ms)
 {
 	struct zone *z = mp_dns_impl(dns);
 	char name[256];

@@ -126,6 +126,7 @@ struct mp_result {
 	bool spf_done, spf_helo_done, dkim_done;
 	const struct mp_dkim_sig *sigs;
 	size_t n_sigs;
+	const char *limit;          /* the safety limit reached (SPEC §8), or NULL */
 };
 
 struct mp_conn *mp_conn_new(struct mp_ruleset *rs, const struct mp_checks *checks);

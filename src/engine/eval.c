@@ -83,7 +83,7 @@ static bool match_one(struct mp_ctx *x, const struct mp_expr *e,
 		int rc = mp_regex_match(x->txn ? x->txn->matcher : x->conn->matcher, e->re, s,
 					 len);
 		if (rc < 0 && x->txn != NULL)
-			mp_txn_note_limit(x->txn, x->rule);
+			mp_txn_note_limit(x->txn, x->rule, rc == MP_RE_JIT_STACK);
 		return rc == 1;
 	}
 	case MP_OP_IN:
@@ -299,12 +299,21 @@ int mp_eval_stage(struct mp_ctx *x)
 			continue;
 		}
 		const struct mp_rule *r = pol->rules[i];
+		/* past a safety limit only rules that test limit.* decide; the
+		 * others stay undecided for good (SPEC §8) */
+		if (x->txn != NULL && x->txn->limit != NULL && !(r->need & MP_NEED_LIMIT))
+			continue;
 		if (x->stage < r->min_stage) {
 			ev->pending[ev->n_pending++] = i;
 			continue;
 		}
 		x->rule = r;
+		const char *limit = x->txn != NULL ? x->txn->limit : NULL;
 		int v = r->when ? mp_eval_expr(x, r->when) : TV_TRUE;
+		/* a limit reached while evaluating this rule: its value rests on
+		 * what was not examined */
+		if (x->txn != NULL && x->txn->limit != limit && !(r->need & MP_NEED_LIMIT))
+			continue;
 		if (v == TV_UNKNOWN) {
 			ev->pending[ev->n_pending++] = i;
 			continue;

@@ -171,6 +171,8 @@ struct mp_txn {
 	const struct mp_rule **limit_rules; /* rules that hit the regex limit */
 	size_t n_limit_rules, cap_limit_rules;
 
+	const char *limit;           /* the first safety limit reached (SPEC §8), static */
+
 	struct mp_result result;
 	bool result_built;
 };
@@ -237,7 +239,11 @@ const char *mp_text_describe(struct mp_ctx *x, const struct mp_rule *r);
 /* txn.c helpers used by the others */
 const char *mp_txn_strdup(struct mp_txn *t, const char *s);
 void mp_txn_log(struct mp_txn *t, const char *s);
-void mp_txn_note_limit(struct mp_txn *t, const struct mp_rule *r);
+/* The regex match limit (or JIT stack, jit) was reached in rule r. */
+void mp_txn_note_limit(struct mp_txn *t, const struct mp_rule *r, bool jit);
+/* A safety limit was reached: from now on only rules that test limit.*
+ * decide, and on_limit decides the message if none does. name: static. */
+void mp_txn_limit(struct mp_txn *t, const char *name);
 void mp_txn_add_trace(struct mp_ctx *x, const struct mp_rule *r, bool value);
 void mp_txn_add_would(struct mp_ctx *x, const struct mp_rule *r);
 

@@ -263,6 +263,7 @@ int mp_result_build(struct mp_txn *t)
 	memset(&c, 0, sizeof(c));
 	c.t = t;
 	r->decided = v.outcome != MP_O_NONE;
+	r->limit = t->limit;
 	/* every recipient refused: the first refusal stands for the transaction */
 	if (!r->decided && t->n_accepted == 0) {
 		for (size_t i = 0; i < t->n_rcpts; i++) {

@@ -187,8 +187,21 @@ void mp_txn_log(struct mp_txn *t, const char *s)
 		*slot = copy;
 }
 
-void mp_txn_note_limit(struct mp_txn *t, const struct mp_rule *r)
+void mp_txn_limit(struct mp_txn *t, const char *name)
 {
+	if (t->limit != NULL)
+		return;
+	t->limit = name;
+	char msg[200];
+	snprintf(msg, sizeof(msg), "limit reached: %s; only rules that test limit.* decide now, "
+		 "else on_limit (%s)", name,
+		 t->set->on_limit == MP_ONERR_ACCEPT ? "accept" : "tempfail");
+	mp_txn_log(t, msg);
+}
+
+void mp_txn_note_limit(struct mp_txn *t, const struct mp_rule *r, bool jit)
+{
+	mp_txn_limit(t, jit ? "regex_jit_stack" : "regex_match");
 	if (r == NULL)
 		return;
 	for (size_t i = 0; i < t->n_limit_rules; i++) {
@@ -201,8 +214,8 @@ void mp_txn_note_limit(struct mp_txn *t, const struct mp_rule *r)
 		return;
 	*slot = r;
 	char msg[300];
-	snprintf(msg, sizeof(msg), "regex match limit reached in rule %s (%s:%d); counted as no match",
-		 r->name, r->file, r->line);
+	snprintf(msg, sizeof(msg), "%s reached in rule %s (%s:%d)",
+		 jit ? "regex JIT stack and heap limit" : "regex match limit", r->name, r->file, r->line);
 	mp_txn_log(t, msg);
 }
 
@@ -718,6 +731,25 @@ static enum mp_authres dkim_summary(const struct mp_dkim_sig *s, size_t n)
 	return worst;
 }
 
+/* A message past a safety limit that no rule testing limit.* decided:
+ * on_limit decides (SPEC §8). Thresholds do not apply to it. */
+static void on_limit(struct mp_txn *t, struct mp_eval *ev)
+{
+	if (ev->outcome != MP_O_NONE)
+		return;
+	ev->stage = MP_STAGE_EOM;
+	ev->rule = -1;
+	if (t->set->on_limit == MP_ONERR_ACCEPT) {
+		ev->outcome = MP_O_ACCEPT;
+		return;
+	}
+	ev->outcome = MP_O_TEMPFAIL;
+	snprintf(ev->reply.code, sizeof(ev->reply.code), "451");
+	snprintf(ev->reply.xcode, sizeof(ev->reply.xcode), "4.7.0");
+	snprintf(ev->reply.text, sizeof(ev->reply.text),
+		 "Message exceeds a safety limit (%s); try again later", t->limit);
+}
+
 /* Thresholds decide for an evaluation that no rule decided (SPEC §4.4). */
 static void thresholds(struct mp_txn *t, struct mp_eval *ev)
 {
@@ -758,8 +790,12 @@ int mp_txn_eom(struct mp_txn *t, struct mp_verdict *v)
 	if (t->v.outcome == MP_O_NONE) {
 		if (eval_msg(t, MP_STAGE_EOM) < 0)
 			return -1;
-		for (size_t i = 0; i < t->n_msg; i++)
-			thresholds(t, t->msg[i]);
+		for (size_t i = 0; i < t->n_msg; i++) {
+			if (t->limit != NULL)
+				on_limit(t, t->msg[i]);
+			else
+				thresholds(t, t->msg[i]);
+		}
 		combine(t, true);
 		/* the headers report SPF for a message that goes on; one decided
 		 * before the end of the message gets no new checks */

@@ -32,6 +32,7 @@ struct mp_envelope mp_val_envelope(struct mp_txn *t)
 		.mail_from = t->from ? t->from : "",
 		.mail_domain = t->from ? t->from + t->from_dom : "",
 		.dkim_max_signatures = t->set->dkim_max_signatures,
+		.dns_timeout_ms = t->set->dns_timeout_ms,
 	};
 }
 
@@ -41,10 +42,13 @@ enum mp_authres mp_val_spf(struct mp_txn *t)
 		struct mp_envelope env = mp_val_envelope(t);
 		const struct mp_checks *ck = t->conn->checks;
 		char received[MP_RECEIVED_SPF_MAX];
+		const char *limit = NULL;
 		t->spf.done = true;
 		t->spf.r = t->set->spf && ck && ck->spf_mailfrom
-				   ? ck->spf_mailfrom(ck->arg, &env, received, sizeof(received))
+				   ? ck->spf_mailfrom(ck->arg, &env, received, sizeof(received), &limit)
 				   : MP_AR_NONE;
+		if (limit != NULL)
+			mp_txn_limit(t, limit);
 		if (t->set->spf && ck && ck->spf_mailfrom && received[0] != '\0')
 			t->received_spf = mp_txn_strdup(t, received);
 	}
@@ -56,9 +60,12 @@ enum mp_authres mp_val_spf_helo(struct mp_txn *t)
 	if (!t->spf_helo.done) {
 		struct mp_envelope env = mp_val_envelope(t);
 		const struct mp_checks *ck = t->conn->checks;
+		const char *limit = NULL;
 		t->spf_helo.done = true;
-		t->spf_helo.r = t->set->spf_helo && ck && ck->spf_helo ? ck->spf_helo(ck->arg, &env)
-								       : MP_AR_NONE;
+		t->spf_helo.r = t->set->spf_helo && ck && ck->spf_helo
+					? ck->spf_helo(ck->arg, &env, &limit) : MP_AR_NONE;
+		if (limit != NULL)
+			mp_txn_limit(t, limit);
 	}
 	return t->spf_helo.r;
 }
@@ -168,6 +175,8 @@ bool mp_val_bool(struct mp_ctx *x, const struct mp_expr *e)
 		return false;
 	case MP_F_SPF_ALIGNED:
 		return mp_val_spf(t) == MP_AR_PASS && mp_val_aligned(t, t->spf_domain);
+	case MP_F_LIMIT_EXCEEDED:
+		return t->limit != NULL;
 	default:
 		return false;
 	}
@@ -293,6 +302,7 @@ bool mp_val_next(struct mp_ctx *x, const struct mp_expr *e, struct mp_viter *it,
 		break;
 	case MP_F_AUTH_USER: s = t->auth_user ? t->auth_user : ""; break;
 	case MP_F_SPF_DOMAIN: s = t->spf_domain; break;
+	case MP_F_LIMIT_NAME: s = t->limit ? t->limit : ""; break;
 	case MP_F_BODY:
 		s = t->body.p ? t->body.p : "";
 		len = t->body.len;

@@ -41,6 +41,9 @@ static const struct mp_field_info fields[MP_F_COUNT] = {
 	F("dkim.aligned", MP_F_DKIM_ALIGNED, MP_T_BOOL, MP_M_NONE, MP_STAGE_EOM, 0, 0, 1, MP_NEED_DKIM),
 	F("spf.aligned", MP_F_SPF_ALIGNED, MP_T_BOOL, MP_M_NONE, MP_STAGE_EOM, 0, 0, 1, MP_NEED_SPF),
 	F("score", MP_F_SCORE, MP_T_NUM, MP_M_NONE, MP_STAGE_EOM, 0, 0, 1, 0),
+	F("limit.exceeded", MP_F_LIMIT_EXCEEDED, MP_T_BOOL, MP_M_NONE, MP_STAGE_EOM, 0, 0, 1,
+	  MP_NEED_LIMIT),
+	F("limit.name", MP_F_LIMIT_NAME, MP_T_STR, MP_M_STRING, MP_STAGE_EOM, 0, 0, 1, MP_NEED_LIMIT),
 };
 
 const struct mp_field_info *mp_field_by_name(const char *name, size_t len)

@@ -78,6 +78,8 @@ enum mp_field_id {
 	MP_F_DKIM_ALIGNED,
 	MP_F_SPF_ALIGNED,
 	MP_F_SCORE,
+	MP_F_LIMIT_EXCEEDED,
+	MP_F_LIMIT_NAME,
 	MP_F_COUNT
 };
 
@@ -92,6 +94,7 @@ enum mp_need {
 	MP_NEED_DKIM = 4,
 	MP_NEED_BODY = 8,
 	MP_NEED_SIZE = 16,
+	MP_NEED_LIMIT = 32,  /* tests limit.*: still evaluated past a limit */
 };
 
 struct mp_field_info {

@@ -557,6 +557,7 @@ static void copy_settings(struct mp_ruleset *rs, const struct mp_conf *c)
 {
 	rs->set.regex_match_limit = c->regex_match_limit;
 	rs->set.dkim_max_signatures = c->dkim_max_signatures;
+	rs->set.dns_timeout_ms = c->dns_timeout_ms;
 	rs->set.body_scan_limit = c->body_scan_limit;
 	rs->set.recipient_policy = c->recipient_policy;
 	rs->set.mode = c->mode;
@@ -567,6 +568,7 @@ static void copy_settings(struct mp_ruleset *rs, const struct mp_conf *c)
 	rs->set.spf_helo = c->spf_helo;
 	rs->set.dkim = c->dkim;
 	rs->set.on_internal_error = c->on_internal_error;
+	rs->set.on_limit = c->on_limit;
 	rs->set.authserv_id = mp_arena_strdup(&rs->arena, c->authserv_id);
 }
 

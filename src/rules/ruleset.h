@@ -29,12 +29,14 @@ struct mp_stamps;
 struct mp_settings {
 	unsigned long regex_match_limit;
 	unsigned dkim_max_signatures;
+	unsigned dns_timeout_ms;
 	size_t body_scan_limit;
 	enum mp_recipient_policy recipient_policy;
 	enum mp_mode mode;
 	bool add_auth_results, add_received_spf, add_trace_header;
 	bool spf, spf_helo, dkim;
 	enum mp_on_error on_internal_error;
+	enum mp_on_error on_limit;
 	const char *authserv_id;
 };
 

@@ -85,6 +85,28 @@ function log_line(...)
 	fail("no log line with: " .. table.concat(wanted, " | "))
 end
 
+-- Waits for a log line with every given string that was not in the log
+-- when `since` (a count from count_log_lines) was taken.
+function count_log_lines(...)
+	local wanted, n = { ... }, 0
+	for line in read_log():gmatch("[^\n]+") do
+		local all = true
+		for _, w in ipairs(wanted) do
+			if not line:find(w, 1, true) then all = false break end
+		end
+		if all then n = n + 1 end
+	end
+	return n
+end
+
+function new_log_line(since, what)
+	for _ = 1, 100 do
+		if count_log_lines(what) > since then return end
+		mt.sleep(0.05)
+	end
+	fail("no new log line with: " .. what)
+end
+
 function no_log_line(...)
 	local wanted = { ... }
 	for line in read_log():gmatch("[^\n]+") do

@@ -410,10 +410,11 @@ struct counting {
 };
 
 static enum mp_authres count_spf(void *arg, const struct mp_envelope *env, char *received,
-				 size_t rlen)
+				 size_t rlen, const char **limit_r)
 {
 	struct counting *c = arg;
 
+	*limit_r = NULL;
 	c->spf_calls++;
 	assert_string_equal(env->mail_domain, "sender.example");
 	snprintf(received, rlen, "fail (counted)");
@@ -631,19 +632,44 @@ static void test_regex_limit(void **state)
 	th_run_free(&r);
 	mp_ruleset_unref(rs);
 	mp_diags_free(&d);
-	/* without it, a limit hit counts as no match, logged once per rule */
+	/* without it, the limit is hit: neither rule decides on what was not
+	 * examined (not even the negated one), on_limit does (SPEC §8) */
 	setenv("MP_PREFILTER", "0", 1);
 	mp_diags_init(&d);
 	rs = th_load(files, c, &d);
-	unsetenv("MP_PREFILTER");
-	mp_conf_free(c);
 	assert_non_null(rs);
 	assert_null(mp_ruleset_prefilter(rs));
 	th_run(rs, &m, &r);
-	assert_int_equal(r.res->v.outcome, MP_O_NONE);
-	assert_int_equal(r.res->n_add, 1);
+	assert_int_equal(r.res->v.outcome, MP_O_TEMPFAIL);
+	assert_int_equal(r.res->v.stage, MP_STAGE_EOM);
+	assert_string_equal(r.res->v.reply.code, "451");
+	assert_string_equal(r.res->v.reply.text,
+			    "Message exceeds a safety limit (regex_match); try again later");
+	assert_string_equal(r.res->limit, "regex_match");
+	assert_int_equal(r.res->n_add, 0);
+	/* the rule after it is not evaluated at all */
 	assert_int_equal(r.res->n_logs, 2);
-	assert_true(strstr(r.res->logs[0], "regex match limit reached in rule catastrophic") != NULL);
+	assert_true(strstr(r.res->logs[0], "limit reached: regex_match") != NULL);
+	assert_true(strstr(r.res->logs[1], "regex match limit reached in rule catastrophic") != NULL);
+	th_run_free(&r);
+	mp_ruleset_unref(rs);
+	mp_diags_free(&d);
+	/* on_limit = accept, and a rule that tests limit.* still decides */
+	const char *aware[] = { "global.rules",
+				"rule \"catastrophic\" { when header \"Subject\" ~ /^(a+)+$/ reject }\n"
+				"rule \"seen\" { when limit.exceeded and limit.name == \"regex_match\" "
+				"add header \"X-Limit\" \"${limit.name}\" }\n",
+				NULL };
+	c->on_limit = MP_ONERR_ACCEPT;
+	mp_diags_init(&d);
+	rs = th_load(aware, c, &d);
+	unsetenv("MP_PREFILTER");
+	mp_conf_free(c);
+	assert_non_null(rs);
+	th_run(rs, &m, &r);
+	assert_int_equal(r.res->v.outcome, MP_O_ACCEPT);
+	assert_int_equal(r.res->n_add, 1);
+	assert_string_equal(r.res->add[0].value, "regex_match");
 	th_run_free(&r);
 	mp_ruleset_unref(rs);
 	mp_diags_free(&d);
