@@ -537,13 +537,29 @@ static bool lower_key(const char *name, size_t nl, char *buf)
 	return true;
 }
 
-/* The slot of a header name, created on first sight. */
+/* Whether fields named key (lowercased) are indexed: names the rules test
+ * or remove, and those the result reads. */
+static bool indexed(const struct mp_txn *t, const char *key, size_t nl)
+{
+	static const char *own[] = { "from", "subject", "authentication-results" };
+
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		if (strlen(own[i]) == nl && memcmp(own[i], key, nl) == 0)
+			return true;
+	}
+	return mp_ruleset_hkey(t->rs, key, nl) >= 0 || mp_ruleset_removes(t->rs, key, nl);
+}
+
+/* The slot of a header name, created on first sight; NULL (t->oom unset)
+ * for a name that is not indexed. */
 static struct mp_hslot *header_slot(struct mp_txn *t, const char *name, size_t nl)
 {
 	char buf[256];
 	void *v;
 
-	if (lower_key(name, nl, buf) && mp_strmap_getn(&t->hindex, buf, nl, &v))
+	if (!lower_key(name, nl, buf) || !indexed(t, buf, nl))
+		return NULL;
+	if (mp_strmap_getn(&t->hindex, buf, nl, &v))
 		return v;
 	char *key = mp_arena_strndup(&t->arena, name, nl);
 	struct mp_hslot *slot = mp_arena_alloc(&t->arena, sizeof(*slot));
@@ -601,13 +617,15 @@ int mp_txn_header(struct mp_txn *t, const char *name, const char *value)
 		value++;
 		vl--;
 	}
-	/* counted always: removals at EOM need every occurrence */
+	/* counted always: removals at EOM need every occurrence. Only names
+	 * the rules use have a slot (a crafted flood of names costs nothing) */
 	struct mp_hslot *slot = header_slot(t, name, nl);
-	if (slot == NULL)
+	if (slot == NULL && t->oom)
 		return -1;
-	slot->count++;
+	if (slot != NULL)
+		slot->count++;
 	/* forged fields go even from a message decided early (SPEC §5) */
-	if (strcmp(slot->key, "authentication-results") == 0) {
+	if (nl == 22 && mp_ascii_ieqn(name, nl, "authentication-results", 22)) {
 		t->n_ar++;
 		if (mp_authres_is_ours(value, t->set->authserv_id)) {
 			int *ix = push(t, (void **)&t->ar_ours, &t->n_ar_ours, &t->cap_ar_ours,
@@ -617,19 +635,25 @@ int mp_txn_header(struct mp_txn *t, const char *name, const char *value)
 			*ix = (int)t->n_ar;
 		}
 	}
-	if (t->v.outcome != MP_O_NONE)
-		return t->oom ? -1 : 0; /* decided: no rule or check can use it */
-	if (t->n_hdrs >= MP_HEADERS_MAX || t->header_bytes > MP_HEADER_BYTES_MAX)
+	if (t->v.outcome != MP_O_NONE || t->limit != NULL)
+		return t->oom ? -1 : 0; /* decided, or past a limit: nothing uses it */
+	/* past a storage limit the message is not judged as if the rest did
+	 * not exist (SPEC §8) */
+	if (t->n_hdrs >= MP_HEADERS_MAX)
+		mp_txn_limit(t, "header_count");
+	else if (t->header_bytes > MP_HEADER_BYTES_MAX || vl > MP_HEADER_VALUE_MAX)
+		mp_txn_limit(t, "header_size");
+	if (t->limit != NULL)
 		return t->oom ? -1 : 0;
 	if (t->dkim_st != NULL)
 		ck->dkim_header(t->dkim_st, name, as_sent);
 	struct mp_hdr *h = push(t, (void **)&t->hdrs, &t->n_hdrs, &t->cap_hdrs, sizeof(*h));
 	if (h == NULL)
 		return -1;
-	if (vl > MP_HEADER_VALUE_MAX)
-		vl = MP_HEADER_VALUE_MAX;
 	h->name = mp_arena_strndup(&t->arena, name, nl);
-	h->key = slot->key;
+	h->key = slot != NULL ? slot->key : mp_arena_strndup(&t->arena, name, nl);
+	if (slot == NULL && h->key != NULL)
+		mp_ascii_lower((char *)h->key);
 	h->raw = mp_arena_strndup(&t->arena, value, vl);
 	h->raw_len = vl;
 	h->next = -1;
@@ -639,11 +663,13 @@ int mp_txn_header(struct mp_txn *t, const char *name, const char *value)
 		return -1;
 	}
 	int idx = (int)(t->n_hdrs - 1);
-	if (slot->first < 0)
-		slot->first = idx;
-	else
-		t->hdrs[slot->last].next = idx;
-	slot->last = idx;
+	if (slot != NULL) {
+		if (slot->first < 0)
+			slot->first = idx;
+		else
+			t->hdrs[slot->last].next = idx;
+		slot->last = idx;
+	}
 	const char *key = h->key;
 	if (strcmp(key, "from") == 0) {
 		size_t stored = t->n_from < MP_FROM_MAX ? t->n_from : MP_FROM_MAX;

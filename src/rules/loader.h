@@ -37,6 +37,7 @@ struct mp_rfile {
 	struct mp_expr **list_refs; /* tests naming a list, resolved after parsing */
 	size_t n_list_refs;
 	bool linking;          /* on the include stack right now */
+	unsigned linked_in;    /* the last policy (struct linkstate gen) it was linked into */
 };
 
 struct mp_list_decl {
@@ -52,6 +53,7 @@ struct mp_loader {
 	const char *dir;            /* rules_dir */
 	struct mp_strmap files;     /* display path -> struct mp_rfile */
 	struct mp_strmap lists;     /* name -> struct mp_list_decl */
+	unsigned link_gen;          /* policies linked so far */
 };
 
 /* Parses one file (already read) into an mp_rfile. Errors go to ld->diags;

@@ -554,6 +554,7 @@ static struct mp_expr *new_test(struct parser *p, const struct mp_field_info *f,
 	if (e == NULL)
 		return NULL;
 	e->kind = MP_E_TEST;
+	e->depth = 1;
 	e->field = f->id;
 	e->stage = e->min_stage = (uint8_t)f->stage;
 	e->need = f->need;
@@ -678,10 +679,22 @@ static struct mp_expr *parse_test(struct parser *p)
 static struct mp_expr *combine(struct parser *p, enum mp_expr_kind k, struct mp_expr *a,
 			       struct mp_expr *b)
 {
+	unsigned depth = 1 + (b != NULL && b->depth > a->depth ? b->depth : a->depth);
+
+	if (depth > MP_EXPR_MAX_DEPTH) {
+		/* a chain of thousands of terms: said once, at the term that
+		 * passes the bound */
+		p->bad_syntax = true;
+		perror_at(p, b != NULL ? b->line : a->line, b != NULL ? b->col : a->col,
+			  "condition has more than %d levels of and/or/not (use a list)",
+			  MP_EXPR_MAX_DEPTH);
+		return NULL;
+	}
 	struct mp_expr *e = zalloc(p, sizeof(*e));
 
 	if (e == NULL)
 		return NULL;
+	e->depth = depth;
 	e->kind = k;
 	e->a = a;
 	e->b = b;
@@ -727,33 +740,67 @@ static struct mp_expr *parse_unary(struct parser *p)
 	return e;
 }
 
-/* Both sides are always parsed so every error is seen. */
+/* A chain of terms joined by one operator, as a balanced tree: a chain of
+ * 100,000 terms is 17 levels deep, so no walk over it recurses far. The
+ * terms keep their order (and and or are associative). */
+static struct mp_expr *balance(struct parser *p, enum mp_expr_kind k, struct mp_expr **v,
+			       size_t lo, size_t hi)
+{
+	if (hi - lo == 1)
+		return v[lo];
+	size_t mid = lo + (hi - lo) / 2;
+	struct mp_expr *a = balance(p, k, v, lo, mid);
+	struct mp_expr *b = a ? balance(p, k, v, mid, hi) : NULL;
+	return a && b ? combine(p, k, a, b) : NULL;
+}
+
+/* Parses sub (joined by the keyword op) terms; both sides are always
+ * parsed so every error is seen. */
+static struct mp_expr *parse_chain(struct parser *p, const char *op, enum mp_expr_kind k,
+				   struct mp_expr *(*sub)(struct parser *))
+{
+	struct mp_expr *first = sub(p), **v = NULL;
+	size_t n = 0, cap = 0;
+	bool ok = first != NULL;
+
+	while (is_kw(&p->tok, op) && p->nest <= MAX_NEST) {
+		advance(p);
+		struct mp_expr *b = sub(p);
+		if (b == NULL && p->tok.t == T_EOF) {
+			free(v);
+			return NULL;
+		}
+		if (!ok || b == NULL) {
+			ok = false;
+			continue;
+		}
+		if (n + 2 > cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			struct mp_expr **nv = realloc(v, nc * sizeof(*nv));
+			if (nv == NULL) {
+				free(v);
+				return NULL;
+			}
+			v = nv;
+			cap = nc;
+		}
+		if (n == 0)
+			v[n++] = first;
+		v[n++] = b;
+	}
+	struct mp_expr *e = !ok ? NULL : n == 0 ? first : balance(p, k, v, 0, n);
+	free(v);
+	return e;
+}
+
 static struct mp_expr *parse_and(struct parser *p)
 {
-	struct mp_expr *e = parse_unary(p);
-
-	while (is_kw(&p->tok, "and") && p->nest <= MAX_NEST) {
-		advance(p);
-		struct mp_expr *b = parse_unary(p);
-		if (b == NULL && p->tok.t == T_EOF)
-			return NULL;
-		e = e && b ? combine(p, MP_E_AND, e, b) : NULL;
-	}
-	return e;
+	return parse_chain(p, "and", MP_E_AND, parse_unary);
 }
 
 static struct mp_expr *parse_expr(struct parser *p)
 {
-	struct mp_expr *e = parse_and(p);
-
-	while (is_kw(&p->tok, "or") && p->nest <= MAX_NEST) {
-		advance(p);
-		struct mp_expr *b = parse_and(p);
-		if (b == NULL && p->tok.t == T_EOF)
-			return NULL;
-		e = e && b ? combine(p, MP_E_OR, e, b) : NULL;
-	}
-	return e;
+	return parse_chain(p, "or", MP_E_OR, parse_and);
 }
 
 /* ---- actions ---------------------------------------------------------- */

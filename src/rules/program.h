@@ -130,11 +130,15 @@ const char *mp_op_name(enum mp_op op);
 
 enum mp_expr_kind { MP_E_AND, MP_E_OR, MP_E_NOT, MP_E_TEST };
 
+/* Every walk over a condition recurses: its height is bounded at load. */
+#define MP_EXPR_MAX_DEPTH 1000
+
 struct mp_expr {
 	enum mp_expr_kind kind;
 	uint8_t stage;      /* latest stage any part of it needs */
 	uint8_t min_stage;  /* earliest stage at which it may be decided */
 	unsigned need;      /* MP_NEED_* of the subtree */
+	unsigned depth;     /* height of the subtree (a test: 1), at most MP_EXPR_MAX_DEPTH */
 	struct mp_expr *a, *b;
 	/* MP_E_TEST */
 	enum mp_field_id field;

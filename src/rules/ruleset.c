@@ -50,6 +50,7 @@ struct mp_ruleset {
 	char **top;          /* top-level file names, sorted */
 	size_t n_top;
 	struct mp_strmap hkeys;  /* lowercased header name -> id + 1 */
+	struct mp_strmap rmkeys; /* lowercased names that `remove header` names */
 	size_t n_hkeys;
 	struct mp_prefilter *pf;
 	struct mp_lindex *lindex[MP_F_COUNT]; /* per envelope field, or NULL */
@@ -76,6 +77,7 @@ static void ruleset_free(struct mp_ruleset *rs)
 	for (int f = 0; f < MP_F_COUNT; f++)
 		mp_lindex_free(rs->lindex[f]);
 	mp_strmap_free(&rs->hkeys);
+	mp_strmap_free(&rs->rmkeys);
 	for (size_t i = 0; i < rs->regexes.n; i++)
 		mp_regex_free(rs->regexes.v[i]);
 	for (size_t i = 0; i < rs->lists.n; i++)
@@ -185,6 +187,7 @@ struct linkstate {
 	struct mp_policy *pol;
 	struct vec rules, ths;
 	struct mp_strmap names;  /* rule name -> rule */
+	unsigned gen;            /* this policy's number: files linked into it carry it */
 };
 
 static void link_file(struct linkstate *ls, struct mp_rfile *rf, int depth)
@@ -192,6 +195,7 @@ static void link_file(struct linkstate *ls, struct mp_rfile *rf, int depth)
 	struct mp_loader *ld = ls->ld;
 
 	rf->linking = true;
+	rf->linked_in = ls->gen;
 	for (size_t i = 0; i < rf->n_items; i++) {
 		struct mp_item *it = &rf->items[i];
 		if (it->kind == MP_ITEM_RULE) {
@@ -215,11 +219,15 @@ static void link_file(struct linkstate *ls, struct mp_rfile *rf, int depth)
 				mp_diags_add(ld->diags, rf->path, it->line, it->col, "out of memory");
 				continue;
 			}
-			void *found;
+			void *found = NULL;
 			if (mp_strmap_get(&ld->files, path, &found) &&
 			    ((struct mp_rfile *)found)->linking) {
 				mp_diags_add(ld->diags, rf->path, it->line, it->col,
 					     "include cycle: %s is already being included", it->include);
+			} else if (found != NULL && ((struct mp_rfile *)found)->linked_in == ls->gen) {
+				/* included before into this policy (a diamond): its rules
+				 * are in already, and walking it again could take
+				 * exponential time */
 			} else if (depth >= MAX_INCLUDE_DEPTH) {
 				mp_diags_add(ld->diags, rf->path, it->line, it->col,
 					     "includes nested more than %d deep", MAX_INCLUDE_DEPTH);
@@ -273,7 +281,7 @@ static void index_stages(struct mp_loader *ld, struct mp_policy *pol)
 static void link_policy(struct mp_loader *ld, struct vec *order, struct mp_policy *pol,
 			const struct mp_policy *base, struct mp_rfile *rf)
 {
-	struct linkstate ls = { .ld = ld, .order = order, .pol = pol };
+	struct linkstate ls = { .ld = ld, .order = order, .pol = pol, .gen = ++ld->link_gen };
 
 	mp_strmap_init(&ls.names);
 	if (base != NULL) {
@@ -458,6 +466,25 @@ static void build_prefilter(struct hwalk *w)
  * envelope fields into the value index (unless MP_PREFILTER=0 in the
  * environment, which the tests use to show that results do not depend on
  * either), and derives each rule's guard. */
+/* Notes the header names that a list of actions removes. */
+static void note_removals(struct mp_loader *ld, const struct mp_action *a, size_t n)
+{
+	struct mp_ruleset *rs = ld->rs;
+
+	for (size_t i = 0; i < n; i++) {
+		if (a[i].kind != MP_A_REMOVE_HEADER || a[i].arg == NULL)
+			continue;
+		char *key = mp_arena_strdup(ld->arena, a[i].arg);
+		if (key == NULL) {
+			oom(ld);
+			return;
+		}
+		mp_ascii_lower(key);
+		if (mp_strmap_put(&rs->rmkeys, key, strlen(key), key, NULL) < 0)
+			oom(ld);
+	}
+}
+
 static void index_tests(struct mp_loader *ld, struct vec *order)
 {
 	struct mp_ruleset *rs = ld->rs;
@@ -466,9 +493,15 @@ static void index_tests(struct mp_loader *ld, struct vec *order)
 
 	for (size_t i = 0; i < order->n; i++) {
 		struct mp_rfile *rf = (struct mp_rfile *)order->v[i];
-		for (size_t j = 0; j < rf->n_items; j++)
-			if (rf->items[j].kind == MP_ITEM_RULE)
-				walk_expr(&w, rf->items[j].rule->when);
+		for (size_t j = 0; j < rf->n_items; j++) {
+			const struct mp_item *it = &rf->items[j];
+			if (it->kind == MP_ITEM_RULE) {
+				walk_expr(&w, it->rule->when);
+				note_removals(ld, it->rule->actions, it->rule->n_actions);
+			} else if (it->kind == MP_ITEM_THRESHOLD) {
+				note_removals(ld, it->th->actions, it->th->n_actions);
+			}
+		}
 	}
 	if (w.regexes.n > 0)
 		build_prefilter(&w);
@@ -486,6 +519,13 @@ int mp_ruleset_hkey(const struct mp_ruleset *rs, const char *key, size_t len)
 	void *v;
 
 	return mp_strmap_getn(&rs->hkeys, key, len, &v) ? (int)(uintptr_t)v - 1 : -1;
+}
+
+bool mp_ruleset_removes(const struct mp_ruleset *rs, const char *key, size_t len)
+{
+	void *v;
+
+	return mp_strmap_getn(&rs->rmkeys, key, len, &v);
 }
 
 size_t mp_ruleset_n_hkeys(const struct mp_ruleset *rs)
@@ -605,6 +645,7 @@ struct mp_ruleset *mp_ruleset_load_ex(const struct mp_conf *conf, struct mp_diag
 	mp_arena_init(&rs->arena);
 	mp_strmap_init(&rs->domains);
 	mp_strmap_init(&rs->hkeys);
+	mp_strmap_init(&rs->rmkeys);
 	copy_settings(rs, conf);
 	rs->dir = strdup(dir);
 	memset(&ld, 0, sizeof(ld));

@@ -1,10 +1,18 @@
 /*
  * strmap - open-addressing hash map with linear probing; see strmap.h.
+ *
+ * Keys can come from hostile input (DNS names in the answer cache), so the
+ * hash is SipHash-2-4 under a key drawn from getrandom() once per process:
+ * nobody outside can make names collide on purpose (SPEC §8).
  */
 #include "util/strmap.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 void mp_strmap_init(struct mp_strmap *m)
 {
@@ -20,20 +28,65 @@ void mp_strmap_free(struct mp_strmap *m)
 	mp_strmap_init(m);
 }
 
-/* FNV-1a, 64 bit, with a final mix so low bits spread well. */
+static uint64_t seed[2];
+static pthread_once_t seed_once = PTHREAD_ONCE_INIT;
+
+static void seed_init(void)
+{
+	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
+		/* no entropy source (a very old kernel): still not guessable
+		 * from outside the host */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		seed[0] = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)getpid();
+		seed[1] = (uint64_t)(uintptr_t)&ts ^ 0x736f6d6570736575ULL;
+	}
+}
+
+static uint64_t rotl(uint64_t x, int b)
+{
+	return (x << b) | (x >> (64 - b));
+}
+
+#define SIPROUND                                                                    \
+	do {                                                                        \
+		v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32);           \
+		v2 += v3; v3 = rotl(v3, 16); v3 ^= v2;                              \
+		v0 += v3; v3 = rotl(v3, 21); v3 ^= v0;                              \
+		v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32);           \
+	} while (0)
+
+/* SipHash-2-4 (Aumasson and Bernstein) of p under the process key. */
 uint64_t mp_hash(const void *p, size_t n)
 {
 	const unsigned char *s = p;
-	uint64_t h = 0xcbf29ce484222325ULL;
 
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= 0x100000001b3ULL;
+	pthread_once(&seed_once, seed_init);
+	uint64_t v0 = seed[0] ^ 0x736f6d6570736575ULL, v1 = seed[1] ^ 0x646f72616e646f6dULL;
+	uint64_t v2 = seed[0] ^ 0x6c7967656e657261ULL, v3 = seed[1] ^ 0x7465646279746573ULL;
+	size_t full = n & ~(size_t)7;
+
+	for (size_t i = 0; i < full; i += 8) {
+		uint64_t m;
+		memcpy(&m, s + i, 8); /* little-endian hosts; the hash stays in the process */
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
 	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return h;
+	uint64_t last = (uint64_t)n << 56;
+	for (size_t i = 0; i < (n & 7); i++)
+		last |= (uint64_t)s[full + i] << (8 * i);
+	v3 ^= last;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= last;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
 }
 
 static struct mp_strmap_slot *find(const struct mp_strmap *m, const char *key,
