@@ -604,15 +604,22 @@ enum mp_authres mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *i
 	}
 	/* the null sender, and spf.helo, are checked as postmaster@helo */
 	const char *identity = from != NULL && *from != '\0' ? from : helo;
-	char sender[1100];
+	/* as long as the address is: a cut one loses its domain */
+	size_t slen = (identity ? strlen(identity) : 0) + sizeof("postmaster@");
+	char *sender = malloc(slen), *local = malloc(slen);
+	if (sender == NULL || local == NULL) {
+		free(sender);
+		free(local);
+		SPF_request_free(req);
+		return MP_AR_TEMPERROR;
+	}
 	const char *at = identity ? strrchr(identity, '@') : NULL;
 	if (identity != NULL && at == NULL)
-		snprintf(sender, sizeof(sender), "postmaster@%s", identity);
+		snprintf(sender, slen, "postmaster@%s", identity);
 	else
-		snprintf(sender, sizeof(sender), "%s", identity ? identity : "");
+		snprintf(sender, slen, "%s", identity ? identity : "");
 	at = strrchr(sender, '@');
-	char local[1100];
-	snprintf(local, sizeof(local), "%.*s", at ? (int)(at - sender) : 0, sender);
+	snprintf(local, slen, "%.*s", at ? (int)(at - sender) : 0, sender);
 	run.ip = ip;
 	run.v6 = strchr(ip, ':') != NULL;
 	run.helo = helo ? helo : "";
@@ -623,6 +630,8 @@ enum mp_authres mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *i
 		SPF_request_set_helo_dom(req, helo);
 	if (identity == NULL || *identity == '\0' || SPF_request_set_env_from(req, identity) != 0) {
 		SPF_request_free(req);
+		free(sender);
+		free(local);
 		return MP_AR_NONE; /* no domain to ask about */
 	}
 	clock_gettime(CLOCK_MONOTONIC, &run.deadline);
@@ -656,5 +665,7 @@ enum mp_authres mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *i
 		res = MP_AR_TEMPERROR;
 	}
 	SPF_request_free(req);
+	free(sender);
+	free(local);
 	return res;
 }

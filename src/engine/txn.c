@@ -346,12 +346,15 @@ static int finish(struct mp_txn *t, struct mp_verdict *v)
 int mp_txn_mail(struct mp_txn *t, const char *from, const char *auth_user,
 		struct mp_verdict *v)
 {
-	char buf[MP_ADDR_MAX];
 	struct mp_conn *c = t->conn;
+	const char *addr = mp_addr_envelope(from, &t->from_len);
 
-	t->from_len = mp_addr_envelope(from, buf);
-	t->from = mp_txn_strdup(t, buf);
-	t->from_dom = mp_addr_domain_offset(buf, t->from_len);
+	t->from = mp_arena_strndup(&t->arena, addr, t->from_len);
+	if (t->from == NULL)
+		return -1;
+	t->from_dom = mp_addr_domain_offset(t->from, t->from_len);
+	if (t->from_len >= MP_ADDR_MAX)
+		mp_txn_limit(t, "address_length");
 	t->auth_user = auth_user ? mp_txn_strdup(t, auth_user) : NULL;
 	t->spf_domain = t->from_len > 0 ? t->from + t->from_dom : c->helo;
 	t->mail_seen = true;
@@ -384,8 +387,8 @@ static bool refusing(enum mp_outcome o)
 
 int mp_txn_rcpt(struct mp_txn *t, const char *addr, struct mp_verdict *v)
 {
-	char buf[MP_ADDR_MAX];
-	size_t len = mp_addr_envelope(addr, buf);
+	size_t len;
+	const char *span = mp_addr_envelope(addr, &len);
 	struct mp_rcpt *r = push(t, (void **)&t->rcpts, &t->n_rcpts, &t->cap_rcpts, sizeof(*r));
 	struct mp_verdict rv;
 
@@ -393,10 +396,16 @@ int mp_txn_rcpt(struct mp_txn *t, const char *addr, struct mp_verdict *v)
 		return -1;
 	memset(r, 0, sizeof(*r));
 	memset(&rv, 0, sizeof(rv));
-	r->addr = mp_txn_strdup(t, buf);
+	r->addr = mp_arena_strndup(&t->arena, span, len);
+	if (r->addr == NULL) {
+		t->oom = true;
+		return -1;
+	}
 	r->len = len;
-	r->dom = mp_addr_domain_offset(buf, len);
-	r->pol = mp_ruleset_lookup(t->rs, buf + r->dom, len - r->dom);
+	r->dom = mp_addr_domain_offset(r->addr, len);
+	if (len >= MP_ADDR_MAX)
+		mp_txn_limit(t, "address_length");
+	r->pol = mp_ruleset_lookup(t->rs, r->addr + r->dom, len - r->dom);
 	r->info.addr = r->addr;
 	r->info.policy = r->pol->name;
 	if (t->oom)
@@ -673,11 +682,18 @@ int mp_txn_header(struct mp_txn *t, const char *name, const char *value)
 	const char *key = h->key;
 	if (strcmp(key, "from") == 0) {
 		size_t stored = t->n_from < MP_FROM_MAX ? t->n_from : MP_FROM_MAX;
-		int n = mp_addr_parse_list(h->value, h->value_len, &t->arena, t->from_boxes + stored,
+		/* addresses come from the raw value, never from decoded text */
+		int n = mp_addr_parse_list(h->raw, h->raw_len, &t->arena, t->from_boxes + stored,
 					   MP_FROM_MAX - stored);
 		if (n < 0)
 			return -1;
 		t->n_from += (size_t)n;
+		if (t->n_from > MP_FROM_MAX)
+			mp_txn_limit(t, "from_addresses");
+		for (size_t i = stored; i < t->n_from && i < MP_FROM_MAX; i++) {
+			if (t->from_boxes[i].flags & MP_MB_TOO_LONG)
+				mp_txn_limit(t, "address_length");
+		}
 	}
 	return t->oom ? -1 : 0;
 }

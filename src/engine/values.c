@@ -107,7 +107,7 @@ bool mp_val_aligned(struct mp_txn *t, const char *domain)
 	if (t->n_from != 1 || domain == NULL || *domain == '\0')
 		return false;
 	const struct mp_mailbox *m = &t->from_boxes[0];
-	if (m->domain >= m->len)
+	if (m->domain >= m->len || (m->flags & MP_MB_MALFORMED))
 		return false;
 	const char *oa = org_domain(domain, a, sizeof(a));
 	const char *ob = org_domain(m->addr + m->domain, b, sizeof(b));

@@ -1,9 +1,14 @@
 /*
  * address - envelope addresses and RFC 5322 address lists; see address.h.
  *
- * The list parser is forgiving: it never fails on bad syntax, it finds what
- * a mail reader would show as the address. Tokens: quoted strings, comments
- * (nested, skipped), the specials < > , : ; and runs of anything else.
+ * The list parser never fails on bad syntax: it finds what a mail reader
+ * would show as the address, and marks what is not a clean mailbox as
+ * malformed (two angle addresses in one mailbox, a stray or open angle
+ * bracket, an open quote or comment, no domain, an address longer than
+ * MP_ADDR_MAX). It reads the raw field: RFC 2047 encoded words are display
+ * text and never address syntax (SPEC §8). Tokens: quoted strings,
+ * comments (nested, skipped), the specials < > , : ; and runs of anything
+ * else. Linear in the value (at most two passes).
  */
 #include "mail/address.h"
 
@@ -17,7 +22,7 @@ static bool is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-size_t mp_addr_envelope(const char *arg, char *out)
+const char *mp_addr_envelope(const char *arg, size_t *len_r)
 {
 	const char *s = arg ? arg : "";
 	size_t len = strlen(s);
@@ -45,11 +50,8 @@ size_t mp_addr_envelope(const char *arg, char *out)
 			s = colon + 1;
 		}
 	}
-	if (len >= MP_ADDR_MAX)
-		len = MP_ADDR_MAX - 1;
-	memcpy(out, s, len);
-	out[len] = '\0';
-	return len;
+	*len_r = len;
+	return s;
 }
 
 size_t mp_addr_domain_offset(const char *addr, size_t len)
@@ -75,19 +77,25 @@ struct lp {
 	struct mp_mailbox *out;
 	size_t max, found;
 	bool oom;
+	bool plain;   /* quotes and comments are ordinary characters (second pass) */
+	bool unbalanced; /* a quote, comment or angle bracket left open */
 	/* current mailbox */
 	char buf[MP_ADDR_MAX];
 	size_t blen;
 	char angle[MP_ADDR_MAX];
 	size_t alen;
 	bool in_angle, had_angle;
+	bool bad, next_bad; /* this mailbox, and the one after it, are malformed */
+	bool too_long;
 	bool space;   /* whitespace or a comment since the last token */
 };
 
-static void add_to(char *buf, size_t *len, const char *s, size_t n)
+static void add_to(struct lp *x, char *buf, size_t *len, const char *s, size_t n)
 {
-	if (*len + n >= MP_ADDR_MAX)
+	if (*len + n >= MP_ADDR_MAX) {
 		n = MP_ADDR_MAX - 1 - *len;
+		x->too_long = true;
+	}
 	memcpy(buf + *len, s, n);
 	*len += n;
 }
@@ -107,7 +115,7 @@ static void emit(struct lp *x)
 			}
 		}
 	}
-	if (len > 0) {
+	if (len > 0 || x->had_angle) {
 		if (x->found < x->max) {
 			struct mp_mailbox *m = &x->out[x->found];
 			m->addr = mp_arena_strndup(x->arena, a, len);
@@ -115,11 +123,18 @@ static void emit(struct lp *x)
 				x->oom = true;
 			m->len = len;
 			m->domain = mp_addr_domain_offset(a, len);
+			m->flags = 0;
+			if (x->bad || x->plain || x->in_angle || x->too_long || m->domain >= len)
+				m->flags |= MP_MB_MALFORMED;
+			if (x->too_long)
+				m->flags |= MP_MB_TOO_LONG;
 		}
 		x->found++;
 	}
 	x->blen = x->alen = 0;
-	x->had_angle = x->in_angle = x->space = false;
+	x->had_angle = x->in_angle = x->space = x->too_long = false;
+	x->bad = x->next_bad;
+	x->next_bad = false;
 }
 
 /* Outside angle brackets, words separated by space are a display name
@@ -131,7 +146,99 @@ static void add_word(struct lp *x, const char *s, size_t n)
 	if (x->space && x->blen > 0 && x->buf[x->blen - 1] != '.' &&
 	    x->buf[x->blen - 1] != '@' && s[0] != '.' && s[0] != '@')
 		x->blen = 0;
-	add_to(x->buf, &x->blen, s, n);
+	add_to(x, x->buf, &x->blen, s, n);
+}
+
+/* Skips a comment at x->p (nested, with quoted pairs). */
+static void skip_comment(struct lp *x)
+{
+	int depth = 0;
+
+	for (; x->p < x->end; x->p++) {
+		if (*x->p == '\\' && x->p + 1 < x->end) {
+			x->p++;
+		} else if (*x->p == '(') {
+			depth++;
+		} else if (*x->p == ')' && --depth == 0) {
+			x->p++;
+			return;
+		}
+	}
+	x->unbalanced = true;
+}
+
+/* One pass over the value; see mp_addr_parse_list. */
+static void parse_pass(struct lp *x)
+{
+	while (x->p < x->end) {
+		char c = *x->p;
+		if (is_ws(c)) {
+			x->p++;
+			x->space = true;
+			continue;
+		} else if (c == '(' && !x->plain) {
+			x->space = true;
+			skip_comment(x);
+			continue;
+		} else if (c == '"' && !x->plain) {
+			const char *start = x->p++;
+			while (x->p < x->end && *x->p != '"') {
+				if (*x->p == '\\' && x->p + 1 < x->end)
+					x->p++;
+				x->p++;
+			}
+			if (x->p < x->end)
+				x->p++;
+			else
+				x->unbalanced = true;
+			if (x->in_angle)
+				add_to(x, x->angle, &x->alen, start, (size_t)(x->p - start));
+			else
+				add_word(x, start, (size_t)(x->p - start));
+		} else if (c == '<') {
+			if (x->in_angle) {
+				/* '<' inside an angle address */
+				x->bad = true;
+				x->alen = 0;
+			} else if (x->had_angle) {
+				/* a second angle address in one mailbox: both are
+				 * reported, neither is trusted */
+				x->bad = true;
+				emit(x);
+				x->bad = true;
+			}
+			x->in_angle = x->had_angle = true;
+			x->alen = 0;
+			x->p++;
+		} else if (c == '>') {
+			if (!x->in_angle)
+				x->bad = true;
+			x->in_angle = false;
+			x->p++;
+		} else if ((c == ',' || c == ';') && !x->in_angle) {
+			emit(x);
+			x->p++;
+		} else if (c == ':' && !x->in_angle) {
+			/* "group:" - what came before is the group's name */
+			x->blen = 0;
+			x->p++;
+		} else {
+			const char *start = x->p;
+			const char *stops = x->plain ? "<>,;:" : "()\"<>,;:";
+			while (x->p < x->end && !is_ws(*x->p) && strchr(stops, *x->p) == NULL)
+				x->p++;
+			if (x->p == start)
+				x->p++; /* ':' inside angle brackets (source route) */
+			if (x->in_angle)
+				add_to(x, x->angle, &x->alen, start, (size_t)(x->p - start));
+			else
+				add_word(x, start, (size_t)(x->p - start));
+		}
+		x->space = false;
+	}
+	if (x->in_angle)
+		x->unbalanced = true;
+	emit(x);
 }
 
 int mp_addr_parse_list(const char *value, size_t len, struct mp_arena *arena,
@@ -145,67 +252,22 @@ int mp_addr_parse_list(const char *value, size_t len, struct mp_arena *arena,
 	x.arena = arena;
 	x.out = out;
 	x.max = max;
-	while (x.p < x.end) {
-		char c = *x.p;
-		if (is_ws(c)) {
-			x.p++;
-			x.space = true;
-			continue;
-		} else if (c == '(') {
-			x.space = true;
-			int depth = 0;
-			for (; x.p < x.end; x.p++) {
-				if (*x.p == '\\' && x.p + 1 < x.end) {
-					x.p++;
-				} else if (*x.p == '(') {
-					depth++;
-				} else if (*x.p == ')' && --depth == 0) {
-					x.p++;
-					break;
-				}
-			}
-			continue;
-		} else if (c == '"') {
-			const char *start = x.p++;
-			while (x.p < x.end && *x.p != '"') {
-				if (*x.p == '\\' && x.p + 1 < x.end)
-					x.p++;
-				x.p++;
-			}
-			if (x.p < x.end)
-				x.p++;
-			if (x.in_angle)
-				add_to(x.angle, &x.alen, start, (size_t)(x.p - start));
-			else
-				add_word(&x, start, (size_t)(x.p - start));
-		} else if (c == '<') {
-			x.in_angle = x.had_angle = true;
-			x.alen = 0;
-			x.p++;
-		} else if (c == '>') {
-			x.in_angle = false;
-			x.p++;
-		} else if ((c == ',' || c == ';') && !x.in_angle) {
-			emit(&x);
-			x.p++;
-		} else if (c == ':' && !x.in_angle) {
-			/* "group:" - what came before is the group's name */
-			x.blen = 0;
-			x.p++;
-		} else {
-			const char *start = x.p;
-			while (x.p < x.end && !is_ws(*x.p) && strchr("()\"<>,;:", *x.p) == NULL)
-				x.p++;
-			if (x.p == start)
-				x.p++; /* ':' inside angle brackets (source route) */
-			if (x.in_angle)
-				add_to(x.angle, &x.alen, start, (size_t)(x.p - start));
-			else
-				add_word(&x, start, (size_t)(x.p - start));
-		}
-		x.space = false;
+	parse_pass(&x);
+	if (x.unbalanced && !x.oom) {
+		/* an open quote or comment would hide what follows it: parse
+		 * again with quotes and comments as plain characters, so every
+		 * address a reader might see is there, all malformed */
+		bool oom = x.oom;
+		memset(&x, 0, sizeof(x));
+		x.p = value;
+		x.end = value + len;
+		x.arena = arena;
+		x.out = out;
+		x.max = max;
+		x.plain = true;
+		x.oom = oom;
+		parse_pass(&x);
 	}
-	emit(&x);
 	if (x.oom)
 		return -1;
 	return x.found > (size_t)0x7fffffff ? 0x7fffffff : (int)x.found;

@@ -7,22 +7,39 @@
 
 #include <string.h>
 
+/* The envelope address of arg as a string (into out). */
+static const char *env(const char *arg, char *out, size_t *len_r)
+{
+	size_t len;
+	const char *p = mp_addr_envelope(arg, &len);
+
+	memcpy(out, p, len);
+	out[len] = '\0';
+	if (len_r != NULL)
+		*len_r = len;
+	return out;
+}
+
 static void test_envelope(void **state)
 {
-	char out[MP_ADDR_MAX];
+	static char out[8192], big[4096];
+	size_t len;
 
-	assert_int_equal(mp_addr_envelope("<alice@sender.example>", out), 20);
-	assert_string_equal(out, "alice@sender.example");
-	assert_int_equal(mp_addr_envelope("<>", out), 0);
-	assert_string_equal(out, "");
-	mp_addr_envelope("<@relay.example,@b.example:u@d.example>", out);
-	assert_string_equal(out, "u@d.example");
-	mp_addr_envelope("  bare@x.example ", out);
-	assert_string_equal(out, "bare@x.example");
-	mp_addr_envelope("<a@b.example> SIZE=100", out);
-	assert_string_equal(out, "a@b.example");
-	mp_addr_envelope(NULL, out);
-	assert_string_equal(out, "");
+	assert_string_equal(env("<alice@sender.example>", out, &len), "alice@sender.example");
+	assert_int_equal(len, 20);
+	assert_string_equal(env("<>", out, &len), "");
+	assert_int_equal(len, 0);
+	assert_string_equal(env("<@relay.example,@b.example:u@d.example>", out, NULL), "u@d.example");
+	assert_string_equal(env("  bare@x.example ", out, NULL), "bare@x.example");
+	assert_string_equal(env("<a@b.example> SIZE=100", out, NULL), "a@b.example");
+	assert_string_equal(env(NULL, out, NULL), "");
+	/* never cut: the domain of a long address survives */
+	big[0] = '<';
+	memset(big + 1, 'l', 2000);
+	strcpy(big + 2001, "@fail.example>");
+	env(big, out, &len);
+	assert_int_equal(len, 2000 + 13);
+	assert_string_equal(out + mp_addr_domain_offset(out, len), "fail.example");
 	assert_int_equal(mp_addr_domain_offset("a@b", 3), 2);
 	assert_int_equal(mp_addr_domain_offset("\"x@y\"@d", 7), 6);
 	assert_int_equal(mp_addr_domain_offset("nodomain", 8), 8);
@@ -75,6 +92,38 @@ static void test_from_list(void **state)
 	assert_string_equal(mb[0].addr + mb[0].domain, "q.example");
 	/* more than fit: counted, not stored */
 	assert_int_equal(parse("a@x, b@x, c@x", &a, mb, 2), 3);
+	/* encoded words are display text: never address syntax (SPEC §8) */
+	assert_int_equal(parse("=?utf-8?q?=22?= <ceo@bank.example>", &a, mb, 8), 1);
+	assert_string_equal(mb[0].addr + mb[0].domain, "bank.example");
+	assert_int_equal(mb[0].flags, 0);
+	assert_int_equal(parse("=?utf-8?q?Doe=2C_John?= <john@example.org>", &a, mb, 8), 1);
+	assert_string_equal(mb[0].addr, "john@example.org");
+	assert_int_equal(mb[0].flags, 0);
+	/* malformed: counted, every address a reader might show is there */
+	assert_int_equal(parse("<a@x.example> <ceo@bank.example>", &a, mb, 8), 2);
+	assert_string_equal(mb[0].addr, "a@x.example");
+	assert_string_equal(mb[1].addr, "ceo@bank.example");
+	assert_true(mb[0].flags & MP_MB_MALFORMED);
+	assert_true(mb[1].flags & MP_MB_MALFORMED);
+	assert_int_equal(parse("\"Bank <ceo@bank.example>", &a, mb, 8), 1);
+	assert_string_equal(mb[0].addr, "ceo@bank.example");
+	assert_true(mb[0].flags & MP_MB_MALFORMED);
+	assert_int_equal(parse("(Bank <ceo@bank.example>", &a, mb, 8), 1);
+	assert_string_equal(mb[0].addr, "ceo@bank.example");
+	assert_true(mb[0].flags & MP_MB_MALFORMED);
+	assert_int_equal(parse("Bank <ceo@bank.example", &a, mb, 8), 1);
+	assert_true(mb[0].flags & MP_MB_MALFORMED);
+	assert_int_equal(parse("just-a-name", &a, mb, 8), 1);
+	assert_true(mb[0].flags & MP_MB_MALFORMED);
+	assert_int_equal(parse("Alice <alice@sender.example>", &a, mb, 8), 1);
+	assert_int_equal(mb[0].flags, 0);
+	/* longer than kept: marked, never cut silently */
+	static char longv[3000];
+	memset(longv, 'l', 2000);
+	strcpy(longv + 2000, "@bank.example");
+	assert_int_equal(parse(longv, &a, mb, 8), 1);
+	assert_true(mb[0].flags & MP_MB_TOO_LONG);
+	assert_true(mb[0].flags & MP_MB_MALFORMED);
 	mp_arena_release(&a);
 }
 
