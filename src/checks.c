@@ -135,15 +135,18 @@ static void dkim_body(void *vst, const void *p, size_t n)
 		mp_dkim_body(st->real, p, n);
 }
 
-static size_t dkim_end(void *vst, const struct mp_dkim_sig **sigs_r)
+static size_t dkim_end(void *vst, const struct mp_dkim_sig **sigs_r, bool *over_r)
 {
 	struct dkim_state *st = vst;
 	const struct mp_injected *inj = st->inj;
 	size_t n = 0;
 
 	*sigs_r = NULL;
-	if (st->real != NULL)
+	*over_r = false;
+	if (st->real != NULL) {
+		*over_r = mp_dkim_over_limit(st->real);
 		return mp_dkim_end(st->real, sigs_r);
+	}
 	if (inj->dkim < 0 || inj->dkim == MP_AR_NONE)
 		return 0;
 	if (inj->dkim_domains != NULL)

@@ -60,8 +60,9 @@ struct mp_checks {
 	/* false: the message is unsigned and DKIM needs no body */
 	bool (*dkim_eoh)(void *st);
 	void (*dkim_body)(void *st, const void *p, size_t n);
-	/* Signatures, valid until dkim_free. */
-	size_t (*dkim_end)(void *st, const struct mp_dkim_sig **sigs_r);
+	/* Signatures, valid until dkim_free; *over_r: the message carried more
+	 * than dkim_max_signatures (the rest were not verified). */
+	size_t (*dkim_end)(void *st, const struct mp_dkim_sig **sigs_r, bool *over_r);
 	void (*dkim_free)(void *st);
 };
 

@@ -10,8 +10,11 @@
  *   pass       the signature and the body hash verify
  *   fail       they do not (a changed header or body)
  *   policy     we do not accept it, whatever its verification says:
- *              rsa-sha1 (RFC 8301), a key under 1024 bits, or a signature
- *              past the max_sigs limit (not verified at all)
+ *              rsa-sha1 (RFC 8301) or a key under 1024 bits
+ *
+ * Signatures past max_sigs are not given to libopendkim at all (it would
+ * set up a body hash for each) and are not reported; the message is past
+ * a limit (mp_dkim_over_limit).
  *   temperror  the key could not be fetched (DNS failure)
  *   permerror  no key, a revoked key (p= empty), a key record that does not
  *              parse or does not fit the signature
@@ -27,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MIN_KEY_BITS 1024
 /* Longest key record we hand over; RSA-4096 keys are about 800 bytes. */
@@ -49,6 +53,7 @@ struct mp_dkim_msg {
 	size_t n_strings;
 	DKIM_SIGINFO *tempfailed[MAX_TEMPFAILED]; /* key lookups that failed */
 	size_t n_tempfailed;
+	unsigned n_sig_fields;    /* DKIM-Signature fields seen */
 };
 
 /* The key record for sig, from DNS (selector._domainkey.domain TXT). */
@@ -163,6 +168,11 @@ void mp_dkim_header(struct mp_dkim_msg *m, const char *name, const char *value)
 
 	if (m->failed)
 		return;
+	/* libopendkim sets up a body hash for every signature it is given:
+	 * it gets the first max_sigs only */
+	if (strcasecmp(name, "DKIM-Signature") == 0 &&
+	    ++m->n_sig_fields > (m->max_sigs ? m->max_sigs : 1))
+		return;
 	mp_buf_init(&b);
 	mp_buf_adds(&b, name);
 	mp_buf_addc(&b, ':');
@@ -264,6 +274,11 @@ static const char *alg_name(DKIM_SIGINFO *sig)
 	case DKIM_SIGN_ED25519SHA256: return "ed25519-sha256";
 	default: return "";
 	}
+}
+
+bool mp_dkim_over_limit(const struct mp_dkim_msg *m)
+{
+	return m->n_sig_fields > (m->max_sigs ? m->max_sigs : 1);
 }
 
 size_t mp_dkim_end(struct mp_dkim_msg *m, const struct mp_dkim_sig **sigs_r)

@@ -31,6 +31,9 @@ void mp_dkim_header(struct mp_dkim_msg *m, const char *name, const char *value);
 /* false when the message carries no signature: no body is needed. */
 bool mp_dkim_eoh(struct mp_dkim_msg *m);
 void mp_dkim_body(struct mp_dkim_msg *m, const void *p, size_t n);
+/* Whether the message carried more than max_sigs DKIM-Signature fields:
+ * only the first max_sigs were given to libopendkim (SPEC §8). */
+bool mp_dkim_over_limit(const struct mp_dkim_msg *m);
 /* The signatures with their results, in header order; valid until
  * mp_dkim_msg_free. */
 size_t mp_dkim_end(struct mp_dkim_msg *m, const struct mp_dkim_sig **sigs_r);

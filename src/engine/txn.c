@@ -822,7 +822,10 @@ int mp_txn_eom(struct mp_txn *t, struct mp_verdict *v)
 	 * result is not reported */
 	if (t->v.outcome != MP_O_NONE) {
 	} else if (t->dkim_st != NULL) {
-		t->n_sigs = ck->dkim_end(t->dkim_st, &t->sigs);
+		bool over = false;
+		t->n_sigs = ck->dkim_end(t->dkim_st, &t->sigs, &over);
+		if (over)
+			mp_txn_limit(t, "dkim_signatures");
 		t->dkim = dkim_summary(t->sigs, t->n_sigs);
 		t->dkim_done = true;
 	} else if (t->dkim_started) {

@@ -190,6 +190,8 @@ static void report_text(const struct mp_replay *r, FILE *out)
 		else
 			fprintf(out, "would: %s\n", w->what);
 	}
+	if (res->limit != NULL)
+		fprintf(out, "limit: %s\n", res->limit);
 	for (size_t i = 0; i < res->n_logs; i++)
 		fprintf(out, "log: %s\n", res->logs[i]);
 }
@@ -245,6 +247,7 @@ int mp_report_json(const struct mp_replay *r, FILE *out)
 		json_object_array_add(a, jstr(res->rules[i]));
 	json_object_object_add(o, "rules", a);
 	json_object_object_add(o, "score", number(res->score));
+	json_object_object_add(o, "limit", res->limit ? jstr(res->limit) : NULL);
 	json_object_object_add(o, "policy", jstr(res->policy));
 	json_object_object_add(o, "spf", jstr(mp_authres_name(res->spf)));
 	json_object_object_add(o, "spf_helo", jstr(mp_authres_name(res->spf_helo)));
