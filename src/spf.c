@@ -554,27 +554,110 @@ static enum mp_authres map(SPF_response_t *resp)
 	return r;
 }
 
-/* libspf2's Received-SPF value, or, when our result overrides libspf2's
- * (void lookups, memory), the same value with our result and reason so the
- * field never contradicts the result reported elsewhere. */
-static void received_value(const struct mp_spf *s, SPF_response_t *resp, enum mp_authres res,
-			   const char *why, char *out, size_t outlen)
+/* Appends text for a comment of a header field: no parentheses,
+ * backslashes or controls, non-ASCII as '?'. */
+static void comment_text(struct mp_buf *b, const char *s)
 {
-	const char *rs = SPF_response_get_received_spf_value(resp);
-	const char *name = mp_authres_name(res);
-	size_t nl = strlen(name);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c >= 0x80)
+			mp_buf_addc(b, '?');
+		else if (c >= 0x20 && c < 0x7f && c != '(' && c != ')' && c != '\\')
+			mp_buf_addc(b, (char)c);
+	}
+}
+
+/* Appends a key-value pair of RFC 7208 §9.1: the value bare when it is a
+ * dot-atom, else a quoted-string (so a HELO name like "x; client-ip=..."
+ * stays one value). */
+static void pair(struct mp_buf *b, const char *key, const char *v)
+{
+	bool atom = *v != '\0' && *v != '.';
+	for (const char *p = v; *p && atom; p++) {
+		unsigned char c = (unsigned char)*p;
+		atom = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		       (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL) ||
+		       (c == '.' && p[1] != '.' && p[1] != '\0');
+	}
+	mp_buf_printf(b, " %s=", key);
+	if (atom) {
+		mp_buf_adds(b, v);
+	} else {
+		mp_buf_addc(b, '"');
+		for (; *v; v++) {
+			unsigned char c = (unsigned char)*v;
+			if (c == '"' || c == '\\')
+				mp_buf_addc(b, '\\');
+			if (c >= 0x80)
+				mp_buf_addc(b, '?');
+			else if (c >= 0x20 && c < 0x7f)
+				mp_buf_addc(b, (char)c);
+		}
+		mp_buf_addc(b, '"');
+	}
+	mp_buf_addc(b, ';');
+}
+
+/* The Received-SPF value (RFC 7208 §9.1) for our result, written here
+ * from what we know, never from libspf2's text (it puts the HELO name in
+ * unquoted). why: the reason when our result is not libspf2's, or NULL. */
+static void received_value(const struct mp_spf *s, const struct run *r, bool helo_identity,
+			   enum mp_authres res, const char *why, char *out, size_t outlen)
+{
+	struct mp_buf b;
+	const char *who = r->sender;
 
 	if (out == NULL || outlen == 0)
 		return;
-	out[0] = '\0';
-	if (rs == NULL)
-		return;
-	if (strncmp(rs, name, nl) == 0 && (rs[nl] == ' ' || rs[nl] == '\0')) {
-		snprintf(out, outlen, "%s", rs);
-		return;
+	mp_buf_init(&b);
+	mp_buf_printf(&b, "%s (", mp_authres_name(res));
+	comment_text(&b, s->receiver);
+	mp_buf_adds(&b, ": ");
+	if (why != NULL) {
+		comment_text(&b, why);
+	} else {
+		/* text before, between and after the sender and the address */
+		const char *t0 = "domain of ", *t1 = " does not provide an SPF record (client ",
+			   *t2 = ")", *x = who, *y = r->ip;
+		switch (res) {
+		case MP_AR_PASS: t1 = " designates "; t2 = " as permitted sender"; break;
+		case MP_AR_FAIL: t1 = " does not designate "; t2 = " as permitted sender"; break;
+		case MP_AR_SOFTFAIL:
+			t0 = "domain of transitioning ";
+			t1 = " does not designate ";
+			t2 = " as permitted sender";
+			break;
+		case MP_AR_NEUTRAL:
+			t0 = "";
+			t1 = " is neither permitted nor denied by the domain of ";
+			t2 = "";
+			x = r->ip;
+			y = who;
+			break;
+		case MP_AR_TEMPERROR: t0 = "temporary error looking up the record for "; break;
+		case MP_AR_PERMERROR: t0 = "permanent error in the record for "; break;
+		default: break;
+		}
+		if (res == MP_AR_TEMPERROR || res == MP_AR_PERMERROR)
+			t1 = " (client ";
+		mp_buf_adds(&b, t0);
+		comment_text(&b, x);
+		mp_buf_adds(&b, t1);
+		comment_text(&b, y);
+		mp_buf_adds(&b, t2);
 	}
-	const char *rest = strstr(rs, " client-ip=");
-	snprintf(out, outlen, "%s (%s: %s)%s", name, s->receiver, why, rest ? rest : "");
+	mp_buf_addc(&b, ')');
+	pair(&b, "client-ip", r->ip);
+	pair(&b, "envelope-from", who);
+	if (*r->helo != '\0')
+		pair(&b, "helo", r->helo);
+	pair(&b, "receiver", s->receiver);
+	pair(&b, "identity", helo_identity ? "helo" : "mailfrom");
+	if (b.oom || b.len >= outlen)
+		out[0] = '\0';
+	else
+		memcpy(out, b.p, b.len + 1);
+	mp_buf_free(&b);
 }
 
 enum mp_authres mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *ip,
@@ -658,8 +741,9 @@ enum mp_authres mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *i
 		const char *why = run.oom ? "out of memory"
 				  : run.timed_out ? "SPF evaluation took too long"
 				  : SPF_response_reason(resp) == SPF_REASON_LOCALHOST
-				  ? "loopback client, not checked" : "too many DNS lookups";
-		received_value(s, resp, res, why, received, rlen);
+				  ? "loopback client, not checked"
+				  : run.too_many || big ? "too many DNS lookups" : NULL;
+		received_value(s, &run, from == NULL || *from == '\0', res, why, received, rlen);
 		SPF_response_free(resp);
 	} else if (run.oom) {
 		res = MP_AR_TEMPERROR;

@@ -322,6 +322,41 @@ static int ensure_dir(const char *path, uid_t uid, gid_t gid, char *err, size_t 
 	return 0;
 }
 
+/* Gives the unix socket just bound at path to uid/gid with mode. Never by
+ * path: the node is opened without following a symlink (O_PATH), checked
+ * to be a socket we made (root's, or ours), and changed through that
+ * descriptor, so a path swapped after bind cannot redirect root's chown or
+ * chmod to another file. */
+static int own_socket(const char *path, uid_t uid, gid_t gid, mode_t mode, char *err,
+		      size_t errlen)
+{
+	struct stat st;
+	char proc[64];
+	int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
+		snprintf(err, errlen, "%s is not the socket just made%s%s", path, fd < 0 ? ": " : "",
+			 fd < 0 ? strerror(errno) : "");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (geteuid() == 0 && fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0) {
+		snprintf(err, errlen, "cannot chown %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/* fchmod does not take an O_PATH descriptor; its /proc name does */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (chmod(proc, mode) < 0) {
+		snprintf(err, errlen, "cannot chmod %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static int open_socket(const struct mp_conf *c, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
 	char spec[64];
@@ -354,16 +389,8 @@ static int open_socket(const struct mp_conf *c, uid_t uid, gid_t gid, char *err,
 		return -1;
 	}
 	umask(old);
-	if (path != NULL) {
-		if (geteuid() == 0 && chown(path, uid, gid) < 0) {
-			snprintf(err, errlen, "cannot chown %s: %s", path, strerror(errno));
-			return -1;
-		}
-		if (chmod(path, c->socket_mode) < 0) {
-			snprintf(err, errlen, "cannot chmod %s: %s", path, strerror(errno));
-			return -1;
-		}
-	}
+	if (path != NULL && own_socket(path, uid, gid, c->socket_mode, err, errlen) < 0)
+		return -1;
 	return 0;
 }
 

@@ -102,11 +102,14 @@ void mp_dns_answer_clear(struct mp_dns_answer *ans)
 /* Takes over rr->data. */
 int mp_dns_answer_add(struct mp_dns_answer *ans, const struct mp_dns_rr *rr)
 {
-	struct mp_dns_rr *v = realloc(ans->rr, (ans->n + 1) * sizeof(*v));
-
-	if (v == NULL)
-		return -1;
-	ans->rr = v;
+	if (ans->n == ans->cap) {
+		size_t nc = ans->cap ? ans->cap * 2 : 4;
+		struct mp_dns_rr *v = realloc(ans->rr, nc * sizeof(*v));
+		if (v == NULL)
+			return -1;
+		ans->rr = v;
+		ans->cap = nc;
+	}
 	ans->rr[ans->n++] = *rr;
 	return 0;
 }

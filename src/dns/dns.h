@@ -40,7 +40,7 @@ struct mp_dns_rr {
 struct mp_dns_answer {
 	enum mp_dns_status status;
 	struct mp_dns_rr *rr;
-	size_t n;
+	size_t n, cap;
 };
 
 /* The resolver the configuration asks for: dns_zone_file if set, else

@@ -42,7 +42,7 @@ struct zrr {
 
 struct znode {
 	bool tempfail, nxdomain, has_data;
-	struct zrr *rrs;
+	struct zrr *rrs, *last;
 };
 
 struct zone {
@@ -205,10 +205,11 @@ static const char *parse_line(struct zone *z, char *line)
 	zr->rr = rr;
 	/* keep file order */
 	zr->next = NULL;
-	struct zrr **tail = &n->rrs;
-	while (*tail != NULL)
-		tail = &(*tail)->next;
-	*tail = zr;
+	if (n->last != NULL)
+		n->last->next = zr;
+	else
+		n->rrs = zr;
+	n->last = zr;
 	n->has_data = true;
 	/* the names above exist too (empty non-terminals) */
 	for (const char *dot = strchr(name, '.'); dot != NULL; dot = strchr(dot + 1, '.')) {

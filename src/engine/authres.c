@@ -19,8 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Skips whitespace, line breaks and (nested) comments. */
-static const char *skip_cfws(const char *p)
+/* Skips whitespace, line breaks and (nested) comments; *open set when a
+ * comment runs to the end. */
+static const char *skip_cfws(const char *p, bool *open)
 {
 	for (;;) {
 		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
@@ -28,6 +29,7 @@ static const char *skip_cfws(const char *p)
 		if (*p != '(')
 			return p;
 		int depth = 0;
+		const char *start = p;
 		for (; *p; p++) {
 			if (*p == '\\' && p[1] != '\0')
 				p++;
@@ -38,14 +40,19 @@ static const char *skip_cfws(const char *p)
 				break;
 			}
 		}
+		if (depth > 0) {
+			*open = true;
+			return start;
+		}
 	}
 }
 
-bool mp_authres_is_ours(const char *value, const char *authserv_id)
+/* Whether the authserv-id at p (after CFWS) equals id: compared up to the
+ * first byte that cannot be part of a token, a trailing dot ignored. */
+static bool id_at(const char *p, const char *authserv_id)
 {
 	char id[256];
 	size_t n = 0;
-	const char *p = skip_cfws(value);
 
 	if (*p == '"') {
 		for (p++; *p && *p != '"' && n + 1 < sizeof(id); p++) {
@@ -54,12 +61,40 @@ bool mp_authres_is_ours(const char *value, const char *authserv_id)
 			id[n++] = *p;
 		}
 	} else {
-		while (*p && *p != ';' && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' &&
-		       *p != '(' && n + 1 < sizeof(id))
+		/* a token ends at a control, a space, a tspecial or a non-ASCII
+		 * byte; a reader that skips "\x0b" must not see an id we kept */
+		while (*p && (unsigned char)*p > ' ' && (unsigned char)*p < 0x7f &&
+		       strchr("()<>@,;:\\\"/[]?=", *p) == NULL && n + 1 < sizeof(id))
 			id[n++] = *p++;
 	}
+	while (n > 0 && id[n - 1] == '.')
+		n--;
 	id[n] = '\0';
 	return n > 0 && mp_ascii_ieq(id, authserv_id);
+}
+
+/* Ours when the authserv-id is ours as any lenient reader could take it:
+ * after an unterminated comment, any word before the first ';' that is
+ * our id makes it ours. */
+bool mp_authres_is_ours(const char *value, const char *authserv_id)
+{
+	bool open = false;
+	const char *p = skip_cfws(value, &open);
+
+	if (!open)
+		return id_at(p, authserv_id);
+	while (*p && *p != ';') {
+		while (*p == '(' || *p == ')' || *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (*p == '\0' || *p == ';')
+			break;
+		if (id_at(p, authserv_id))
+			return true;
+		while (*p && *p != ';' && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' &&
+		       *p != '(' && *p != ')')
+			p++;
+	}
+	return false;
 }
 
 static bool tspecial(unsigned char c)

@@ -74,7 +74,9 @@ struct mp_conn {
 	bool ip_ok;
 	const char *name;
 	unsigned port;
-	const char *helo;
+	const char *helo;        /* helo_buf, or "" */
+	char *helo_buf;          /* the latest HELO name: one buffer, reused */
+	size_t helo_cap;
 	bool tls, connected, helo_seen;
 	struct mp_eval ev;       /* global rules at connect and HELO */
 	struct mp_verdict v;

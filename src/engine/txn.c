@@ -56,6 +56,7 @@ void mp_conn_free(struct mp_conn *c)
 	if (c == NULL)
 		return;
 	mp_eval_release(&c->ev);
+	free(c->helo_buf);
 	mp_matcher_free(c->matcher);
 	mp_ruleset_unref(c->rs);
 	mp_arena_release(&c->arena);
@@ -75,8 +76,12 @@ int mp_conn_set_ruleset(struct mp_conn *c, struct mp_ruleset *rs)
 	mp_ruleset_ref(rs);
 	mp_ruleset_unref(c->rs);
 	c->rs = rs;
-	/* the answers were sized and numbered for the old rule set */
+	/* the answers were sized and numbered for the old rule set, and the
+	 * cached evaluation points into it: a new set could be allocated at
+	 * the same address, so forget both rather than compare addresses */
 	memset(&c->gs, 0, sizeof(c->gs));
+	mp_eval_release(&c->ev);
+	memset(&c->ev, 0, sizeof(c->ev));
 	return 0;
 }
 
@@ -143,9 +148,17 @@ int mp_conn_connect(struct mp_conn *c, const char *ip, const char *name, unsigne
 /* Every HELO/EHLO (again after STARTTLS) re-decides with the latest name. */
 int mp_conn_helo(struct mp_conn *c, const char *helo, bool tls, struct mp_verdict *v)
 {
-	c->helo = mp_arena_strdup(&c->arena, helo ? helo : "");
-	if (c->helo == NULL)
-		return -1;
+	/* a client may say HELO many times: only the latest is kept */
+	size_t n = strlen(helo ? helo : "") + 1;
+	if (n > c->helo_cap) {
+		char *p = realloc(c->helo_buf, n);
+		if (p == NULL)
+			return -1;
+		c->helo_buf = p;
+		c->helo_cap = n;
+	}
+	memcpy(c->helo_buf, helo ? helo : "", n);
+	c->helo = c->helo_buf;
 	c->tls = tls;
 	c->helo_seen = true;
 	return conn_eval(c, v);
@@ -356,7 +369,7 @@ int mp_txn_mail(struct mp_txn *t, const char *from, const char *auth_user,
 	if (t->from_len >= MP_ADDR_MAX)
 		mp_txn_limit(t, "address_length");
 	t->auth_user = auth_user ? mp_txn_strdup(t, auth_user) : NULL;
-	t->spf_domain = t->from_len > 0 ? t->from + t->from_dom : c->helo;
+	t->spf_domain = t->from_len > 0 ? t->from + t->from_dom : mp_txn_strdup(t, c->helo);
 	t->mail_seen = true;
 	/* the connection has evaluated the connect and HELO rules already;
 	 * start from there, unless the transaction would report more of them

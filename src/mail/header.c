@@ -127,8 +127,9 @@ static bool to_utf8(const char *cs, const char *s, size_t n, struct mp_buf *out)
 	return ok;
 }
 
-/* Tries to decode an encoded word at s (starting "=?"). On success appends
- * it to out and returns its length; 0 when s is not a valid encoded word. */
+/* Tries to decode an encoded word at s (starting "=?") into out (empty,
+ * the caller's scratch). Returns its length; 0 when s is not a valid
+ * encoded word (out then holds nothing the caller uses). */
 static size_t encoded_word(const char *s, const char *end, struct mp_buf *out)
 {
 	const char *cs = s + 2;
@@ -164,18 +165,13 @@ static size_t encoded_word(const char *s, const char *end, struct mp_buf *out)
 		ok = decode_q(text, (size_t)(stop - text), &raw);
 	else
 		ok = false;
-	size_t before = out->len;
 	if (ok && !raw.oom)
 		ok = to_utf8(charset, raw.p ? raw.p : "", raw.len, out);
 	mp_buf_free(&raw);
-	if (!ok) {
-		out->len = before;
-		if (out->p)
-			out->p[before] = '\0';
+	if (!ok || out->oom)
 		return 0;
-	}
 	/* a NUL from a decoded word would cut the C string short */
-	for (size_t i = before; i < out->len; i++) {
+	for (size_t i = 0; i < out->len; i++) {
 		if (out->p[i] == '\0')
 			out->p[i] = ' ';
 	}
@@ -194,8 +190,9 @@ int mp_header_value(const char *raw, size_t len, struct mp_arena *arena,
 		*out_len_r = len;
 		return 0;
 	}
-	struct mp_buf b;
+	struct mp_buf b, word;
 	mp_buf_init(&b);
+	mp_buf_init(&word);
 	const char *p = raw, *end = raw + len;
 	while (p < end && (is_wsp(*p) || *p == '\r' || *p == '\n'))
 		p++;
@@ -209,25 +206,20 @@ int mp_header_value(const char *raw, size_t len, struct mp_arena *arena,
 			continue;
 		}
 		if (enc && c == '=' && p + 1 < end && p[1] == '?') {
-			size_t keep = b.len;
-			if (last_was_word) {
-				/* whitespace between two encoded words is dropped */
-				bool only_ws = true;
-				for (size_t i = ws_start; i < b.len; i++)
-					only_ws = only_ws && is_wsp(b.p[i]);
-				if (only_ws)
-					b.len = ws_start;
-			}
-			size_t n = encoded_word(p, end, &b);
+			/* decoded aside: a word that fails leaves b as it was */
+			word.len = 0;
+			size_t n = encoded_word(p, end, &word);
 			if (n > 0) {
+				/* whitespace between two encoded words is dropped (it
+				 * is only whitespace: last_was_word says so) */
+				if (last_was_word)
+					b.len = ws_start;
+				mp_buf_add(&b, word.p ? word.p : "", word.len);
 				p += n;
 				last_was_word = true;
 				ws_start = b.len;
 				continue;
 			}
-			b.len = keep;
-			if (b.p)
-				b.p[keep] = '\0';
 		}
 		if (!is_wsp(c))
 			last_was_word = false;
@@ -236,6 +228,9 @@ int mp_header_value(const char *raw, size_t len, struct mp_arena *arena,
 	}
 	while (b.len > 0 && is_wsp(b.p[b.len - 1]))
 		b.len--;
+	if (word.oom)
+		b.oom = true;
+	mp_buf_free(&word);
 	if (b.oom) {
 		mp_buf_free(&b);
 		return -1;

@@ -47,6 +47,7 @@ int mp_message_parse(const char *data, size_t len, struct mp_message *m)
 {
 	const char *p = data, *end = data + len;
 	size_t cap = 0;
+	size_t vlen = 0, vcap = 0; /* the last field's value: grown geometrically */
 
 	memset(m, 0, sizeof(*m));
 	if (len >= 5 && memcmp(p, "From ", 5) == 0)
@@ -62,14 +63,19 @@ int mp_message_parse(const char *data, size_t len, struct mp_message *m)
 			if (m->n_hdrs == 0)
 				break;
 			struct mp_msg_header *h = &m->hdrs[m->n_hdrs - 1];
-			size_t ol = strlen(h->value), add = (size_t)(content_end - p);
-			char *nv = realloc(h->value, ol + 1 + add + 1);
-			if (nv == NULL)
-				goto oom;
-			nv[ol] = '\n';
-			memcpy(nv + ol + 1, p, add);
-			nv[ol + 1 + add] = '\0';
-			h->value = nv;
+			size_t add = (size_t)(content_end - p);
+			if (vlen + 1 + add + 1 > vcap) {
+				size_t nc = vcap * 2 > vlen + add + 2 ? vcap * 2 : vlen + add + 2;
+				char *nv = realloc(h->value, nc);
+				if (nv == NULL)
+					goto oom;
+				h->value = nv;
+				vcap = nc;
+			}
+			h->value[vlen] = '\n';
+			memcpy(h->value + vlen + 1, p, add);
+			vlen += 1 + add;
+			h->value[vlen] = '\0';
 			p = le + (le < end);
 			continue;
 		}
@@ -91,6 +97,8 @@ int mp_message_parse(const char *data, size_t len, struct mp_message *m)
 		struct mp_msg_header *h = &m->hdrs[m->n_hdrs];
 		h->name = strndup(p, (size_t)(colon - p));
 		h->value = strndup(v, (size_t)(content_end - v));
+		vlen = (size_t)(content_end - v);
+		vcap = vlen + 1;
 		if (h->name == NULL || h->value == NULL) {
 			free(h->name);
 			free(h->value);

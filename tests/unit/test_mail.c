@@ -161,6 +161,9 @@ static void test_unfold_and_decode(void **state)
 	assert_string_equal(value(&a, "price =? 5"), "price =? 5");
 	/* a NUL from a decoded word does not cut the value */
 	assert_string_equal(value(&a, "=?utf-8?q?a=00b?="), "a b");
+	/* a word that fails after another leaves the text as it was, no NUL */
+	assert_string_equal(value(&a, "=?utf-8?q?a?= =?utf-8?q?=ZZ?="), "a =?utf-8?q?=ZZ?=");
+	assert_string_equal(value(&a, "=?utf-8?q?a?=  =?bogus?q?x?= b"), "a  =?bogus?q?x?= b");
 	mp_arena_release(&a);
 }
 

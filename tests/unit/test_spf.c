@@ -195,6 +195,12 @@ static void test_authres_ours(void **state)
 	assert_false(mp_authres_is_ours("other.example; spf=pass smtp.mailfrom=mx.test.example", "mx.test.example"));
 	assert_false(mp_authres_is_ours("", "mx.test.example"));
 	assert_false(mp_authres_is_ours("(unterminated", "mx.test.example"));
+	/* forms a lenient reader takes for ours are removed too */
+	assert_true(mp_authres_is_ours("mx.test.example\x0b; spf=pass", "mx.test.example"));
+	assert_true(mp_authres_is_ours("mx.test.example.; spf=pass", "mx.test.example"));
+	assert_true(mp_authres_is_ours("(open mx.test.example; spf=pass", "mx.test.example"));
+	assert_true(mp_authres_is_ours("( mx.test.example; spf=pass", "mx.test.example"));
+	assert_false(mp_authres_is_ours("mx.test.example.evil.; spf=pass", "mx.test.example"));
 }
 
 static void test_authres_values(void **state)
