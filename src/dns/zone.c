@@ -11,12 +11,16 @@
  *   1.2.0.192.in-addr.arpa    PTR  mail.example
  *   broken.example            TEMPFAIL
  *   gone.example              NXDOMAIN
+ *   slow.example              DELAY 300
  *
  * Names are case-insensitive, a trailing dot is optional. A name with
  * records of other types answers NODATA, as does a parent of a listed name
  * (an empty non-terminal); anything else is NXDOMAIN. TEMPFAIL answers
  * every type with a temporary failure; NXDOMAIN makes a name (and the
- * empty non-terminal above it) not exist. The zone is read-only once
+ * empty non-terminal above it) not exist. DELAY makes every answer for the
+ * name come after that many milliseconds, as from a slow server: a query
+ * bounded to less (SPF's overall deadline; 5 s otherwise) gets a
+ * temporary failure when its bound runs out. The zone is read-only once
  * loaded: lookups from any thread need no lock.
  */
 #include "dns/dns.h"
@@ -32,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define ZONE_FILE_MAX (64u * 1024 * 1024)
 
@@ -42,6 +47,7 @@ struct zrr {
 
 struct znode {
 	bool tempfail, nxdomain, has_data;
+	unsigned delay_ms;        /* DELAY: a slow server, for tests */
 	struct zrr *rrs, *last;
 };
 
@@ -150,6 +156,15 @@ static const char *parse_line(struct zone *z, char *line)
 		n->nxdomain = true;
 		return NULL;
 	}
+	if (strcmp(type, "DELAY") == 0) {
+		char *e;
+		long ms = rest ? strtol(rest, &e, 10) : -1;
+		if (rest == NULL || e == rest || (*e != '\0' && *e != ' ' && *e != '\t' && *e != '#') ||
+		    ms < 0 || ms > 60000)
+			return "DELAY needs milliseconds from 0 to 60000";
+		n->delay_ms = (unsigned)ms;
+		return NULL;
+	}
 	if (rest == NULL || *rest == '\0')
 		return "missing data";
 	if (strcmp(type, "A") == 0 || strcmp(type, "AAAA") == 0) {
@@ -197,7 +212,7 @@ static const char *parse_line(struct zone *z, char *line)
 		if (rr.data == NULL)
 			return "out of memory";
 	} else {
-		return "unknown type (A, AAAA, TXT, MX, PTR, TEMPFAIL or NXDOMAIN)";
+		return "unknown type (A, AAAA, TXT, MX, PTR, TEMPFAIL, NXDOMAIN or DELAY)";
 	}
 	struct zrr *zr = mp_arena_alloc(&z->arena, sizeof(*zr));
 	if (zr == NULL)
@@ -233,6 +248,19 @@ static int zone_query(struct mp_dns *dns, const char *qname, uint16_t type,
 		return 0;
 	}
 	const struct znode *n = v;
+	if (n->delay_ms > 0) {
+		/* a slow server: the answer after delay_ms, or nothing (TEMPFAIL)
+		 * when the caller waits less (max_ms, else 5 s) */
+		unsigned wait = max_ms > 0 && max_ms < 5000 ? max_ms : 5000;
+		unsigned ms = n->delay_ms < wait ? n->delay_ms : wait;
+		struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		if (n->delay_ms > wait) {
+			ans->status = MP_DNS_TEMPFAIL;
+			return 0;
+		}
+	}
 	if (n->tempfail) {
 		ans->status = MP_DNS_TEMPFAIL;
 		return 0;
