@@ -48,36 +48,37 @@ static struct mp_dns *dns_ref(struct mp_checker *c)
 }
 
 static enum mp_authres spf_mailfrom(void *arg, const struct mp_envelope *env, char *received,
-				    size_t rlen, const char **limit_r)
+				    size_t rlen, struct mp_check_note *note)
 {
 	struct mp_checker *c = arg;
 
 	if (received != NULL && rlen > 0)
 		received[0] = '\0';
-	*limit_r = NULL;
+	memset(note, 0, sizeof(*note));
 	if (c->inj.spf >= 0)
 		return (enum mp_authres)c->inj.spf;
 	struct mp_dns *dns = dns_ref(c);
 	if (dns == NULL)
 		return MP_AR_NONE;
 	enum mp_authres r = mp_spf_check(c->spf, dns, env->client_ip, env->helo, env->mail_from,
-					 received, rlen, env->dns_timeout_ms, limit_r);
+					 received, rlen, env->dns_timeout_ms, note);
 	mp_dns_unref(dns);
 	return r;
 }
 
-static enum mp_authres spf_helo(void *arg, const struct mp_envelope *env, const char **limit_r)
+static enum mp_authres spf_helo(void *arg, const struct mp_envelope *env,
+				struct mp_check_note *note)
 {
 	struct mp_checker *c = arg;
 
-	*limit_r = NULL;
+	memset(note, 0, sizeof(*note));
 	if (c->inj.spf_helo >= 0)
 		return (enum mp_authres)c->inj.spf_helo;
 	struct mp_dns *dns = dns_ref(c);
 	if (dns == NULL)
 		return MP_AR_NONE;
 	enum mp_authres r = mp_spf_check(c->spf, dns, env->client_ip, env->helo, NULL, NULL, 0,
-					 env->dns_timeout_ms, limit_r);
+					 env->dns_timeout_ms, note);
 	mp_dns_unref(dns);
 	return r;
 }
@@ -135,17 +136,20 @@ static void dkim_body(void *vst, const void *p, size_t n)
 		mp_dkim_body(st->real, p, n);
 }
 
-static size_t dkim_end(void *vst, const struct mp_dkim_sig **sigs_r, bool *over_r)
+static size_t dkim_end(void *vst, const struct mp_dkim_sig **sigs_r, struct mp_check_note *note)
 {
 	struct dkim_state *st = vst;
 	const struct mp_injected *inj = st->inj;
 	size_t n = 0;
 
 	*sigs_r = NULL;
-	*over_r = false;
+	memset(note, 0, sizeof(*note));
 	if (st->real != NULL) {
-		*over_r = mp_dkim_over_limit(st->real);
-		return mp_dkim_end(st->real, sigs_r);
+		if (mp_dkim_over_limit(st->real))
+			note->limit = "dkim_signatures";
+		size_t got = mp_dkim_end(st->real, sigs_r);
+		note->failed = mp_dkim_failed(st->real);
+		return got;
 	}
 	if (inj->dkim < 0 || inj->dkim == MP_AR_NONE)
 		return 0;
@@ -154,8 +158,10 @@ static size_t dkim_end(void *vst, const struct mp_dkim_sig **sigs_r, bool *over_
 			n++;
 	size_t nsig = n ? n : 1;
 	st->sigs = mp_arena_zalloc(&st->arena, nsig * sizeof(*st->sigs));
-	if (st->sigs == NULL)
+	if (st->sigs == NULL) {
+		note->failed = true;
 		return 0;
+	}
 	for (size_t i = 0; i < nsig; i++) {
 		struct mp_dkim_sig *s = &st->sigs[i];
 		s->result = (enum mp_authres)inj->dkim;
@@ -283,15 +289,15 @@ int mp_injected_set_dkim(struct mp_injected *inj, const char *spec)
 		n += *p == ',';
 	inj->dkim_domains = calloc(n + 1, sizeof(char *));
 	if (inj->dkim_domains == NULL)
-		return -1;
+		return -2;
 	const char *p = colon + 1;
 	for (size_t i = 0; i < n; i++) {
 		const char *comma = strchr(p, ',');
 		size_t l = comma ? (size_t)(comma - p) : strlen(p);
-		inj->dkim_domains[i] = strndup(p, l);
-		if (inj->dkim_domains[i] == NULL || l == 0) {
+		inj->dkim_domains[i] = l > 0 ? strndup(p, l) : NULL;
+		if (inj->dkim_domains[i] == NULL) {
 			mp_injected_clear(inj);
-			return -1;
+			return l == 0 ? -1 : -2;
 		}
 		p = comma ? comma + 1 : p + l;
 	}

@@ -48,21 +48,23 @@ struct mp_dkim_sig {
 struct mp_checks {
 	void *arg;
 	/* SPF of the MAIL FROM identity (the HELO identity for the null
-	 * sender); received gets a Received-SPF value (raw) or ""; *limit_r
-	 * the name of a limit the check reached, or NULL. */
+	 * sender); received gets a Received-SPF value (raw) or ""; note says
+	 * what else the check found (a limit, an internal error). */
 	enum mp_authres (*spf_mailfrom)(void *arg, const struct mp_envelope *env, char *received,
-					size_t rlen, const char **limit_r);
+					size_t rlen, struct mp_check_note *note);
 	/* SPF of the HELO identity. */
-	enum mp_authres (*spf_helo)(void *arg, const struct mp_envelope *env, const char **limit_r);
-	/* DKIM, streamed; begin returns per-message state (NULL: temperror). */
+	enum mp_authres (*spf_helo)(void *arg, const struct mp_envelope *env,
+				    struct mp_check_note *note);
+	/* DKIM, streamed; begin returns per-message state (NULL: no memory). */
 	void *(*dkim_begin)(void *arg, const struct mp_envelope *env);
 	void (*dkim_header)(void *st, const char *name, const char *value);
 	/* false: the message is unsigned and DKIM needs no body */
 	bool (*dkim_eoh)(void *st);
 	void (*dkim_body)(void *st, const void *p, size_t n);
-	/* Signatures, valid until dkim_free; *over_r: the message carried more
-	 * than dkim_max_signatures (the rest were not verified). */
-	size_t (*dkim_end)(void *st, const struct mp_dkim_sig **sigs_r, bool *over_r);
+	/* Signatures, valid until dkim_free; note: the limit "dkim_signatures"
+	 * when the message carried more than dkim_max_signatures (the rest
+	 * were not verified), failed when memory ran out on the way. */
+	size_t (*dkim_end)(void *st, const struct mp_dkim_sig **sigs_r, struct mp_check_note *note);
 	void (*dkim_free)(void *st);
 };
 
@@ -85,8 +87,9 @@ struct mp_injected *mp_checker_injected(struct mp_checker *c);
 const struct mp_checks *mp_checker_ops(struct mp_checker *c);
 
 void mp_injected_init(struct mp_injected *inj);
-/* Parses RESULT[:DOMAIN[,DOMAIN...]] for --dkim; 0 or -1. With no
- * domains an injected signature carries the From domain (aligned). */
+/* Parses RESULT[:DOMAIN[,DOMAIN...]] for --dkim; 0, -1 (bad syntax) or
+ * -2 (no memory). With no domains an injected signature carries the From
+ * domain (aligned). */
 int mp_injected_set_dkim(struct mp_injected *inj, const char *spec);
 void mp_injected_clear(struct mp_injected *inj);
 

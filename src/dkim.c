@@ -276,6 +276,11 @@ static const char *alg_name(DKIM_SIGINFO *sig)
 	}
 }
 
+bool mp_dkim_failed(const struct mp_dkim_msg *m)
+{
+	return m->failed;
+}
+
 bool mp_dkim_over_limit(const struct mp_dkim_msg *m)
 {
 	return m->n_sig_fields > (m->max_sigs ? m->max_sigs : 1);

@@ -31,6 +31,8 @@ void mp_dkim_header(struct mp_dkim_msg *m, const char *name, const char *value);
 /* false when the message carries no signature: no body is needed. */
 bool mp_dkim_eoh(struct mp_dkim_msg *m);
 void mp_dkim_body(struct mp_dkim_msg *m, const void *p, size_t n);
+/* Whether memory ran out along the way: the results mean nothing. */
+bool mp_dkim_failed(const struct mp_dkim_msg *m);
 /* Whether the message carried more than max_sigs DKIM-Signature fields:
  * only the first max_sigs were given to libopendkim (SPEC §8). */
 bool mp_dkim_over_limit(const struct mp_dkim_msg *m);

@@ -121,7 +121,7 @@ int mp_lindex_add_literal(struct mp_lindex *ix, const char *s, size_t len, uint3
 	char buf[MP_LIST_ITEM_MAX];
 
 	if (len > sizeof(buf))
-		return -1;
+		return 1;
 	lower(buf, s, len);
 	return put(ix, &ix->literals, buf, len, id);
 }

@@ -20,8 +20,9 @@ struct mp_lindex;
 
 struct mp_lindex *mp_lindex_new(void);
 void mp_lindex_free(struct mp_lindex *ix);
-/* 0, or -1 on no memory. A literal longer than MP_LIST_ITEM_MAX is refused
- * (-1 too): the caller leaves that test to the evaluator. */
+/* 0, or -1 on no memory (the index is then unusable). A literal longer
+ * than MP_LIST_ITEM_MAX is refused with 1: the caller leaves that test to
+ * the evaluator. */
 int mp_lindex_add_literal(struct mp_lindex *ix, const char *s, size_t len, uint32_t id);
 int mp_lindex_add_list(struct mp_lindex *ix, const struct mp_list *l, uint32_t id);
 /* Sorts the prefix tables; once, after the last add. 0 or -1. */

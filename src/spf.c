@@ -600,15 +600,16 @@ static void pair(struct mp_buf *b, const char *key, const char *v)
 
 /* The Received-SPF value (RFC 7208 §9.1) for our result, written here
  * from what we know, never from libspf2's text (it puts the HELO name in
- * unquoted). why: the reason when our result is not libspf2's, or NULL. */
-static void received_value(const struct mp_spf *s, const struct run *r, bool helo_identity,
+ * unquoted). why: the reason when our result is not libspf2's, or NULL.
+ * false when out of memory. */
+static bool received_value(const struct mp_spf *s, const struct run *r, bool helo_identity,
 			   enum mp_authres res, const char *why, char *out, size_t outlen)
 {
 	struct mp_buf b;
 	const char *who = r->sender;
 
 	if (out == NULL || outlen == 0)
-		return;
+		return true;
 	mp_buf_init(&b);
 	mp_buf_printf(&b, "%s (", mp_authres_name(res));
 	comment_text(&b, s->receiver);
@@ -653,16 +654,18 @@ static void received_value(const struct mp_spf *s, const struct run *r, bool hel
 		pair(&b, "helo", r->helo);
 	pair(&b, "receiver", s->receiver);
 	pair(&b, "identity", helo_identity ? "helo" : "mailfrom");
+	bool ok = !b.oom;
 	if (b.oom || b.len >= outlen)
 		out[0] = '\0';
 	else
 		memcpy(out, b.p, b.len + 1);
 	mp_buf_free(&b);
+	return ok;
 }
 
 enum mp_authres mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *ip,
 			     const char *helo, const char *from, char *received, size_t rlen,
-			     unsigned deadline_ms, const char **limit_r)
+			     unsigned deadline_ms, struct mp_check_note *note)
 {
 	SPF_request_t *req = SPF_request_new(s->server);
 	SPF_response_t *resp = NULL;
@@ -673,10 +676,14 @@ enum mp_authres mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *i
 
 	if (received != NULL && rlen > 0)
 		received[0] = '\0';
-	if (limit_r != NULL)
-		*limit_r = NULL;
-	if (req == NULL)
+	struct mp_check_note dummy;
+	if (note == NULL)
+		note = &dummy;
+	memset(note, 0, sizeof(*note));
+	if (req == NULL) {
+		note->failed = true;
 		return MP_AR_TEMPERROR;
+	}
 	if (inet_pton(AF_INET, ip, &a4) == 1)
 		SPF_request_set_ipv4(req, a4);
 	else if (inet_pton(AF_INET6, ip, &a6) == 1)
@@ -694,6 +701,7 @@ enum mp_authres mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *i
 		free(sender);
 		free(local);
 		SPF_request_free(req);
+		note->failed = true;
 		return MP_AR_TEMPERROR;
 	}
 	const char *at = identity ? strrchr(identity, '@') : NULL;
@@ -735,19 +743,21 @@ enum mp_authres mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *i
 			res = MP_AR_PERMERROR;
 		if (run.timed_out || run.oom)
 			res = MP_AR_TEMPERROR;
-		if (limit_r != NULL && !run.oom)
-			*limit_r = run.timed_out ? "spf_time"
-				   : run.too_many || big ? "spf_lookups" : NULL;
+		if (!run.oom)
+			note->limit = run.timed_out ? "spf_time"
+				      : run.too_many || big ? "spf_lookups" : NULL;
 		const char *why = run.oom ? "out of memory"
 				  : run.timed_out ? "SPF evaluation took too long"
 				  : SPF_response_reason(resp) == SPF_REASON_LOCALHOST
 				  ? "loopback client, not checked"
 				  : run.too_many || big ? "too many DNS lookups" : NULL;
-		received_value(s, &run, from == NULL || *from == '\0', res, why, received, rlen);
+		if (!received_value(s, &run, from == NULL || *from == '\0', res, why, received, rlen))
+			run.oom = true;
 		SPF_response_free(resp);
 	} else if (run.oom) {
 		res = MP_AR_TEMPERROR;
 	}
+	note->failed = run.oom || resp == NULL;
 	SPF_request_free(req);
 	free(sender);
 	free(local);

@@ -20,11 +20,11 @@ void mp_spf_free(struct mp_spf *s);
  * 7208 §2.3/§2.4 say for the null sender and for spf.helo. received, when
  * not NULL, gets libspf2's Received-SPF value (raw: the caller sanitises).
  * dns is used for this check only; the caller holds a reference. The
- * whole check takes at most deadline_ms (0: 5 s); *limit_r (when not
- * NULL) names the limit the check reached ("spf_time", "spf_lookups") or
- * is NULL. */
+ * whole check takes at most deadline_ms (0: 5 s); note (when not NULL)
+ * names the limit the check reached ("spf_time", "spf_lookups") and says
+ * whether it failed for want of memory. */
 enum mp_authres mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *ip,
 			     const char *helo, const char *from, char *received, size_t rlen,
-			     unsigned deadline_ms, const char **limit_r);
+			     unsigned deadline_ms, struct mp_check_note *note);
 
 #endif

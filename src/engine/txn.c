@@ -544,6 +544,8 @@ int mp_txn_data(struct mp_txn *t, struct mp_verdict *v)
 		struct mp_envelope env = mp_val_envelope(t);
 		t->dkim_started = true;
 		t->dkim_st = ck->dkim_begin(ck->arg, &env);
+		if (t->dkim_st == NULL)
+			t->oom = true; /* no memory for the verifier */
 	}
 	return finish(t, v);
 }
@@ -835,10 +837,12 @@ int mp_txn_eom(struct mp_txn *t, struct mp_verdict *v)
 	 * result is not reported */
 	if (t->v.outcome != MP_O_NONE) {
 	} else if (t->dkim_st != NULL) {
-		bool over = false;
-		t->n_sigs = ck->dkim_end(t->dkim_st, &t->sigs, &over);
-		if (over)
-			mp_txn_limit(t, "dkim_signatures");
+		struct mp_check_note note = { NULL, false };
+		t->n_sigs = ck->dkim_end(t->dkim_st, &t->sigs, &note);
+		if (note.limit != NULL)
+			mp_txn_limit(t, note.limit);
+		if (note.failed)
+			t->oom = true; /* an internal error, never "unsigned" */
 		t->dkim = dkim_summary(t->sigs, t->n_sigs);
 		t->dkim_done = true;
 	} else if (t->dkim_started) {

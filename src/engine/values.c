@@ -42,14 +42,16 @@ enum mp_authres mp_val_spf(struct mp_txn *t)
 		struct mp_envelope env = mp_val_envelope(t);
 		const struct mp_checks *ck = t->conn->checks;
 		char received[MP_RECEIVED_SPF_MAX];
-		const char *limit = NULL;
+		struct mp_check_note note = { NULL, false };
 		t->spf.done = true;
 		t->spf.r = t->set->spf && ck && ck->spf_mailfrom
-				   ? ck->spf_mailfrom(ck->arg, &env, received, sizeof(received), &limit)
+				   ? ck->spf_mailfrom(ck->arg, &env, received, sizeof(received), &note)
 				   : MP_AR_NONE;
-		if (limit != NULL)
-			mp_txn_limit(t, limit);
-		if (t->set->spf && ck && ck->spf_mailfrom && received[0] != '\0')
+		if (note.limit != NULL)
+			mp_txn_limit(t, note.limit);
+		if (note.failed)
+			t->oom = true; /* an internal error, never a made-up result */
+		if (t->set->spf && ck && ck->spf_mailfrom && !note.failed && received[0] != '\0')
 			t->received_spf = mp_txn_strdup(t, received);
 	}
 	return t->spf.r;
@@ -60,12 +62,14 @@ enum mp_authres mp_val_spf_helo(struct mp_txn *t)
 	if (!t->spf_helo.done) {
 		struct mp_envelope env = mp_val_envelope(t);
 		const struct mp_checks *ck = t->conn->checks;
-		const char *limit = NULL;
+		struct mp_check_note note = { NULL, false };
 		t->spf_helo.done = true;
 		t->spf_helo.r = t->set->spf_helo && ck && ck->spf_helo
-					? ck->spf_helo(ck->arg, &env, &limit) : MP_AR_NONE;
-		if (limit != NULL)
-			mp_txn_limit(t, limit);
+					? ck->spf_helo(ck->arg, &env, &note) : MP_AR_NONE;
+		if (note.limit != NULL)
+			mp_txn_limit(t, note.limit);
+		if (note.failed)
+			t->oom = true;
 	}
 	return t->spf_helo.r;
 }

@@ -154,7 +154,10 @@ static const char *parse_case(struct tcase *c, char *text, size_t len, int *line
 			else
 				mp_checker_injected(c->env.checker)->spf_helo = r;
 		} else if (strcmp(k, "dkim") == 0) {
-			if (mp_injected_set_dkim(mp_checker_injected(c->env.checker), v) < 0)
+			int rc = mp_injected_set_dkim(mp_checker_injected(c->env.checker), v);
+			if (rc == -2)
+				return "out of memory";
+			if (rc < 0)
 				return "expected a DKIM result, optionally RESULT:domain[,domain]";
 		} else if (strcmp(k, "dns-zone") == 0)
 			c->dns_zone = v;
@@ -327,6 +330,10 @@ static void check(const struct tcase *c, const struct mp_replay *r, struct mp_bu
 	}
 	struct mp_final_header *hs;
 	size_t nh = mp_replay_final_headers(r, &hs);
+	if (hs == NULL) {
+		fail(b, "out of memory");
+		return;
+	}
 	for (size_t i = 0; i < ex->n_headers; i++) {
 		const char *colon = strchr(ex->headers[i], ':');
 		size_t nl = (size_t)(colon - ex->headers[i]);

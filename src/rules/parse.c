@@ -778,6 +778,7 @@ static struct mp_expr *parse_chain(struct parser *p, const char *op, enum mp_exp
 			size_t nc = cap ? cap * 2 : 16;
 			struct mp_expr **nv = realloc(v, nc * sizeof(*nv));
 			if (nv == NULL) {
+				perror_at(p, p->tok.line, p->tok.col, "out of memory");
 				free(v);
 				return NULL;
 			}

@@ -130,6 +130,12 @@ const char *mp_op_name(enum mp_op op);
 
 enum mp_expr_kind { MP_E_AND, MP_E_OR, MP_E_NOT, MP_E_TEST };
 
+/* What an SPF or DKIM check says besides its result. */
+struct mp_check_note {
+	const char *limit;  /* a safety limit it reached (SPEC §8), static, or NULL */
+	bool failed;        /* an internal error (no memory): the result means nothing */
+};
+
 /* Every walk over a condition recurses: its height is bounded at load. */
 #define MP_EXPR_MAX_DEPTH 1000
 

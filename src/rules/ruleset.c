@@ -394,7 +394,9 @@ static void walk_expr(struct hwalk *w, struct mp_expr *e)
 	}
 	if (rc == 0)
 		e->vid = (int)rs->n_vids++;
-	/* otherwise (a literal too long to index, say) it is evaluated */
+	else if (rc < 0)
+		oom(w->ld); /* half an index would answer for the next test */
+	/* otherwise (a literal too long to index) it is evaluated */
 }
 
 /* A test e needs to be true, as a guard; kind MP_G_NONE when none. */
@@ -461,11 +463,6 @@ static void build_prefilter(struct hwalk *w)
 	free(pats);
 }
 
-/* Gives every header name the rules test an id, puts the regexes of header
- * and envelope tests into the prefilter and the literal and list tests of
- * envelope fields into the value index (unless MP_PREFILTER=0 in the
- * environment, which the tests use to show that results do not depend on
- * either), and derives each rule's guard. */
 /* Notes the header names that a list of actions removes. */
 static void note_removals(struct mp_loader *ld, const struct mp_action *a, size_t n)
 {
@@ -485,6 +482,11 @@ static void note_removals(struct mp_loader *ld, const struct mp_action *a, size_
 	}
 }
 
+/* Gives every header name the rules test an id, puts the regexes of header
+ * and envelope tests into the prefilter and the literal and list tests of
+ * envelope fields into the value index (unless MP_PREFILTER=0 in the
+ * environment, which the tests use to show that results do not depend on
+ * either), and derives each rule's guard. */
 static void index_tests(struct mp_loader *ld, struct vec *order)
 {
 	struct mp_ruleset *rs = ld->rs;
@@ -655,6 +657,10 @@ struct mp_ruleset *mp_ruleset_load_ex(const struct mp_conf *conf, struct mp_diag
 	ld.dir = dir;
 	mp_strmap_init(&ld.files);
 	mp_strmap_init(&ld.lists);
+	if (rs->dir == NULL || rs->set.authserv_id == NULL) {
+		mp_diags_add(d, dir, 0, 0, "out of memory");
+		goto fail;
+	}
 
 	rs->stamps = mp_stamps_new(dir);
 	if (conf->path != NULL)

@@ -116,7 +116,9 @@ int mp_stamps_list_rules(const char *dir, char ***names_r, size_t *n_r)
 			continue;
 		char *path = mp_path_join(dir, de->d_name);
 		struct stat st;
-		bool reg = path != NULL && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+		if (path == NULL)
+			goto oom; /* never a listing with a file left out */
+		bool reg = stat(path, &st) == 0 && S_ISREG(st.st_mode);
 		free(path);
 		if (!reg)
 			continue;

@@ -410,11 +410,12 @@ struct counting {
 };
 
 static enum mp_authres count_spf(void *arg, const struct mp_envelope *env, char *received,
-				 size_t rlen, const char **limit_r)
+				 size_t rlen, struct mp_check_note *note)
 {
 	struct counting *c = arg;
 
-	*limit_r = NULL;
+	note->limit = NULL;
+	note->failed = false;
 	c->spf_calls++;
 	assert_string_equal(env->mail_domain, "sender.example");
 	snprintf(received, rlen, "fail (counted)");
