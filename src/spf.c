@@ -39,7 +39,9 @@
  * (permerror), as do more than MAX_QUERIES queries in all; an overall
  * deadline (the caller's, dns_timeout) bounds the whole check, each query
  * waiting at most what is left of it (temperror). Each of these is a limit
- * the caller is told about. Results libspf2 leaves INVALID are mapped as
+ * the caller is told about. A query that fails on its own (a dead or
+ * failing server, given its whole dns_timeout) is a plain DNS failure:
+ * temperror, no limit, and no further queries. Results libspf2 leaves INVALID are mapped as
  * RFC 7208 says: a DNS failure is temperror; a record that does not
  * compile or too many DNS mechanisms are permerror. A loopback client,
  * which libspf2 passes unchecked, is none.
@@ -91,7 +93,9 @@ struct run {
 	int voids;         /* void answers after the first record lookup */
 	bool oom;
 	struct timespec deadline;
+	unsigned query_ms; /* what one query may take (dns_timeout) */
 	bool timed_out;    /* the deadline passed: no more queries */
+	bool dns_failed;   /* a query failed on its own: temperror, no limit */
 	bool too_many;     /* void or query limit: no more queries */
 };
 
@@ -393,9 +397,10 @@ static SPF_dns_rr_t *lookup(SPF_dns_server_t *server, const char *domain, ns_typ
 	struct mp_dns_answer ans;
 	SPF_dns_rr_t *spfrr;
 
-	if (type == ns_t_spf || r == NULL || r->oom || r->too_many || r->timed_out)
+	if (type == ns_t_spf || r == NULL || r->oom || r->too_many || r->timed_out || r->dns_failed)
 		return SPF_dns_rr_new_init(server, domain, type, 0,
-					   r == NULL || r->oom || r->timed_out ? TRY_AGAIN : NO_DATA);
+					   r == NULL || r->oom || r->timed_out || r->dns_failed
+					   ? TRY_AGAIN : NO_DATA);
 	unsigned left = ms_left(r);
 	if (left == 0 || r->lookups >= MAX_QUERIES) {
 		r->timed_out = left == 0;
@@ -406,8 +411,14 @@ static SPF_dns_rr_t *lookup(SPF_dns_server_t *server, const char *domain, ns_typ
 		r->oom = true;
 		return SPF_dns_rr_new_init(server, domain, type, 0, TRY_AGAIN);
 	}
-	if (ans.status == MP_DNS_TEMPFAIL && ms_left(r) == 0)
-		r->timed_out = true;
+	/* a query cut short by the deadline is the time limit; one that
+	 * failed with all its time (a dead server) is a DNS failure */
+	if (ans.status == MP_DNS_TEMPFAIL) {
+		if (left < r->query_ms && ms_left(r) == 0)
+			r->timed_out = true;
+		else
+			r->dns_failed = true;
+	}
 	bool first = r->lookups++ == 0;
 	if (!first && (ans.status == MP_DNS_NXDOMAIN || ans.status == MP_DNS_NODATA) &&
 	    ++r->voids > MAX_VOID_LOOKUPS)
@@ -727,6 +738,7 @@ enum mp_authres mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *i
 	}
 	clock_gettime(CLOCK_MONOTONIC, &run.deadline);
 	unsigned ms = deadline_ms > 0 ? deadline_ms : 5000;
+	run.query_ms = ms;
 	run.deadline.tv_sec += ms / 1000;
 	run.deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
 	if (run.deadline.tv_nsec >= 1000000000L) {

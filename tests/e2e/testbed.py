@@ -146,7 +146,11 @@ class Testbed:
             "log = stderr\n"
             "log_level = debug\n"
             "reload_check_interval = 1s\n" % (self.socket, mp, self.rules, self.dns_port, authserv)
-        ) + extra
+        )
+        # a key in extra replaces the default above
+        keys = {l.split("=")[0].strip() for l in extra.splitlines() if "=" in l}
+        self.conf_text = "".join(l + "\n" for l in self.conf_text.splitlines()
+                                 if l.split("=")[0].strip() not in keys) + extra
         self.write_conf(self.conf_text)
         self.milter = self.spawn("milter", [self.binary, "-c", self.conf, "run", "-f"])
         if not wait_for(lambda: os.path.exists(self.socket)):
