@@ -86,6 +86,9 @@ struct lp {
 	size_t alen;
 	bool in_angle, had_angle;
 	bool bad, next_bad; /* this mailbox, and the one after it, are malformed */
+	bool in_group;      /* after "name:", before ';' */
+	bool dropped;       /* words before the last were dropped (a bare display name) */
+	bool broken;        /* the list's structure is broken: every mailbox from here is malformed */
 	bool too_long;
 	bool space;   /* whitespace or a comment since the last token */
 };
@@ -98,6 +101,48 @@ static void add_to(struct lp *x, char *buf, size_t *len, const char *s, size_t n
 	}
 	memcpy(buf + *len, s, n);
 	*len += n;
+}
+
+static bool atext(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c >= 0x80 || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+/* Whether a found address is a clean mailbox: a local part of atoms and
+ * quoted strings joined by dots, an '@' and a domain of labels (or an
+ * address literal in brackets). */
+static bool clean_addr(const char *a, size_t len, size_t dom)
+{
+	if (dom >= len || dom < 2)
+		return false; /* no '@', no domain or no local part */
+	size_t ll = dom - 1;
+	if (a[0] == '.' || a[ll - 1] == '.')
+		return false;
+	for (size_t i = 0; i < ll; i++) {
+		if (a[i] == '"') {
+			for (i++; i < ll && a[i] != '"'; i++)
+				if (a[i] == '\\')
+					i++;
+			if (i >= ll)
+				return false;
+		} else if (a[i] == '.' ? a[i + 1] == '.' : !atext((unsigned char)a[i])) {
+			return false;
+		}
+	}
+	const char *d = a + dom;
+	size_t dl = len - dom;
+	if (d[0] == '[')
+		return d[dl - 1] == ']';
+	if (d[0] == '.' || d[dl - 1] == '.')
+		return false;
+	for (size_t i = 0; i < dl; i++) {
+		unsigned char c = (unsigned char)d[i];
+		if (c <= ' ' || c == 0x7f || strchr("()<>[]:;@\\,\"", c) != NULL ||
+		    (c == '.' && d[i + 1] == '.'))
+			return false;
+	}
+	return true;
 }
 
 static void emit(struct lp *x)
@@ -124,7 +169,9 @@ static void emit(struct lp *x)
 			m->len = len;
 			m->domain = mp_addr_domain_offset(a, len);
 			m->flags = 0;
-			if (x->bad || x->plain || x->in_angle || x->too_long || m->domain >= len)
+			if (x->bad || x->broken || x->plain || x->in_angle || x->too_long ||
+			    (x->dropped && !x->had_angle) ||
+			    !clean_addr(a, len, m->domain))
 				m->flags |= MP_MB_MALFORMED;
 			if (x->too_long)
 				m->flags |= MP_MB_TOO_LONG;
@@ -132,7 +179,7 @@ static void emit(struct lp *x)
 		x->found++;
 	}
 	x->blen = x->alen = 0;
-	x->had_angle = x->in_angle = x->space = x->too_long = false;
+	x->had_angle = x->in_angle = x->space = x->too_long = x->dropped = false;
 	x->bad = x->next_bad;
 	x->next_bad = false;
 }
@@ -144,8 +191,12 @@ static void emit(struct lp *x)
 static void add_word(struct lp *x, const char *s, size_t n)
 {
 	if (x->space && x->blen > 0 && x->buf[x->blen - 1] != '.' &&
-	    x->buf[x->blen - 1] != '@' && s[0] != '.' && s[0] != '@')
+	    x->buf[x->blen - 1] != '@' && s[0] != '.' && s[0] != '@') {
+		/* without an angle address to follow, not RFC 5322 syntax:
+		 * a reader may show either word */
 		x->blen = 0;
+		x->dropped = true;
+	}
 	add_to(x, x->buf, &x->blen, s, n);
 }
 
@@ -216,11 +267,26 @@ static void parse_pass(struct lp *x)
 			x->in_angle = false;
 			x->p++;
 		} else if ((c == ',' || c == ';') && !x->in_angle) {
+			/* ';' ends a group; anywhere else it breaks the list */
+			if (c == ';' && !x->in_group)
+				x->bad = x->broken = true;
 			emit(x);
+			if (c == ';')
+				x->in_group = false;
 			x->p++;
 		} else if (c == ':' && !x->in_angle) {
-			/* "group:" - what came before is the group's name */
+			/* "group:" - what came before is the group's name, which
+			 * must be a phrase; a group inside a group breaks the list */
+			for (size_t i = 0; i < x->blen; i++) {
+				unsigned char g = (unsigned char)x->buf[i];
+				if (g != '"' && g != '.' && g != ' ' && !atext(g))
+					x->broken = true;
+			}
+			if (x->in_group || x->had_angle)
+				x->broken = true;
+			x->in_group = true;
 			x->blen = 0;
+			x->dropped = false;
 			x->p++;
 		} else {
 			const char *start = x->p;
