@@ -45,11 +45,18 @@ def run_once(args, stdin):
     t0 = time.monotonic()
     p = subprocess.Popen([BIN] + args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
-    out, err = p.communicate(stdin, timeout=600)
+    # communicate() would reap the child: write, read, then wait4 for its rusage
+    if stdin:
+        p.stdin.write(stdin)
+    p.stdin.close()
+    out = p.stdout.read()
+    err = p.stderr.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
     secs = time.monotonic() - t0
     if p.returncode != 0:
         raise AssertionError("exit %d: %s" % (p.returncode, err.decode(errors="replace")[-500:]))
-    return secs, out
+    return secs, usage.ru_maxrss
 
 
 def best(args, stdin=None, n=3):

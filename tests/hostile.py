@@ -148,6 +148,23 @@ def _():
     expect(res["action"] == "accept", "action %s" % res["action"])
 
 
+# ---- finding 5: DKIM signatures ---------------------------------------------
+
+@case("1,000 DKIM signatures: 5 verified, the dkim_signatures limit, a short A-R")
+def _():
+    zone = os.path.join(HERE, "cases", "dkim", "zone.txt")
+    sig = (b"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=bank.example; s=s2048;\n"
+           b" h=from:subject; l=%d; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=dGVzdA==\n")
+    msg = b"".join(sig % (100 + i) for i in range(1000)) + b"From: a@bank.example\nSubject: x\n\nhi\n"
+    res, _ = test_json(msg, cfg=conf("dkim", dns_zone_file=zone, on_limit="accept"))
+    expect(res["limit"] == "dkim_signatures", "limit %s" % res["limit"])
+    expect(len(res["dkim_signatures"]) == 5, "%d signatures" % len(res["dkim_signatures"]))
+    ar = header(res, "Authentication-Results")
+    expect(len(ar) == 1 and ar[0].count("dkim=") == 5 and len(ar[0]) < 2048, ar)
+    res, _ = test_json(msg, cfg=conf("dkim-default", dns_zone_file=zone))
+    expect(res["action"] == "tempfail", "default on_limit: %s" % res["action"])
+
+
 # ---- finding 4: PCRE2 JIT stack -------------------------------------------
 
 @case("/(a|b)*viagra/ matches a 5 KB Subject (JIT stack grows)")
