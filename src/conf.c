@@ -410,26 +410,26 @@ static const char *set_mode(struct setter_ctx *x, const char *v)
 	return NULL;
 }
 
-static const char *set_on_internal_error(struct setter_ctx *x, const char *v)
+/* tempfail or accept, for on_internal_error and on_limit. */
+static const char *set_on(enum mp_on_error *out, const char *v)
 {
 	if (strcmp(v, "tempfail") == 0)
-		x->c->on_internal_error = MP_ONERR_TEMPFAIL;
+		*out = MP_ONERR_TEMPFAIL;
 	else if (strcmp(v, "accept") == 0)
-		x->c->on_internal_error = MP_ONERR_ACCEPT;
+		*out = MP_ONERR_ACCEPT;
 	else
 		return "expected tempfail or accept";
 	return NULL;
 }
 
+static const char *set_on_internal_error(struct setter_ctx *x, const char *v)
+{
+	return set_on(&x->c->on_internal_error, v);
+}
+
 static const char *set_on_limit(struct setter_ctx *x, const char *v)
 {
-	if (strcmp(v, "tempfail") == 0)
-		x->c->on_limit = MP_ONERR_TEMPFAIL;
-	else if (strcmp(v, "accept") == 0)
-		x->c->on_limit = MP_ONERR_ACCEPT;
-	else
-		return "expected tempfail or accept";
-	return NULL;
+	return set_on(&x->c->on_limit, v);
 }
 
 static const char *set_regex_match_limit(struct setter_ctx *x, const char *v)

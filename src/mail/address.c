@@ -307,31 +307,30 @@ static void parse_pass(struct lp *x)
 	emit(x);
 }
 
+static void lp_init(struct lp *x, const char *value, size_t len, struct mp_arena *arena,
+		    struct mp_mailbox *out, size_t max, bool plain)
+{
+	memset(x, 0, sizeof(*x));
+	x->p = value;
+	x->end = value + len;
+	x->arena = arena;
+	x->out = out;
+	x->max = max;
+	x->plain = plain;
+}
+
 int mp_addr_parse_list(const char *value, size_t len, struct mp_arena *arena,
 		       struct mp_mailbox *out, size_t max)
 {
 	struct lp x;
 
-	memset(&x, 0, sizeof(x));
-	x.p = value;
-	x.end = value + len;
-	x.arena = arena;
-	x.out = out;
-	x.max = max;
+	lp_init(&x, value, len, arena, out, max, false);
 	parse_pass(&x);
 	if (x.unbalanced && !x.oom) {
 		/* an open quote or comment would hide what follows it: parse
 		 * again with quotes and comments as plain characters, so every
 		 * address a reader might see is there, all malformed */
-		bool oom = x.oom;
-		memset(&x, 0, sizeof(x));
-		x.p = value;
-		x.end = value + len;
-		x.arena = arena;
-		x.out = out;
-		x.max = max;
-		x.plain = true;
-		x.oom = oom;
+		lp_init(&x, value, len, arena, out, max, true);
 		parse_pass(&x);
 	}
 	if (x.oom)
