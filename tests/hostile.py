@@ -165,6 +165,17 @@ def _():
     expect(res["action"] == "tempfail", "default on_limit: %s" % res["action"])
 
 
+@case("a rule decided at connect keeps its decision when MAIL FROM is over-long")
+def _():
+    rules = os.path.dirname(write("relay-rules/global.rules",
+                                  'rule "relay" { when client.ip in { 192.0.2.0/24 } accept }\n'))
+    env = ["--client-ip", "192.0.2.25", "--helo", "h.example", "--from", "l" * 1100 + "@x.example",
+           "--rcpt", "bob@example.com"]
+    res, _ = test_json(b"Subject: x\n\nhi\n", rules=rules, env=env)
+    expect(res["action"] == "accept" and res["stage"] == "connect" and res["rule"] == "relay",
+           (res["action"], res["stage"], res["rule"]))
+
+
 # ---- finding 4: PCRE2 JIT stack -------------------------------------------
 
 @case("/(a|b)*viagra/ matches a 5 KB Subject (JIT stack grows)")

@@ -366,8 +366,6 @@ int mp_txn_mail(struct mp_txn *t, const char *from, const char *auth_user,
 	if (t->from == NULL)
 		return -1;
 	t->from_dom = mp_addr_domain_offset(t->from, t->from_len);
-	if (t->from_len >= MP_ADDR_MAX)
-		mp_txn_limit(t, "address_length");
 	t->auth_user = auth_user ? mp_txn_strdup(t, auth_user) : NULL;
 	t->spf_domain = t->from_len > 0 ? t->from + t->from_dom : mp_txn_strdup(t, c->helo);
 	t->mail_seen = true;
@@ -384,6 +382,10 @@ int mp_txn_mail(struct mp_txn *t, const char *from, const char *auth_user,
 	struct mp_ctx x = { .conn = c, .txn = t, .ev = &t->pre };
 	for (x.stage = done ? (enum mp_stage)done->next_stage : MP_STAGE_CONNECT; x.stage <= MP_STAGE_MAIL;
 	     x.stage++) {
+		/* the connect and HELO rules decide on what they saw whole; an
+		 * over-long sender is a limit from MAIL on */
+		if (x.stage == MP_STAGE_MAIL && t->from_len >= MP_ADDR_MAX)
+			mp_txn_limit(t, "address_length");
 		if (mp_eval_stage(&x) < 0)
 			return -1;
 	}
