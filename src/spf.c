@@ -41,10 +41,12 @@
  * waiting at most what is left of it (temperror). Each of these is a limit
  * the caller is told about. A query that fails on its own (a dead or
  * failing server, given its whole dns_timeout) is a plain DNS failure:
- * temperror, no limit, and no further queries. Results libspf2 leaves INVALID are mapped as
- * RFC 7208 says: a DNS failure is temperror; a record that does not
- * compile or too many DNS mechanisms are permerror. A loopback client,
- * which libspf2 passes unchecked, is none.
+ * temperror, no limit, and no further queries.
+ *
+ * Results libspf2 leaves INVALID are mapped as RFC 7208 says: a DNS
+ * failure is temperror; a record that does not compile or too many DNS
+ * mechanisms are permerror. A loopback client, which libspf2 passes
+ * unchecked, is none.
  */
 #include "spf.h"
 
