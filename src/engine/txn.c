@@ -135,11 +135,18 @@ static int conn_eval(struct mp_conn *c, struct mp_verdict *v)
 int mp_conn_connect(struct mp_conn *c, const char *ip, const char *name, unsigned port,
 		    struct mp_verdict *v)
 {
-	c->ip = mp_arena_strdup(&c->arena, ip ? ip : "");
+	/* one form for every address, whatever the MTA wrote: "IPv6:2001:db8::9"
+	 * (Postfix's and Sendmail's {client_addr}), "[2001:db8::9]", an
+	 * IPv4-mapped address; everything downstream (rules, SPF, DKIM, the
+	 * log, Authentication-Results) sees the canonical text */
+	char canon[64];
+	c->ip_ok = ip != NULL && mp_ip_parse(ip, strlen(ip), &c->ipbin) == 0;
+	if (c->ip_ok)
+		mp_ip_format(&c->ipbin, canon, sizeof(canon));
+	c->ip = mp_arena_strdup(&c->arena, c->ip_ok ? canon : ip ? ip : "");
 	c->name = mp_arena_strdup(&c->arena, name && *name ? name : "unknown");
 	if (c->ip == NULL || c->name == NULL)
 		return -1;
-	c->ip_ok = ip != NULL && mp_ip_parse(ip, strlen(ip), &c->ipbin) == 0;
 	c->port = port;
 	c->connected = true;
 	return conn_eval(c, v);

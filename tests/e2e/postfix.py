@@ -70,7 +70,8 @@ class Postfix:
             "myhostname = mx.e2e.example",
             "mydomain = e2e.example",
             "inet_interfaces = %s" % listen,
-            "inet_protocols = ipv4",
+            # all: XCLIENT accepts an IPv6 client address only then
+            "inet_protocols = all",
             "mydestination =",
             "mynetworks = 127.0.0.0/8",
             "relay_domains = %s" % ", ".join(relay_domains),

@@ -25,6 +25,7 @@ DNS = [
     ("bank.example", "TXT", '"v=spf1 ip4:198.51.100.0/24 -all"'),
     ("soft.example", "TXT", '"v=spf1 ip4:192.0.2.0/24 ~all"'),
     ("esp.example", "TXT", '"v=spf1 ip4:198.51.100.0/24 -all"'),
+    ("v6.example", "TXT", '"v=spf1 ip6:2001:db8:5::/48 -all"'),
 ]
 RELAY = ["example.com", "example.org", "elsewhere.example"]
 CASES = []
@@ -126,6 +127,26 @@ def null_sender_to_many(tb, pf):
 def spf_fail_at_mail(tb, pf):
     t = send(tb, pf, "alice@sender.example", "bob@example.com", msg("spf fail"), client="192.0.2.99")
     reply(t.reply_to("MAIL FROM"), "550 5.7.23 SPF check failed for sender.example", "MAIL FROM")
+
+
+@case
+def spf_ipv6_pass(tb, pf):
+    # XCLIENT ADDR=IPV6:...: Postfix passes {client_addr} as "IPv6:2001:db8:5::25"
+    t = send(tb, pf, "a@v6.example", "bob@example.com", msg("spf v6 pass", frm="a@v6.example"),
+             client="IPV6:2001:db8:5::25")
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    check(ar_results(m).get("spf") == "pass", "A-R %s" % m.get_all("Authentication-Results"))
+    line = wait_for(lambda: [l for l in tb.milter_log().splitlines()
+                             if "from=<a@v6.example>" in l and "action=" in l], 5)
+    check(line and "client=2001:db8:5::25 " in line[0], "log line %s" % line)
+
+
+@case
+def spf_ipv6_fail_at_mail(tb, pf):
+    t = send(tb, pf, "a@v6.example", "bob@example.com", msg("spf v6 fail", frm="a@v6.example"),
+             client="IPV6:2001:db8:6::1")
+    reply(t.reply_to("MAIL FROM"), "550 5.7.23 SPF check failed for v6.example", "MAIL FROM")
 
 
 @case

@@ -111,6 +111,15 @@ static void test_connect_and_helo(void **state)
 	assert_string_equal(r.res->v.reply.text, "Go away 203.0.113.9");
 	th_run_free(&r);
 
+	/* the client address in one form, whatever the MTA wrote */
+	struct mp_conn *c0 = mp_conn_new(rs, NULL);
+	assert_int_equal(mp_conn_connect(c0, "IPv6:2001:DB8::9", NULL, 25, &v), 0);
+	assert_string_equal(mp_conn_client_ip(c0), "2001:db8::9");
+	assert_int_equal(mp_conn_connect(c0, "[::ffff:203.0.113.7]", NULL, 25, &v), 0);
+	assert_string_equal(mp_conn_client_ip(c0), "203.0.113.7");
+	assert_int_equal(v.outcome, MP_O_REJECT);
+	mp_conn_free(c0);
+
 	/* the connection itself knows at connect */
 	struct mp_conn *c = mp_conn_new(rs, NULL);
 	assert_int_equal(mp_conn_connect(c, "203.0.113.1", NULL, 25, &v), 0);
