@@ -3,14 +3,15 @@
 # publicsuffix is named because libpsl5 only recommends it, and alignment
 # (dkim.aligned, spf.aligned) needs the list. unbound (the server), python3-spf,
 # python3-authres, python3-dkim and python3-nacl (its ed25519) serve the
-# tests; iproute2 gives them `ss`. postfix (its smtp-sink too) and swaks run
-# the end-to-end tests; m4, liblockfile1 and libwrap0 are what the private
+# tests; iproute2 gives them `ss` and `ip`. postfix (its smtp-sink too) and swaks run
+# the end-to-end tests (swaks needs libio-socket-inet6-perl for IPv6); m4,
+# liblockfile1 and libwrap0 are what the private
 # Sendmail needs (its packages conflict with postfix: tests/e2e/sendmail.py
 # downloads and unpacks them instead of installing them).
 MP_PACKAGES="build-essential cmake pkg-config libpcre2-dev libjson-c-dev libpsl-dev
 publicsuffix libmilter-dev libsystemd-dev libcmocka-dev miltertest python3
 libspf2-dev libunbound-dev libopendkim-dev libvectorscan-dev unbound python3-spf python3-authres
-python3-dkim python3-nacl iproute2 postfix swaks m4 liblockfile1 libwrap0"
+python3-dkim python3-nacl iproute2 postfix swaks libio-socket-inet6-perl m4 liblockfile1 libwrap0"
 
 # Debian's sendmail packages, not installed (they conflict with postfix) but
 # kept for tests/e2e/sendmail.py to unpack into a private root.

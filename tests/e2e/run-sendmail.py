@@ -1,17 +1,22 @@
 #!/usr/bin/python3
 """End to end: the same milter-policy behind a real Sendmail 8.17 (Debian's,
 unpacked into a private root: tests/e2e/sendmail.py), with unbound and
-smtp-sink as for Postfix. Sendmail has no XCLIENT, so every client is
-127.0.0.1 (SPF none: a loopback client is not checked).
+smtp-sink as for Postfix. Sendmail has no XCLIENT, so a client is
+127.0.0.1 (SPF none: a loopback client is not checked) - or, for the IPv6
+cases, a documentation address the test gives the loopback interface of a
+network namespace of its own (the whole bed runs in it): Sendmail then
+passes {client_addr} as "IPv6:2001:db8:5::25", as it does for real clients.
 Usage: run-sendmail.py BINARY
 """
 import glob
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from helpers import (AUTHSERV, ar_results, check, delivered, fixture, header_names, msg,  # noqa: E402
                      our_ar, rcpts, reply, run, send)
+from postfix import Transcript  # noqa: E402
 from sendmail import MC, Sendmail  # noqa: E402
 from testbed import HERE, Testbed, wait_for  # noqa: E402
 
@@ -23,8 +28,38 @@ def case(fn):
     return fn
 
 
+V6_CLIENTS = ["2001:db8:5::25", "2001:db8:6::1"]
+
+
 def sm_send(tb, sm, frm, to, data):
     return send(tb, sm, frm, to, data, client=None)
+
+
+def sm_send6(sm, source, frm, to, data):
+    """Over IPv6 to Sendmail on ::1, from source (an address of lo here)."""
+    out = subprocess.run(["swaks", "-6", "--server", "::1", "--port", str(sm.port), "--timeout", "60",
+                          "--local-interface", source, "--from", frm, "--to", to,
+                          "--ehlo", "mail.sender.example", "--data", "-"],
+                         input=data, capture_output=True, timeout=120)
+    return Transcript(out.stdout.decode("utf-8", "replace") + out.stderr.decode("utf-8", "replace"))
+
+
+@case
+def spf_ipv6_pass(tb, sm):
+    t = sm_send6(sm, V6_CLIENTS[0], "a@v6.example", "bob@example.com", msg("v6 pass", frm="a@v6.example"))
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    check(ar_results(m).get("spf") == "pass", "A-R %s" % m.get_all("Authentication-Results"))
+    line = wait_for(lambda: [l for l in tb.milter_log().splitlines()
+                             if "from=<a@v6.example>" in l and "action=" in l], 5)
+    check(line and "client=2001:db8:5::25 " in line[0], "log line %s" % line)
+
+
+@case
+def spf_ipv6_fail_at_mail(tb, sm):
+    t = sm_send6(sm, V6_CLIENTS[1], "a@v6.example", "bob@example.com", msg("v6 fail", frm="a@v6.example"))
+    reply(t.reply_to("MAIL FROM"), "550 5.7.23 <a@v6.example>... SPF check failed for v6.example",
+          "MAIL FROM")
 
 
 @case
@@ -149,11 +184,26 @@ def docs_show_the_tested_settings(tb, sm):
     check(len(lines) == 7 and want in doc, "docs/sendmail.md does not show the milter lines the tests use")
 
 
+def in_own_netns():
+    """Runs this script again in a network namespace of its own, with the
+    loopback interface up and the IPv6 client addresses on it."""
+    if os.environ.get("MP_E2E_NETNS") == "1":
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        for a in V6_CLIENTS:
+            subprocess.run(["ip", "-6", "addr", "add", a + "/128", "dev", "lo", "nodad"], check=True)
+        return None
+    env = dict(os.environ, MP_E2E_NETNS="1")
+    return subprocess.run(["unshare", "--net", "--", sys.executable] + sys.argv, env=env).returncode
+
+
 def main():
+    rc = in_own_netns()
+    if rc is not None:
+        return rc
     tb = Testbed(sys.argv[1], "sendmail")
 
     def mta():
-        tb.start_dns([])
+        tb.start_dns([("v6.example", "TXT", '"v=spf1 ip6:2001:db8:5::/48 -all"')])
         tb.start_milter(os.path.join(HERE, "rules"))
         tb.start_sink()
         return Sendmail(tb)

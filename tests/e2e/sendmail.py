@@ -35,6 +35,7 @@ define(`RELAY_MAILER_ARGS', `TCP $h {sink}')dnl
 FEATURE(`accept_unresolvable_domains')dnl
 FEATURE(`promiscuous_relay')dnl
 DAEMON_OPTIONS(`Port={port}, Addr=127.0.0.1, Name=MTA')dnl
+DAEMON_OPTIONS(`Port={port}, Addr=::1, Family=inet6, Name=MTA6')dnl
 dnl the milter lines of docs/sendmail.md
 define(`confMILTER_MACROS_CONNECT', `j, _, {{daemon_name}}, {{client_addr}}, {{client_name}}, {{client_port}}')dnl
 define(`confMILTER_MACROS_HELO', `{{tls_version}}, {{cipher}}')dnl
