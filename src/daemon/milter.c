@@ -159,6 +159,46 @@ static void log_rules(struct mp_logline *l, const struct mp_result *r)
 	mp_buf_free(&b);
 }
 
+/* id= of every line of a transaction: the daemon's own number until the
+ * MTA's queue id is known, then the queue id; with it, conn= (last on the
+ * line) gives the daemon's number the earlier lines carried (SPEC §6). */
+static void log_ids(struct mp_logline *l, const struct mctx *m)
+{
+	mp_logline_add(l, "id", m->id);
+}
+
+static void log_emit(struct mp_logline *l, const struct mctx *m)
+{
+	if (m->have_qid)
+		mp_logline_addf(l, "conn", "%lu.%lu", m->conn_id, m->txn_no);
+	mp_logline_emit(l, MP_LOG_INFO);
+}
+
+/* A decision at connect or HELO, which has no message: key=value with
+ * action=, stage= and rule= like every decision line. */
+static void log_conn_decision(struct mctx *m, const struct mp_verdict *v, const char *stage,
+			      const char *note)
+{
+	struct mp_logline l;
+	char buf[MP_TEXT_MAX + 64];
+
+	mp_logline_init(&l);
+	mp_logline_add(&l, "id", m->id);
+	mp_logline_add(&l, "client", mp_conn_client_ip(m->conn)[0] ? mp_conn_client_ip(m->conn) : "-");
+	if (strcmp(stage, "helo") == 0)
+		mp_logline_add(&l, "helo", mp_conn_helo_name(m->conn));
+	mp_logline_add(&l, "action", mp_outcome_name(v->outcome));
+	mp_logline_add(&l, "stage", stage);
+	mp_logline_add(&l, "rule", v->rule ? v->rule : "-");
+	if (refusing(v)) {
+		reply_str(&v->reply, buf, sizeof(buf));
+		mp_logline_add(&l, "reply", buf);
+	}
+	if (note != NULL)
+		mp_logline_add(&l, "note", note);
+	mp_logline_emit(&l, MP_LOG_INFO);
+}
+
 /* The one line per message (SPEC §6); action NULL takes the result's. */
 static void log_message(struct mctx *m, const struct mp_result *r, const char *action,
 			const char *stage)
@@ -168,7 +208,7 @@ static void log_message(struct mctx *m, const struct mp_result *r, const char *a
 	char buf[MP_TEXT_MAX + 64];
 
 	mp_logline_init(&l);
-	mp_logline_add(&l, "id", m->id);
+	log_ids(&l, m);
 	mp_logline_add(&l, "client", mp_conn_client_ip(m->conn)[0] ? mp_conn_client_ip(m->conn) : "-");
 	mp_logline_add(&l, "helo", mp_conn_helo_name(m->conn)[0] ? mp_conn_helo_name(m->conn) : "-");
 	mp_logline_addf(&l, "from", "<%s>", mp_txn_from(m->txn));
@@ -212,7 +252,7 @@ static void log_message(struct mctx *m, const struct mp_result *r, const char *a
 	if (r != NULL && r->limit != NULL)
 		mp_logline_add(&l, "limit", r->limit);
 	mp_logline_addf(&l, "ms", "%.1f", elapsed_ms(m));
-	mp_logline_emit(&l, MP_LOG_INFO);
+	log_emit(&l, m);
 }
 
 /* Lines for what a message's rules asked to log, and dry-run entries. */
@@ -221,19 +261,19 @@ static void log_extras(struct mctx *m, const struct mp_result *r)
 	for (size_t i = 0; i < r->n_logs; i++) {
 		struct mp_logline l;
 		mp_logline_init(&l);
-		mp_logline_add(&l, "id", m->id);
+		log_ids(&l, m);
 		mp_logline_add(&l, "log", r->logs[i]);
-		mp_logline_emit(&l, MP_LOG_INFO);
+		log_emit(&l, m);
 	}
 	for (size_t i = 0; i < r->n_would; i++) {
 		struct mp_logline l;
 		mp_logline_init(&l);
-		mp_logline_add(&l, "id", m->id);
+		log_ids(&l, m);
 		mp_logline_add(&l, "rule", r->would[i].rule);
 		mp_logline_add(&l, "dry_run", "yes");
 		mp_logline_add(&l, "would", r->would[i].what);
 		mp_logline_add(&l, "stage", mp_stage_name(r->would[i].stage));
-		mp_logline_emit(&l, MP_LOG_INFO);
+		log_emit(&l, m);
 	}
 }
 
@@ -334,8 +374,7 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		return internal_error(ctx, m, "connect");
 	if (refusing(&v) || v.outcome == MP_O_DISCARD) {
 		m->pending = v;
-		mp_log(MP_LOG_INFO, "id=%s client=%s %s at connect by rule %s, replying at the first command",
-		       m->id, ip[0] ? ip : "-", mp_outcome_name(v.outcome), v.rule ? v.rule : "-");
+		log_conn_decision(m, &v, "connect", "replied at the first command");
 	}
 	return SMFIS_CONTINUE;
 }
@@ -359,10 +398,7 @@ static sfsistat cb_helo(SMFICTX *ctx, char *helohost)
 	if (mp_conn_helo(m->conn, helohost, tls != NULL && *tls != '\0', &v) < 0)
 		return internal_error(ctx, m, "helo");
 	if (refusing(&v)) {
-		char buf[MP_TEXT_MAX + 64];
-		reply_str(&v.reply, buf, sizeof(buf));
-		mp_log(MP_LOG_INFO, "id=%s client=%s helo refused by rule %s: %s", m->id,
-		       mp_conn_client_ip(m->conn), v.rule ? v.rule : "-", buf);
+		log_conn_decision(m, &v, "helo", NULL);
 		return refuse(ctx, &v);
 	}
 	return SMFIS_CONTINUE;
@@ -446,14 +482,14 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 		struct mp_logline l;
 		char buf[MP_TEXT_MAX + 64];
 		mp_logline_init(&l);
-		mp_logline_add(&l, "id", m->id);
+		log_ids(&l, m);
 		mp_logline_add(&l, "rcpt", argv[0]);
 		mp_logline_add(&l, "action", v.split ? "defer-split" : mp_outcome_name(v.outcome));
 		mp_logline_add(&l, "stage", "rcpt");
 		mp_logline_add(&l, "rule", v.rule);
 		reply_str(&v.reply, buf, sizeof(buf));
 		mp_logline_add(&l, "reply", buf);
-		mp_logline_emit(&l, MP_LOG_INFO);
+		log_emit(&l, m);
 		return refuse(ctx, &v);
 	}
 	if (keep_rcpt(m, argv[0]) < 0)

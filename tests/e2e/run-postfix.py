@@ -47,6 +47,10 @@ def reject_at_connect(tb, pf):
     reply(t.reply_to("EHLO", 2), "250", "EHLO after XCLIENT")
     reply(t.reply_to("MAIL FROM"), "554 5.7.1 Client 203.0.113.5 blocked", "MAIL FROM")
     check(t.reply_to("RCPT") is None, "the session went on to RCPT TO")
+    # a decision line like every other (SPEC §6)
+    line = wait_for(lambda: [l for l in tb.milter_log().splitlines() if "client=203.0.113.5 " in l
+                             and "action=reject stage=connect rule=blocked-net " in l], 5)
+    check(line, "no key=value line for the connect refusal")
 
 
 @case
@@ -71,6 +75,17 @@ def reject_one_rcpt_others_delivered(tb, pf):
     reply(t.end_of_data(), "250", "end of data")
     m = delivered(tb)[0]
     check(rcpts(m) == ["bob@example.com"], "delivered to %s" % rcpts(m))
+    # the refused recipient's line and the summary share one id (conn= on
+    # the summary when the queue id came later)
+    log = tb.milter_log().splitlines()
+    refused = [l for l in log if "rcpt=<old@example.com>" in l and "action=reject stage=rcpt" in l]
+    check(len(refused) == 1, "refused recipient lines: %s" % refused)
+    rid = re.search(r"\bid=(\S+)", refused[0]).group(1)
+    summary = wait_for(lambda: [l for l in tb.milter_log().splitlines()
+                                if "rcpt=<bob@example.com>" in l and "subject" not in l
+                                and ("id=%s " % rid in l or l.endswith("conn=%s" % rid))
+                                and "action=accept" in l], 5)
+    check(summary, "no summary line linked to id %s: %s" % (rid, refused[0]))
 
 
 @case

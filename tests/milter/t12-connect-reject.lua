@@ -8,5 +8,7 @@ expect(conn, SMFIR_REPLYCODE, "HELO after a connect refusal")
 mt.macro(conn, SMFIC_MAIL, "i", "T12")
 ok(mt.mailfrom(conn, "<x@sender.example>"), "mailfrom")
 expect(conn, SMFIR_REPLYCODE, "MAIL after a connect refusal")
-log_line("client=203.0.113.9 reject at connect by rule blocked-client")
+-- a decision line like every other: key=value with action=, stage=, rule=
+log_line("client=203.0.113.9 action=reject stage=connect rule=blocked-client reply=",
+	"note=\"replied at the first command\"")
 mt.disconnect(conn)
