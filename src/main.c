@@ -12,11 +12,14 @@
 #include "rules/dump.h"
 #include "rules/ruleset.h"
 #include "util/diag.h"
+#include "util/ip.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define EXIT_ERRORS 1
@@ -30,17 +33,65 @@ static const char usage_text[] =
 	"                                    replay one message through the rules\n"
 	"  test --case FILE...               run test-case files\n"
 	"  reload                            make the running daemon reload\n"
-	"  version\n"
-	"ENVELOPE: --client-ip IP --client-name NAME --client-port N --helo NAME --tls\n"
-	"          --from ADDR --rcpt ADDR... --auth USER --queue-id ID\n"
-	"          --spf RESULT --spf-helo RESULT --dkim RESULT[:DOMAIN,...] --dns-zone FILE\n";
+	"  version                           print the version (also --version)\n"
+	"  help [COMMAND]                    this text, or one command's (also --help)\n";
+
+/* One help text per command. */
+static const struct {
+	const char *cmd, *text;
+} helps[] = {
+	{ "run", "usage: milter-policy [-c FILE] [--rules DIR] run [-f]\n"
+		 "Starts the daemon: binds the socket, drops privileges, serves the MTA.\n"
+		 "  -f   stay in the foreground (for systemd and tests)\n" },
+	{ "check", "usage: milter-policy [-c FILE] [--rules DIR] check [--dump] [DIR]\n"
+		   "Checks the configuration and every rule and list file (DIR: the rules\n"
+		   "directory, instead of rules_dir). Errors are FILE:LINE:COL; exit 1 on any.\n"
+		   "  --dump   print every policy with the stage each rule decides at\n" },
+	{ "test", "usage: milter-policy [-c FILE] [--rules DIR] test [ENVELOPE] [--json] [MESSAGE | -]\n"
+		  "       milter-policy [-c FILE] [--rules DIR] test --case FILE...\n"
+		  "Replays one message (a file, - for stdin; without one, a message piped on\n"
+		  "stdin or an empty one) through the rules, or runs test-case files.\n"
+		  "ENVELOPE: --client-ip IP --client-name NAME --client-port N --helo NAME --tls\n"
+		  "          --from ADDR --rcpt ADDR... --auth USER --queue-id ID\n"
+		  "          --spf RESULT --spf-helo RESULT --dkim RESULT[:DOMAIN,...] --dns-zone FILE\n"
+		  "  --json   the result as JSON\n"
+		  "  --rules DIR   the rules, also over a case file's rules:\n" },
+	{ "reload", "usage: milter-policy [-c FILE] reload\n"
+		    "Makes the running daemon (its pidfile) reload its configuration and rules.\n" },
+	{ "version", "usage: milter-policy version\n" },
+	{ "help", "usage: milter-policy help [COMMAND]\n" },
+};
+
+static const char *help_of(const char *cmd)
+{
+	for (size_t i = 0; cmd != NULL && i < sizeof(helps) / sizeof(helps[0]); i++) {
+		if (strcmp(helps[i].cmd, cmd) == 0)
+			return helps[i].text;
+	}
+	return NULL;
+}
+
+/* A usage error: the culprit named, then the command's help (or the
+ * general one). */
+static int usage_for(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_for(const char *cmd, const char *fmt, ...)
+{
+	if (fmt != NULL) {
+		va_list ap;
+		fputs("milter-policy: ", stderr);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+	const char *h = help_of(cmd);
+	fputs(h ? h : usage_text, stderr);
+	return EXIT_USAGE;
+}
 
 static int usage(const char *why)
 {
-	if (why != NULL)
-		fprintf(stderr, "milter-policy: %s\n", why);
-	fputs(usage_text, stderr);
-	return EXIT_USAGE;
+	return why ? usage_for(NULL, "%s", why) : usage_for(NULL, NULL);
 }
 
 struct opts {
@@ -70,11 +121,16 @@ static int parse_global(int argc, char **argv, struct opts *o)
 				o->conf_path = argv[++i];
 		} else if (o->cmd == NULL && a[0] != '-') {
 			o->cmd = a;
-		} else if (o->cmd == NULL && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) {
-			fputs(usage_text, stdout);
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			/* before a command: the general help; after one: its own */
+			const char *h = help_of(o->cmd);
+			fputs(h ? h : usage_text, stdout);
+			exit(0);
+		} else if (o->cmd == NULL && strcmp(a, "--version") == 0) {
+			printf("milter-policy %s\n", MP_VERSION);
 			exit(0);
 		} else if (o->cmd == NULL) {
-			fprintf(stderr, "milter-policy: unknown option %s\n", a);
+			fprintf(stderr, "milter-policy: unknown option '%s'\n", a);
 			return -1;
 		} else {
 			o->args[o->n_args++] = argv[i];
@@ -120,11 +176,12 @@ static int cmd_check(struct opts *o)
 		if (strcmp(o->args[i], "--dump") == 0)
 			dump = true;
 		else if (o->args[i][0] == '-')
-			return usage("check: unknown option");
+			return usage_for("check", "check: unknown option '%s'", o->args[i]);
 		else if (dir == NULL)
 			dir = o->args[i];
 		else
-			return usage("check: more than one directory");
+			return usage_for("check", "check: more than one directory ('%s' and '%s')",
+					 dir, o->args[i]);
 	}
 	if (dir != NULL)
 		o->rules = dir;
@@ -189,6 +246,32 @@ static struct mp_checker *test_checker(const struct mp_conf *c, const char *zone
 	return ck;
 }
 
+/* Whether a is an option of test that takes a value. */
+static bool test_option(const char *a)
+{
+	static const char *const with_value[] = {
+		"--client-ip", "--client-name", "--client-port", "--helo", "--from", "--rcpt", "--auth",
+		"--queue-id", "--spf", "--spf-helo", "--dkim", "--dns-zone",
+	};
+
+	for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]); i++) {
+		if (strcmp(a, with_value[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Whether stdin holds a message to read: a pipe or a non-empty file (not
+ * a terminal, not /dev/null). */
+static bool stdin_has_message(void)
+{
+	struct stat st;
+
+	if (isatty(0) || fstat(0, &st) < 0)
+		return false;
+	return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || (S_ISREG(st.st_mode) && st.st_size > 0);
+}
+
 static int cmd_test(struct opts *o)
 {
 	struct mp_replay_env env;
@@ -224,20 +307,35 @@ static int cmd_test(struct opts *o)
 			takes = false;
 		} else if (a[0] != '-' || strcmp(a, "-") == 0) {
 			if (message != NULL) {
-				rc = usage("test: more than one message");
+				rc = usage_for("test", "test: more than one message ('%s' and '%s')", message,
+					       a);
 				goto out;
 			}
 			message = a;
 			takes = false;
+		} else if (!test_option(a)) {
+			rc = usage_for("test", "test: unknown option '%s'", a);
+			goto out;
 		} else if (v == NULL) {
-			rc = usage("test: option needs a value");
+			rc = usage_for("test", "test: %s needs a value", a);
 			goto out;
 		} else if (strcmp(a, "--client-ip") == 0) {
+			struct mp_ip ip;
+			if (mp_ip_parse(v, strlen(v), &ip) < 0) {
+				rc = usage_for("test", "test: --client-ip: '%s' is not an IP address", v);
+				goto out;
+			}
 			env.client_ip = v;
 		} else if (strcmp(a, "--client-name") == 0) {
 			env.client_name = v;
 		} else if (strcmp(a, "--client-port") == 0) {
-			env.client_port = (unsigned)strtoul(v, NULL, 10);
+			char *end;
+			unsigned long port = strtoul(v, &end, 10);
+			if (*v < '0' || *v > '9' || *end != '\0' || port > 65535) {
+				rc = usage_for("test", "test: --client-port: '%s' is not a port (0 to 65535)", v);
+				goto out;
+			}
+			env.client_port = (unsigned)port;
 		} else if (strcmp(a, "--helo") == 0) {
 			env.helo = v;
 		} else if (strcmp(a, "--from") == 0) {
@@ -256,15 +354,12 @@ static int cmd_test(struct opts *o)
 				goto out;
 		} else if (strcmp(a, "--dkim") == 0) {
 			if (mp_injected_set_dkim(&inj, v) < 0) {
-				rc = usage("--dkim: expected RESULT or RESULT:domain[,domain]");
+				rc = usage_for("test", "test: --dkim: expected RESULT or RESULT:domain[,domain], "
+					       "not '%s'", v);
 				goto out;
 			}
 		} else if (strcmp(a, "--dns-zone") == 0) {
 			zone = v;
-		} else {
-			fprintf(stderr, "milter-policy: test: unknown option %s\n", a);
-			rc = usage(NULL);
-			goto out;
 		}
 		if (takes)
 			i++;
@@ -278,7 +373,12 @@ static int cmd_test(struct opts *o)
 	}
 	if (cases) {
 		if (n_cases == 0) {
-			rc = usage("test --case: no case files");
+			rc = usage_for("test", "test --case: no case files");
+			goto out;
+		}
+		if (json || message != NULL) {
+			rc = usage_for("test", "test --case: %s does not go with case files",
+				       json ? "--json" : "a message");
 			goto out;
 		}
 		int failed = mp_cases_run(c, o->rules, case_files, n_cases, stdout);
@@ -296,6 +396,11 @@ static int cmd_test(struct opts *o)
 		goto out;
 	}
 	struct mp_message msg;
+	if (message == NULL && stdin_has_message())
+		message = "-";
+	else if (message == NULL)
+		fprintf(stderr, "milter-policy: test: no message given (a file, or - for stdin): "
+				"replaying an empty one\n");
 	if (message != NULL && mp_message_load(message, &msg) < 0) {
 		fprintf(stderr, "milter-policy: %s: %s\n", message, strerror(errno));
 		rc = EXIT_ERRORS;
@@ -334,7 +439,7 @@ static int cmd_run(const struct opts *o)
 		if (strcmp(o->args[i], "-f") == 0)
 			foreground = true;
 		else
-			return usage("run: unknown argument");
+			return usage_for("run", "run: unknown argument '%s'", o->args[i]);
 	}
 	return mp_daemon_run(o->conf_path, o->rules, foreground);
 }
@@ -353,6 +458,11 @@ int main(int argc, char **argv)
 		rc = usage(NULL);
 	else if (strcmp(o.cmd, "version") == 0)
 		rc = (printf("milter-policy %s\n", MP_VERSION), 0);
+	else if (strcmp(o.cmd, "help") == 0 && o.n_args <= 1) {
+		const char *h = o.n_args ? help_of(o.args[0]) : usage_text;
+		rc = h ? (fputs(h, stdout), 0)
+		       : usage_for(NULL, "help: unknown command '%s'", o.args[0]);
+	}
 	else if (strcmp(o.cmd, "check") == 0)
 		rc = cmd_check(&o);
 	else if (strcmp(o.cmd, "test") == 0)
@@ -360,9 +470,10 @@ int main(int argc, char **argv)
 	else if (strcmp(o.cmd, "run") == 0)
 		rc = cmd_run(&o);
 	else if (strcmp(o.cmd, "reload") == 0)
-		rc = o.n_args ? usage("reload takes no arguments") : mp_daemon_signal_reload(o.conf_path);
+		rc = o.n_args ? usage_for("reload", "reload takes no arguments ('%s')", o.args[0])
+			      : mp_daemon_signal_reload(o.conf_path);
 	else
-		rc = usage("unknown command");
+		rc = usage_for(NULL, "unknown command '%s'", o.cmd);
 	free(o.args);
 	return rc;
 }

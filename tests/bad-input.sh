@@ -104,8 +104,8 @@ for i in range(50000): w("2001:db8:%x::/48\n" % i)
 printf 'list big file "big.txt"\nlist nets file "nets.txt"\nrule "a" { when helo in big reject 550 5.7.1 "listed" }\nrule "b" { when client.ip in nets tempfail }\n' > "$d/global.rules"
 grep -v example "$d/big.txt" > "$d/nets.txt"
 run huge-list-check 0 "2 lists" "$bin" check "$d"
-run huge-list-match 0 '"action": "reject"' "$bin" -c "$tmp/mp.conf" --rules "$d" test --json --helo host499999.example --client-ip 198.51.100.1 --from a@b.example --rcpt c@d.example
-run huge-list-cidr 0 '"action": "tempfail"' "$bin" -c "$tmp/mp.conf" --rules "$d" test --json --client-ip 2001:db8:c34f::1 --from a@b.example --rcpt c@d.example
+run huge-list-match 0 '"action": "reject"' "$bin" -c "$tmp/mp.conf" --rules "$d" test --json --helo host499999.example --client-ip 198.51.100.1 --from a@b.example --rcpt c@d.example < /dev/null
+run huge-list-cidr 0 '"action": "tempfail"' "$bin" -c "$tmp/mp.conf" --rules "$d" test --json --client-ip 2001:db8:c34f::1 --from a@b.example --rcpt c@d.example < /dev/null
 
 d=$(rules many-rules)
 $py -c 'print("\n".join("rule \"r%d\" { when header \"X-H%d\" ~ /v%d$/ score 1 }" % (i, i % 50, i) for i in range(10000)))' > "$d/global.rules"

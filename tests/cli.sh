@@ -66,10 +66,35 @@ MZ
 MSG
 
 expect version 0 "^milter-policy [0-9]" "$bin" version
+expect version-option 0 "^milter-policy [0-9]" "$bin" --version
 expect no-command 2 "usage:" "$bin"
-expect unknown-command 2 "unknown command" "$bin" frobnicate
-expect bad-option 2 "unknown option" "$bin" $R test --frobnicate x
-expect missing-value 2 "usage:" "$bin" $R test --from
+# usage errors name the culprit, then show that command's help
+expect unknown-command 2 "unknown command 'frobnicate'" "$bin" frobnicate
+expect bad-option 2 "test: unknown option '--frobnicate'" "$bin" $R test --frobnicate x
+expect bad-check-option 2 "check: unknown option '--bogus'" "$bin" check --bogus
+expect missing-value 2 "test: --from needs a value" "$bin" $R test --from
+expect missing-value-help 2 "^usage: milter-policy .* test \[ENVELOPE\]" "$bin" $R test --client-ip
+expect bad-client-ip 2 "test: --client-ip: '999.1.1.1' is not an IP address" "$bin" $R test --client-ip 999.1.1.1 --rcpt a@b.example
+expect bad-client-port 2 "test: --client-port: 'x25' is not a port" "$bin" $R test --client-port x25 --rcpt a@b.example
+expect run-bad-arg-named 2 "run: unknown argument '--frobnicate'" "$bin" run --frobnicate
+expect case-with-json 2 "test --case: --json does not go with case files" "$bin" test --json --case "$top/tests/cases/examples/clean.case"
+# help: one text per command, on stdout
+expect help 0 "^  help \[COMMAND\]" "$bin" help
+expect help-option 0 "^usage: milter-policy \[-c FILE\]" "$bin" --help
+expect help-check 0 "^usage: milter-policy .*check \[--dump\] \[DIR\]" "$bin" help check
+expect help-test-option 0 "milter-policy .*test --case FILE" "$bin" test --help
+expect help-unknown 2 "help: unknown command 'nope'" "$bin" help nope
+# no message argument: a message piped on stdin is read ...
+out=$(printf 'From: a@b.example\nSubject: piped in\n\nhi\n' |
+	"$bin" $R test --json --client-ip 203.0.113.9 --rcpt bob@example.com 2>&1)
+n=$((n + 1))
+if ! printf '%s\n' "$out" | grep -q '"subject": "piped in"'; then
+	echo "FAIL stdin-message: the piped message was not read; output:"
+	printf '%s\n' "$out" | head -20 | sed 's/^/  /'
+	failed=$((failed + 1))
+fi
+# ... and without one, the empty message is said, never silent
+expect no-message-said 0 "no message given" "$bin" $R test --rcpt bob@example.com < /dev/null
 expect bad-spf 2 "expected pass, fail" "$bin" $R test --spf maybe "$tmp/clean.eml"
 expect check-examples 0 "OK" "$bin" -c "$tmp/cli.conf" check "$top/rules"
 expect check-rules-option 0 "OK" "$bin" --rules "$top/rules" check

@@ -171,7 +171,7 @@ def main():
             out = subprocess.run(
                 [binary, "--rules", rules, "test", "--json", "--dns-zone", zone,
                  "--client-ip", ip, "--helo", helo, "--from", sender, "--rcpt", "x@rcpt.example"],
-                capture_output=True, text=True, check=False)
+                stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
             if out.returncode == 0:
                 res = json.loads(out.stdout)
                 got = res["spf"]

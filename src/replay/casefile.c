@@ -451,8 +451,9 @@ static void run_case(const char *path, const struct mp_conf *conf, const char *r
 		mp_checker_set_dns(c.env.checker, dns);
 		mp_dns_unref(dns);
 	}
-	char *dir = c.rules ? mp_path_join(c.dir, c.rules)
-			    : strdup(rules_override ? rules_override : conf->rules_dir);
+	/* --rules on the command line beats the case's rules: */
+	char *dir = rules_override ? strdup(rules_override)
+		    : c.rules ? mp_path_join(c.dir, c.rules) : strdup(conf->rules_dir);
 	struct mp_ruleset *rs = dir ? get_ruleset(cache, conf, dir, &c, b) : NULL;
 	free(dir);
 	if (rs == NULL) {
