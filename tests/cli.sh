@@ -93,6 +93,16 @@ if ! printf '%s\n' "$out" | grep -q '"subject": "piped in"'; then
 	printf '%s\n' "$out" | head -20 | sed 's/^/  /'
 	failed=$((failed + 1))
 fi
+# the docs/test-cases.md example works from the layout it recommends
+mkdir -p "$tmp/layout/rules.d/tests"
+cp -r "$top/rules/." "$tmp/layout/rules.d/"
+$py -c '
+import sys
+s = open(sys.argv[1]).read()
+start = s.index("# SPF fail is refused")
+sys.stdout.write(s[start:s.index("body\n```", start) + 5])
+' "$top/docs/test-cases.md" > "$tmp/layout/rules.d/tests/spf.case"
+expect docs-case-example 0 "1 passed, 0 failed" "$bin" test --case "$tmp/layout/rules.d/tests/spf.case"
 # ... and without one, the empty message is said, never silent
 expect no-message-said 0 "no message given" "$bin" $R test --rcpt bob@example.com < /dev/null
 expect bad-spf 2 "expected pass, fail" "$bin" $R test --spf maybe "$tmp/clean.eml"
