@@ -471,7 +471,7 @@ int main(int argc, char **argv)
 		rc = cmd_run(&o);
 	else if (strcmp(o.cmd, "reload") == 0)
 		rc = o.n_args ? usage_for("reload", "reload takes no arguments ('%s')", o.args[0])
-			      : mp_daemon_signal_reload(o.conf_path);
+			      : mp_daemon_signal_reload(o.conf_path, o.rules);
 	else
 		rc = usage_for(NULL, "unknown command '%s'", o.cmd);
 	free(o.args);

@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <libmilter/mfapi.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -50,6 +51,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 static struct {
@@ -66,7 +68,24 @@ static struct {
 	struct mp_checker *checker;   /* SPF/DKIM over the resolver in force */
 	char *dns_key;                /* the DNS settings the resolver was made with */
 	pthread_t thread;
-} D = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	int status_fd;                /* PIDFILE.reload, opened as root at start, or -1 */
+	char *status_path;
+} D = { .lock = PTHREAD_MUTEX_INITIALIZER, .status_fd = -1 };
+
+/* The reload verdict file `milter-policy reload` waits on: one line,
+ * "ATTEMPT done|failed ERRORS". Written through a descriptor opened at
+ * start, so the unprivileged daemon can update it whatever the directory's
+ * owner. */
+static void write_status(const char *verdict, size_t errors)
+{
+	char line[64];
+	int n = snprintf(line, sizeof(line), "%lu %s %zu\n", D.reloads + D.failures, verdict, errors);
+
+	if (D.status_fd < 0)
+		return;
+	if (ftruncate(D.status_fd, 0) < 0 || pwrite(D.status_fd, line, (size_t)n, 0) != n)
+		mp_log(MP_LOG_WARN, "cannot write %s: %s", D.status_path, strerror(errno));
+}
 
 struct mp_ruleset *mp_daemon_ruleset(void)
 {
@@ -190,6 +209,7 @@ static void reload(const char *why)
 		       "reload (%s) failed with %zu errors (failure #%lu); the rules in force stay",
 		       why, mp_diags_count(&d), D.failures);
 		log_diags(&d);
+		write_status("failed", mp_diags_count(&d));
 		mp_diags_free(&d);
 		mp_conf_free(conf);
 		mp_stamps_free(D.failed);
@@ -214,6 +234,7 @@ static void reload(const char *why)
 	mp_log(MP_LOG_INFO, "reload (%s) done: rules=%zu lists=%zu policies=%zu reloads=%lu failures=%lu",
 	       why, mp_ruleset_n_rules(rs), mp_ruleset_n_lists(rs), mp_ruleset_n_policies(rs),
 	       D.reloads, D.failures);
+	write_status("done", 0);
 	sd_notify(0, "READY=1");
 }
 
@@ -222,6 +243,27 @@ static bool files_changed(void)
 	if (D.failed != NULL)
 		return mp_stamps_changed(D.failed);
 	return mp_ruleset_changed(D.rs);
+}
+
+/* After a change is seen: waits a quiet second (or the check interval,
+ * when shorter) and says whether the files stayed as they were - an editor
+ * or a copy still writing a file must never have half of it loaded (a
+ * truncated file can be valid rules, just fewer of them). A SIGUSR1 during
+ * the wait ends it: returns SIGUSR1 (reload for the signal), else 1
+ * settled, 0 still changing. */
+static int files_settled(unsigned interval_ms, const sigset_t *set)
+{
+	const struct mp_stamps *ref = D.failed ? D.failed : mp_ruleset_stamps(D.rs);
+	struct mp_stamps *now = ref ? mp_stamps_now(ref) : NULL;
+	unsigned quiet = interval_ms < 1000 ? interval_ms : 1000;
+
+	if (now == NULL)
+		return 1; /* nothing to compare with: as before */
+	struct timespec ts = { quiet / 1000, (long)(quiet % 1000) * 1000000L };
+	int sig = sigtimedwait(set, NULL, &ts);
+	int rc = sig == SIGUSR1 ? SIGUSR1 : !mp_stamps_changed(now);
+	mp_stamps_free(now);
+	return rc;
 }
 
 /* Waits for SIGUSR1, and polls for changed files between signals. */
@@ -242,10 +284,17 @@ static void *reload_thread(void *arg)
 		}
 		if (atomic_load(&D.stopping))
 			break;
-		if (sig == SIGUSR1)
+		if (sig == SIGUSR1) {
 			reload("signal");
-		else if (sig < 0 && errno == EAGAIN && files_changed())
-			reload("files changed");
+		} else if (sig < 0 && errno == EAGAIN && files_changed()) {
+			int settled = files_settled(ms, &set);
+			if (atomic_load(&D.stopping))
+				break;
+			if (settled == SIGUSR1)
+				reload("signal");
+			else if (settled)
+				reload("files changed");
+		}
 	}
 	return NULL;
 }
@@ -610,8 +659,18 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 		}
 	}
 	set_logging(D.conf);
-	if (write_pidfile(D.conf->pidfile, uid, gid, err, sizeof(err)) < 0 ||
-	    drop_privileges(uid, gid, err, sizeof(err)) < 0) {
+	if (write_pidfile(D.conf->pidfile, uid, gid, err, sizeof(err)) < 0) {
+		report(fd, MP_EX_CONFIG, err);
+		return MP_EX_CONFIG;
+	}
+	if (asprintf(&D.status_path, "%s.reload", D.conf->pidfile) > 0) {
+		D.status_fd = open(D.status_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+				   0644);
+		if (D.status_fd >= 0 && geteuid() == 0 && fchown(D.status_fd, uid, gid) < 0)
+			mp_log(MP_LOG_WARN, "cannot chown %s: %s", D.status_path, strerror(errno));
+		write_status("started", 0);
+	}
+	if (drop_privileges(uid, gid, err, sizeof(err)) < 0) {
 		report(fd, MP_EX_CONFIG, err);
 		return MP_EX_CONFIG;
 	}
@@ -647,6 +706,11 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 	pthread_join(D.thread, NULL);
 	if (unlink(D.conf->pidfile) < 0 && errno != ENOENT)
 		mp_log(MP_LOG_WARN, "cannot remove %s: %s", D.conf->pidfile, strerror(errno));
+	if (D.status_fd >= 0) {
+		close(D.status_fd);
+		unlink(D.status_path);
+	}
+	free(D.status_path);
 	const char *path = unix_path(D.conf->socket);
 	if (path != NULL)
 		unlink(path);
@@ -659,17 +723,49 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 	return rc == MI_SUCCESS ? 0 : MP_EX_OSERR;
 }
 
-int mp_daemon_signal_reload(const char *conf_path)
+/* The attempt number in a reload status file, or -1. */
+static long read_status(const char *path, char *verdict, size_t vlen, unsigned long *errors)
+{
+	char buf[64], word[16];
+	long gen;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if (sscanf(buf, "%ld %15s %lu", &gen, word, errors) != 3)
+		return -1;
+	snprintf(verdict, vlen, "%s", word);
+	return gen;
+}
+
+int mp_daemon_signal_reload(const char *conf_path, const char *rules)
 {
 	struct mp_diags d;
 
 	mp_diags_init(&d);
-	struct mp_conf *c = mp_conf_open(conf_path, MP_DEFAULT_CONF, NULL, &d);
+	struct mp_conf *c = mp_conf_open(conf_path, MP_DEFAULT_CONF, rules, &d);
 	if (c == NULL) {
 		print_diags(&d);
 		mp_diags_free(&d);
+		fprintf(stderr, "milter-policy: reload: the configuration has errors; not signalled\n");
 		return 1;
 	}
+	/* what the daemon would load: refused here, the daemon is not asked */
+	struct mp_ruleset *candidate = mp_ruleset_load(c, &d);
+	if (candidate == NULL) {
+		print_diags(&d);
+		mp_diags_free(&d);
+		fprintf(stderr, "milter-policy: reload: the rules have errors; not signalled, the "
+				"rules in force stay\n");
+		mp_conf_free(c);
+		return 1;
+	}
+	mp_ruleset_unref(candidate);
 	mp_diags_free(&d);
 	pid_t pid = read_pidfile(c->pidfile);
 	if (pid <= 0 || !is_milter_policy(pid)) {
@@ -677,13 +773,37 @@ int mp_daemon_signal_reload(const char *conf_path)
 		mp_conf_free(c);
 		return 1;
 	}
+	char status[PATH_MAX], verdict[16];
+	unsigned long errors = 0;
+	snprintf(status, sizeof(status), "%s.reload", c->pidfile);
+	long before = read_status(status, verdict, sizeof(verdict), &errors);
 	if (kill(pid, SIGUSR1) < 0) {
 		fprintf(stderr, "milter-policy: reload: pid %ld (%s): %s\n", (long)pid, c->pidfile,
 			strerror(errno));
 		mp_conf_free(c);
 		return 1;
 	}
-	printf("milter-policy: asked pid %ld to reload\n", (long)pid);
 	mp_conf_free(c);
-	return 0;
+	if (before < 0) {
+		/* a daemon that keeps no status file (an older one) */
+		printf("milter-policy: asked pid %ld to reload (no verdict: see its log)\n", (long)pid);
+		return 0;
+	}
+	/* the daemon's own verdict, within 60 s (a large rule set takes a while) */
+	for (int i = 0; i < 600; i++) {
+		long now = read_status(status, verdict, sizeof(verdict), &errors);
+		if (now > before && strcmp(verdict, "done") == 0) {
+			printf("milter-policy: pid %ld reloaded\n", (long)pid);
+			return 0;
+		}
+		if (now > before) {
+			fprintf(stderr, "milter-policy: pid %ld: reload failed with %lu errors (see its log); "
+					"the rules in force stay\n", (long)pid, errors);
+			return 1;
+		}
+		struct timespec ts = { 0, 100 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	fprintf(stderr, "milter-policy: asked pid %ld to reload; no verdict within 60 s\n", (long)pid);
+	return 1;
 }

@@ -27,8 +27,10 @@ unsigned long mp_daemon_next_conn_id(void);
 /* `run`: returns the process exit code. conf_path NULL: built-in defaults
  * (or the default file when it exists). */
 int mp_daemon_run(const char *conf_path, const char *rules_override, bool foreground);
-/* `reload`: signals the daemon named by the pidfile. Exit code. */
-int mp_daemon_signal_reload(const char *conf_path);
+/* `reload`: loads the configuration and rules itself first (errors:
+ * printed, exit 1, no signal), then signals the daemon named by the
+ * pidfile and waits for its verdict in PIDFILE.reload. Exit code. */
+int mp_daemon_signal_reload(const char *conf_path, const char *rules);
 
 /* milter.c */
 struct smfiDesc *mp_milter_desc(void);

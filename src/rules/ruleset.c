@@ -818,6 +818,11 @@ size_t mp_ruleset_n_lists(const struct mp_ruleset *rs)
 	return rs->n_named_lists;
 }
 
+const struct mp_stamps *mp_ruleset_stamps(const struct mp_ruleset *rs)
+{
+	return rs->stamps;
+}
+
 bool mp_ruleset_changed(const struct mp_ruleset *rs)
 {
 	return rs->stamps == NULL || mp_stamps_changed(rs->stamps);

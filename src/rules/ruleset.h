@@ -78,5 +78,7 @@ size_t mp_ruleset_n_lists(const struct mp_ruleset *rs);
 /* True when the configuration, a rule file, a list file or the set of rule
  * files changed on disk since the set was loaded. */
 bool mp_ruleset_changed(const struct mp_ruleset *rs);
+/* What the set was loaded from (NULL when not recorded). */
+const struct mp_stamps *mp_ruleset_stamps(const struct mp_ruleset *rs);
 
 #endif

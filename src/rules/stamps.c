@@ -155,6 +155,18 @@ void mp_stamps_scan_dir(struct mp_stamps *s)
 	s->scanned = mp_stamps_list_rules(s->dir, &s->top, &s->n_top) == 0;
 }
 
+struct mp_stamps *mp_stamps_now(const struct mp_stamps *s)
+{
+	struct mp_stamps *now = mp_stamps_new(s->dir);
+
+	if (now == NULL)
+		return NULL;
+	for (size_t i = 0; i < s->n; i++)
+		mp_stamps_add(now, s->v[i].path);
+	mp_stamps_scan_dir(now);
+	return now;
+}
+
 bool mp_stamps_changed(const struct mp_stamps *s)
 {
 	char **names;

@@ -22,6 +22,9 @@ void mp_stamps_add(struct mp_stamps *s, const char *path);
 /* Records the current *.rules names of the rules directory. */
 void mp_stamps_scan_dir(struct mp_stamps *s);
 bool mp_stamps_changed(const struct mp_stamps *s);
+/* The same files as s, stamped as they are now (NULL: no memory): for
+ * telling whether files are still being written. */
+struct mp_stamps *mp_stamps_now(const struct mp_stamps *s);
 /* Sorted names of the *.rules files at the top of dir. 0, or -1 (errno). */
 int mp_stamps_list_rules(const char *dir, char ***names_r, size_t *n_r);
 void mp_stamps_free_names(char **names, size_t n);

@@ -5,7 +5,9 @@ local conn = session("198.51.100.7")
 start_mail(conn, "<x@reload.example>", "T21a")
 rcpt(conn, "<bob@example.com>")
 sh("sed -i 's/\"X-Reload\" \"v1\"/\"X-Reload\" \"v2\"/' " .. rules .. "/global.rules")
-sh(bin .. " -c " .. conf .. " reload > /dev/null")
+-- `reload` waits for the daemon's verdict
+local out = io.popen(bin .. " -c " .. conf .. " reload 2>&1; echo rc=$?"):read("*a")
+if not out:find("reloaded", 1, true) or not out:find("rc=0", 1, true) then fail("reload: " .. out) end
 log_line("reload (signal) done")
 headers(conn, { "From", "x@reload.example" })
 body_eom(conn, "x\r\n", SMFIR_CONTINUE)

@@ -4,7 +4,16 @@ dofile(lib)
 local f = io.open(rules .. "/global.rules", "a")
 f:write('rule "broken" {\n    when nosuch.field == "x"\n    accept\n}\n')
 f:close()
-sh(bin .. " -c " .. conf .. " reload > /dev/null")
+-- `reload` checks the candidate itself: errors with FILE:LINE:COL, exit 1,
+-- and the daemon is not signalled
+local out = io.popen(bin .. " -c " .. conf .. " reload 2>&1; echo rc=$?"):read("*a")
+if not out:find("global.rules:106:10: unknown field 'nosuch.field'", 1, true) or
+   not out:find("not signalled", 1, true) or not out:find("rc=1", 1, true) then
+	fail("reload of broken rules: " .. out)
+end
+-- the daemon itself, signalled anyway (or finding the change), keeps the rules
+local pidfile = conf:gsub("%.conf$", ".pid")
+sh("kill -USR1 $(cat " .. pidfile .. ")")
 log_line("reload (signal) failed with 1 errors")
 log_line("global.rules:", ":10: unknown field 'nosuch.field'")
 local conn = session("198.51.100.7")
