@@ -11,10 +11,15 @@
 #include "replay/replay.h"
 #include "rules/dump.h"
 #include "rules/ruleset.h"
+#include "rules/program.h"
 #include "util/diag.h"
+#include "util/file.h"
 #include "util/ip.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +172,104 @@ static struct mp_ruleset *load_rules(const struct mp_conf *c)
 	return rs;
 }
 
+/* Warnings about rules that can never decide: those after a rule without
+ * a condition and with a terminal action in the same policy (it decides
+ * first, always). Returns how many. */
+static size_t dead_rules(const struct mp_policy *p, size_t from)
+{
+	size_t n = 0;
+	const struct mp_rule *always = NULL;
+
+	for (size_t i = from; i < p->n_rules; i++) {
+		const struct mp_rule *r = p->rules[i];
+		if (always != NULL) {
+			fprintf(stderr, "%s:%d:%d: warning: rule '%s' can never decide: rule '%s' "
+					"(%s:%d) before it always does\n", r->file, r->line, r->col, r->name,
+				always->name, always->file, always->line);
+			n++;
+		} else if (r->when == NULL && r->terminal >= 0 && !r->dry_run) {
+			always = r;
+		}
+	}
+	return n;
+}
+
+/* Files at the top of the rules directory that nothing reads (a typo such
+ * as corp.example.rule). Returns how many. */
+static size_t ignored_files(const struct mp_ruleset *rs)
+{
+	const char *dir = mp_ruleset_dir(rs);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+		if (de->d_name[0] == '.' || (l > 6 && strcmp(de->d_name + l - 6, ".rules") == 0))
+			continue;
+		char *path = mp_path_join(dir, de->d_name);
+		struct stat st;
+		if (path != NULL && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    !mp_ruleset_read_file(rs, path)) {
+			fprintf(stderr, "%s: warning: ignored: not a *.rules file, and nothing includes "
+					"it or lists from it\n", path);
+			n++;
+		}
+		free(path);
+	}
+	closedir(d);
+	return n;
+}
+
+/* What `run` would refuse, said by `check` (errors with a configuration
+ * file, warnings on the built-in defaults). Returns the number of
+ * errors. */
+static size_t run_refusals(const struct mp_conf *c)
+{
+	bool errors = c->path != NULL;
+	const char *kind = errors ? "error" : "warning";
+	size_t n = 0;
+	char problem[512];
+
+	for (int i = 0; i < 4; i++) {
+		problem[0] = '\0';
+		if (i == 0 && strcmp(c->user, "root") != 0 && getpwnam(c->user) == NULL)
+			snprintf(problem, sizeof(problem), "user '%s' does not exist (user)", c->user);
+		else if (i == 1 && getgrnam(c->group) == NULL)
+			snprintf(problem, sizeof(problem), "group '%s' does not exist (group)", c->group);
+		else if (i >= 2) {
+			/* the daemon creates the last directory of the socket and
+			 * the pidfile itself, not more */
+			const char *path = i == 2 ? (strncmp(c->socket, "unix:", 5) == 0 ? c->socket + 5
+						     : strncmp(c->socket, "local:", 6) == 0 ? c->socket + 6
+						     : NULL) : c->pidfile;
+			char *dir = path ? strdup(path) : NULL;
+			char *slash = dir ? strrchr(dir, '/') : NULL;
+			if (slash != NULL && slash != dir) {
+				*slash = '\0';
+				char *up = strrchr(dir, '/');
+				struct stat st;
+				if (stat(dir, &st) != 0 && up != NULL && up != dir) {
+					*up = '\0';
+					if (stat(dir, &st) != 0)
+						snprintf(problem, sizeof(problem),
+							 "%s: %s does not exist, and the daemon creates only the last directory (%s)",
+							 i == 2 ? "socket" : "pidfile", dir, path);
+				}
+			}
+			free(dir);
+		}
+		if (problem[0] != '\0') {
+			fprintf(stderr, "%s: %s: `run` would refuse to start: %s\n",
+				c->path ? c->path : "built-in defaults", kind, problem);
+			n++;
+		}
+	}
+	return errors ? n : 0;
+}
+
 static int cmd_check(struct opts *o)
 {
 	bool dump = false;
@@ -193,15 +296,27 @@ static int cmd_check(struct opts *o)
 		mp_conf_free(c);
 		return EXIT_ERRORS;
 	}
-	if (dump)
+	size_t refusals = run_refusals(c);
+	ignored_files(rs);
+	dead_rules(mp_ruleset_global(rs), 0);
+	for (size_t i = 0; i < mp_ruleset_n_policies(rs); i++) {
+		const struct mp_policy *p = mp_ruleset_policy_at(rs, i);
+		dead_rules(p, p->n_global);
+	}
+	if (dump) {
 		mp_ruleset_dump(rs, stdout);
-	else
-		printf("%s: %zu rules, %zu lists, %zu policies besides global: OK\n",
+	} else {
+		printf("%s: %zu rules, %zu lists, %zu policies besides global: %s\n",
 		       mp_ruleset_dir(rs), mp_ruleset_n_rules(rs), mp_ruleset_n_lists(rs),
-		       mp_ruleset_n_policies(rs));
+		       mp_ruleset_n_policies(rs), refusals ? "rules OK, but `run` would refuse" : "OK");
+		printf("policies: global");
+		for (size_t i = 0; i < mp_ruleset_n_policies(rs); i++)
+			printf(", %s", mp_ruleset_policy_at(rs, i)->name);
+		printf("\n");
+	}
 	mp_ruleset_unref(rs);
 	mp_conf_free(c);
-	return 0;
+	return refusals ? EXIT_ERRORS : 0;
 }
 
 static int result_arg(const char *opt, const char *v, int *dst)

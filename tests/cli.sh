@@ -40,7 +40,7 @@ json_expect() {
 }
 
 # never the machine's resolver: DNS from a static zone
-printf 'authserv_id = mx.test.example\ndns_zone_file = %s/tests/milter/zone.txt\n' "$top" > "$tmp/cli.conf"
+printf 'authserv_id = mx.test.example\ndns_zone_file = %s/tests/milter/zone.txt\nuser = nobody\ngroup = nogroup\n' "$top" > "$tmp/cli.conf"
 R="-c $tmp/cli.conf --rules $top/rules"
 cat > "$tmp/clean.eml" <<'MSG'
 From: Alice <alice@sender.example>
@@ -111,8 +111,20 @@ expect check-rules-option 0 "OK" "$bin" --rules "$top/rules" check
 expect check-dump 0 "mail  *spf-fail" "$bin" check --dump "$top/rules"
 expect check-dump-domain 0 "^policy example.com" "$bin" check --dump "$top/rules"
 expect explicit-conf-missing 1 "cannot read configuration" "$bin" -c /nonexistent/mp.conf check "$top/rules"
-printf 'rules_dir = %s\n' "$top/rules" > "$tmp/good.conf"
+printf 'rules_dir = %s\nuser = nobody\ngroup = nogroup\n' "$top/rules" > "$tmp/good.conf"
 expect conf-rules-dir 0 "OK" "$bin" -c "$tmp/good.conf" check
+expect check-policies 0 "^policies: global, default, example.com$" "$bin" -c "$tmp/good.conf" check
+# check says what run would refuse: an error with a configuration file
+printf 'rules_dir = %s\nuser = nosuchuser-mp\ngroup = nogroup\nsocket = unix:/nonexistent-mp/deep/x.sock\n' "$top/rules" > "$tmp/refuse.conf"
+expect check-run-user 1 "refuse.conf: error: \`run\` would refuse to start: user 'nosuchuser-mp' does not exist" "$bin" -c "$tmp/refuse.conf" check
+expect check-run-socket 1 "socket: /nonexistent-mp does not exist" "$bin" -c "$tmp/refuse.conf" check
+# ... and warns about files nothing reads and rules that can never decide
+mkdir -p "$tmp/warn"
+cp -r "$top/rules/." "$tmp/warn/"
+echo 'rule "x" { accept }' > "$tmp/warn/corp.example.rule"
+printf 'version 1\nrule "all" { accept }\nrule "later" { when helo == "x" reject }\n' > "$tmp/warn/dead.example.rules"
+expect check-ignored-file 0 "corp.example.rule: warning: ignored" "$bin" -c "$tmp/good.conf" check "$tmp/warn"
+expect check-dead-rule 0 "dead.example.rules:3:1: warning: rule 'later' can never decide: rule 'all'" "$bin" -c "$tmp/good.conf" check "$tmp/warn"
 printf 'rules_dir = %s\nbogus = 1\n' "$top/rules" > "$tmp/bad.conf"
 expect conf-error 1 "bad.conf:2:1: unknown key 'bogus'" "$bin" -c "$tmp/bad.conf" check
 expect conf-error-test 1 "unknown key" "$bin" -c "$tmp/bad.conf" test --rcpt a@b.example

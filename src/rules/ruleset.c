@@ -818,6 +818,11 @@ size_t mp_ruleset_n_lists(const struct mp_ruleset *rs)
 	return rs->n_named_lists;
 }
 
+bool mp_ruleset_read_file(const struct mp_ruleset *rs, const char *path)
+{
+	return rs->stamps != NULL && mp_stamps_has(rs->stamps, path);
+}
+
 const struct mp_stamps *mp_ruleset_stamps(const struct mp_ruleset *rs)
 {
 	return rs->stamps;

@@ -78,6 +78,8 @@ size_t mp_ruleset_n_lists(const struct mp_ruleset *rs);
 /* True when the configuration, a rule file, a list file or the set of rule
  * files changed on disk since the set was loaded. */
 bool mp_ruleset_changed(const struct mp_ruleset *rs);
+/* Whether loading the set read path (a rule, include, list or config file). */
+bool mp_ruleset_read_file(const struct mp_ruleset *rs, const char *path);
 /* What the set was loaded from (NULL when not recorded). */
 const struct mp_stamps *mp_ruleset_stamps(const struct mp_ruleset *rs);
 

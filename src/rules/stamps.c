@@ -155,6 +155,15 @@ void mp_stamps_scan_dir(struct mp_stamps *s)
 	s->scanned = mp_stamps_list_rules(s->dir, &s->top, &s->n_top) == 0;
 }
 
+bool mp_stamps_has(const struct mp_stamps *s, const char *path)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (strcmp(s->v[i].path, path) == 0)
+			return true;
+	}
+	return false;
+}
+
 struct mp_stamps *mp_stamps_now(const struct mp_stamps *s)
 {
 	struct mp_stamps *now = mp_stamps_new(s->dir);

@@ -22,6 +22,8 @@ void mp_stamps_add(struct mp_stamps *s, const char *path);
 /* Records the current *.rules names of the rules directory. */
 void mp_stamps_scan_dir(struct mp_stamps *s);
 bool mp_stamps_changed(const struct mp_stamps *s);
+/* Whether path is among the recorded files. */
+bool mp_stamps_has(const struct mp_stamps *s, const char *path);
 /* The same files as s, stamped as they are now (NULL: no memory): for
  * telling whether files are still being written. */
 struct mp_stamps *mp_stamps_now(const struct mp_stamps *s);
