@@ -301,6 +301,24 @@ void mp_lex_next(struct mp_lexer *lx, struct mp_token *tok)
 				lex_error(lx, p, "'=' is not an operator; use '=='");
 				tok->t = T_ERROR;
 				break;
+			case '&':
+				lex_error(lx, p, n == '&' ? "'&&' is not an operator; use 'and'"
+							  : "'&' is not an operator; use 'and'");
+				if (n == '&')
+					lx->p++;
+				tok->t = T_ERROR;
+				break;
+			case '|':
+				lex_error(lx, p, n == '|' ? "'||' is not an operator; use 'or'"
+							  : "'|' is not an operator; use 'or'");
+				if (n == '|')
+					lx->p++;
+				tok->t = T_ERROR;
+				break;
+			case '!':
+				lex_error(lx, p, "'!' is not an operator; use 'not' (or '!=', '!~')");
+				tok->t = T_ERROR;
+				break;
 			default: {
 				char msg[64];
 				if ((unsigned char)c >= 0x20 && (unsigned char)c < 0x7f)

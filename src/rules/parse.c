@@ -28,6 +28,7 @@
 #include "util/arena.h"
 #include "util/diag.h"
 #include "util/file.h"
+#include "util/suggest.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -512,10 +513,17 @@ static bool check_test(struct parser *p, struct mp_expr *e, const struct mp_fiel
 		if (f->type == MP_T_RESULT) {
 			int res = v->t == T_IDENT || v->t == T_STRING ? mp_authres_parse(v->s) : -1;
 			if (res < 0 || (res == MP_AR_POLICY && f->id != MP_F_DKIM)) {
+				static const char *const results[] = { "pass", "fail", "softfail", "neutral",
+								       "none", "temperror", "permerror" };
+				const char *near = res < 0 && (v->t == T_IDENT || v->t == T_STRING)
+							   ? mp_suggest(v->s, results, 7) : NULL;
+				char hint[48] = "";
+				if (near != NULL)
+					snprintf(hint, sizeof(hint), " (did you mean '%s'?)", near);
 				perror_at(p, v->line, v->col,
-					  "'%s' is compared with pass, fail, softfail, neutral, none, temperror or permerror%s, not %s",
+					  "'%s' is compared with pass, fail, softfail, neutral, none, temperror or permerror%s, not %s%s",
 					  fname, f->id == MP_F_DKIM ? " (or policy)" : "",
-					  mp_tok_describe(v, desc, sizeof(desc)));
+					  mp_tok_describe(v, desc, sizeof(desc)), hint);
 				return false;
 			}
 			e->result = res;
@@ -647,7 +655,16 @@ static struct mp_expr *parse_test(struct parser *p)
 		return NULL;
 	}
 	if (f == NULL || f->named) {
-		perror_at(p, line, col, "unknown field '%s'", p->tok.s);
+		const char *names[MP_F_COUNT];
+		size_t nn = 0;
+		for (int i = 0; i < MP_F_COUNT; i++)
+			if (!mp_field_info((enum mp_field_id)i)->named)
+				names[nn++] = mp_field_info((enum mp_field_id)i)->name;
+		const char *near = mp_suggest(p->tok.s, names, nn);
+		if (near != NULL)
+			perror_at(p, line, col, "unknown field '%s' (did you mean '%s'?)", p->tok.s, near);
+		else
+			perror_at(p, line, col, "unknown field '%s'", p->tok.s);
 		ok = false;
 		f = mp_field_info(MP_F_HELO); /* parse on as a string test */
 	}
@@ -993,8 +1010,18 @@ static bool parse_actions(struct parser *p, struct mp_action **acts_r, size_t *n
 	*terminal_r = -1;
 	while (p->tok.t != T_RBRACE) {
 		if (!is_action_kw(&p->tok)) {
-			expected(p, n == 0 ? "an action (accept, reject, tempfail, discard, quarantine, tag, add, remove, bcc, redirect, score, log)"
-				 : "an action or '}'");
+			static const char *const kws[] = { "accept", "reject", "tempfail", "discard",
+							   "quarantine", "tag", "add", "remove", "bcc",
+							   "redirect", "score", "log" };
+			const char *near = p->tok.t == T_IDENT ? mp_suggest(p->tok.s, kws, 12) : NULL;
+			if (near != NULL) {
+				char what[64];
+				snprintf(what, sizeof(what), "an action (did you mean '%s'?)", near);
+				expected(p, what);
+			} else {
+				expected(p, n == 0 ? "an action (accept, reject, tempfail, discard, quarantine, tag, add, remove, bcc, redirect, score, log)"
+					 : "an action or '}'");
+			}
 			return false;
 		}
 		if (n == sizeof(buf) / sizeof(buf[0])) {

@@ -18,6 +18,7 @@
 #include "util/arena.h"
 #include "util/diag.h"
 #include "util/file.h"
+#include "util/suggest.h"
 #include "util/strmap.h"
 
 #include <errno.h>
@@ -564,6 +565,19 @@ size_t mp_ruleset_n_vids(const struct mp_ruleset *rs)
 
 /* ---- list references -------------------------------------------------- */
 
+/* The declared list name closest to a misspelt one, or NULL. */
+static const char *suggest_list(const struct mp_loader *ld, const char *name)
+{
+	const char *names[256];
+	size_t n = 0;
+
+	for (size_t i = 0; i < ld->lists.cap && n < 256; i++) {
+		if (ld->lists.slots[i].key != NULL)
+			names[n++] = ld->lists.slots[i].key;
+	}
+	return mp_suggest(name, names, n);
+}
+
 static void resolve_lists(struct mp_loader *ld, struct vec *order)
 {
 	for (size_t i = 0; i < order->n; i++) {
@@ -572,8 +586,14 @@ static void resolve_lists(struct mp_loader *ld, struct vec *order)
 			struct mp_expr *e = rf->list_refs[j];
 			void *found;
 			if (!mp_strmap_get(&ld->lists, e->list_name, &found)) {
-				mp_diags_add(ld->diags, rf->path, e->line, e->col, "unknown list '%s'",
-					     e->list_name);
+				const char *near = suggest_list(ld, e->list_name);
+				if (near != NULL)
+					mp_diags_add(ld->diags, rf->path, e->line, e->col,
+						     "unknown list '%s' (did you mean '%s'?)", e->list_name,
+						     near);
+				else
+					mp_diags_add(ld->diags, rf->path, e->line, e->col,
+						     "unknown list '%s'", e->list_name);
 				continue;
 			}
 			struct mp_list_decl *decl = found;
