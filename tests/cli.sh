@@ -93,6 +93,20 @@ if ! printf '%s\n' "$out" | grep -q '"subject": "piped in"'; then
 	printf '%s\n' "$out" | head -20 | sed 's/^/  /'
 	failed=$((failed + 1))
 fi
+# the README's example, as written (from the top of the tree)
+out=$(cd "$top" && $py -c '
+import re, sys
+s = open("README.md").read()
+cmd = re.search(r"```sh\n(build/milter-policy --rules rules test .*?message\.eml)\n", s, re.S).group(1)
+print(cmd.replace("build/milter-policy", sys.argv[1]).replace("\\\n", " "))
+' "$bin" | sh 2>&1)
+n=$((n + 1))
+if ! printf '%s\n' "$out" | grep -q "decision: reject at mail (rule spf-fail)" ||
+   ! printf '%s\n' "$out" | grep -q "reply: 550 5.7.23 SPF check failed for sender.example"; then
+	echo "FAIL readme-example: output:"
+	printf '%s\n' "$out" | head -20 | sed 's/^/  /'
+	failed=$((failed + 1))
+fi
 # the docs/test-cases.md example works from the layout it recommends
 mkdir -p "$tmp/layout/rules.d/tests"
 cp -r "$top/rules/." "$tmp/layout/rules.d/"
