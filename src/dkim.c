@@ -102,17 +102,6 @@ static bool weak_algorithm(DKIM_SIGINFO *sig)
 	return dkim_sig_getsignalg(sig, &alg) == DKIM_STAT_OK && alg == DKIM_SIGN_RSASHA1;
 }
 
-/* Before any key is fetched: signatures past the limit are not verified.
- * (Not all may be ignored: libopendkim would then say "unsigned".) */
-static DKIM_CBSTAT prescreen(DKIM *d, DKIM_SIGINFO **sigs, int nsigs)
-{
-	struct mp_dkim_msg *m = dkim_get_user_context(d);
-
-	for (int i = m && m->max_sigs ? (int)m->max_sigs : 1; i < nsigs; i++)
-		dkim_sig_ignore(sigs[i]);
-	return DKIM_CBSTAT_CONTINUE;
-}
-
 struct mp_dkim *mp_dkim_new(void)
 {
 	struct mp_dkim *k = calloc(1, sizeof(*k));
@@ -127,8 +116,7 @@ struct mp_dkim *mp_dkim_new(void)
 		    DKIM_STAT_OK ||
 	    dkim_options(k->lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof(flags)) !=
 		    DKIM_STAT_OK ||
-	    dkim_set_key_lookup(k->lib, key_lookup) != DKIM_STAT_OK ||
-	    dkim_set_prescreen(k->lib, prescreen) != DKIM_STAT_OK) {
+	    dkim_set_key_lookup(k->lib, key_lookup) != DKIM_STAT_OK) {
 		mp_dkim_free(k);
 		return NULL;
 	}
@@ -151,7 +139,7 @@ struct mp_dkim_msg *mp_dkim_begin(struct mp_dkim *k, struct mp_dns *dns, unsigne
 
 	if (m == NULL)
 		return NULL;
-	m->max_sigs = max_sigs;
+	m->max_sigs = max_sigs ? max_sigs : 1;
 	m->d = dkim_verify(k->lib, (const u_char *)"milter-policy", NULL, &st);
 	if (m->d == NULL || dkim_set_user_context(m->d, m) != DKIM_STAT_OK) {
 		mp_dkim_msg_free(m);
@@ -171,7 +159,7 @@ void mp_dkim_header(struct mp_dkim_msg *m, const char *name, const char *value)
 	/* libopendkim sets up a body hash for every signature it is given:
 	 * it gets the first max_sigs only */
 	if (strcasecmp(name, "DKIM-Signature") == 0 &&
-	    ++m->n_sig_fields > (m->max_sigs ? m->max_sigs : 1))
+	    ++m->n_sig_fields > m->max_sigs)
 		return;
 	mp_buf_init(&b);
 	mp_buf_adds(&b, name);
@@ -283,7 +271,7 @@ bool mp_dkim_failed(const struct mp_dkim_msg *m)
 
 bool mp_dkim_over_limit(const struct mp_dkim_msg *m)
 {
-	return m->n_sig_fields > (m->max_sigs ? m->max_sigs : 1);
+	return m->n_sig_fields > m->max_sigs;
 }
 
 size_t mp_dkim_end(struct mp_dkim_msg *m, const struct mp_dkim_sig **sigs_r)

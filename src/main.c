@@ -18,8 +18,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,8 +59,10 @@ static const struct {
 		  "          --spf RESULT --spf-helo RESULT --dkim RESULT[:DOMAIN,...] --dns-zone FILE\n"
 		  "  --json   the result as JSON\n"
 		  "  --rules DIR   the rules, also over a case file's rules:\n" },
-	{ "reload", "usage: milter-policy [-c FILE] reload\n"
-		    "Makes the running daemon (its pidfile) reload its configuration and rules.\n" },
+	{ "reload", "usage: milter-policy [-c FILE] [--rules DIR] reload\n"
+		    "Loads the configuration and rules first (errors: printed, exit 1, the daemon\n"
+		    "is not signalled), then makes the running daemon (its pidfile) reload and\n"
+		    "waits for its verdict: exit 0 reloaded, 1 failed.\n" },
 	{ "version", "usage: milter-policy version\n" },
 	{ "help", "usage: milter-policy help [COMMAND]\n" },
 };
@@ -223,51 +223,23 @@ static size_t ignored_files(const struct mp_ruleset *rs)
 	return n;
 }
 
-/* What `run` would refuse, said by `check` (errors with a configuration
- * file, warnings on the built-in defaults). Returns the number of
- * errors. */
+/* Prints one thing `run` would refuse (arg: the configuration). */
+static void say_refusal(void *arg, const char *problem)
+{
+	const struct mp_conf *c = arg;
+
+	fprintf(stderr, "%s: %s: `run` would refuse to start: %s\n",
+		c->path ? c->path : "built-in defaults", c->path ? "error" : "warning", problem);
+}
+
+/* What `run` would refuse, said by `check`: errors with a configuration
+ * file, warnings on the built-in defaults (a rules-only check on a machine
+ * without the service user still passes). Returns the number of errors. */
 static size_t run_refusals(const struct mp_conf *c)
 {
-	bool errors = c->path != NULL;
-	const char *kind = errors ? "error" : "warning";
-	size_t n = 0;
-	char problem[512];
+	size_t n = mp_daemon_preflight(c, say_refusal, (void *)c);
 
-	for (int i = 0; i < 4; i++) {
-		problem[0] = '\0';
-		if (i == 0 && strcmp(c->user, "root") != 0 && getpwnam(c->user) == NULL)
-			snprintf(problem, sizeof(problem), "user '%s' does not exist (user)", c->user);
-		else if (i == 1 && getgrnam(c->group) == NULL)
-			snprintf(problem, sizeof(problem), "group '%s' does not exist (group)", c->group);
-		else if (i >= 2) {
-			/* the daemon creates the last directory of the socket and
-			 * the pidfile itself, not more */
-			const char *path = i == 2 ? (strncmp(c->socket, "unix:", 5) == 0 ? c->socket + 5
-						     : strncmp(c->socket, "local:", 6) == 0 ? c->socket + 6
-						     : NULL) : c->pidfile;
-			char *dir = path ? strdup(path) : NULL;
-			char *slash = dir ? strrchr(dir, '/') : NULL;
-			if (slash != NULL && slash != dir) {
-				*slash = '\0';
-				char *up = strrchr(dir, '/');
-				struct stat st;
-				if (stat(dir, &st) != 0 && up != NULL && up != dir) {
-					*up = '\0';
-					if (stat(dir, &st) != 0)
-						snprintf(problem, sizeof(problem),
-							 "%s: %s does not exist, and the daemon creates only the last directory (%s)",
-							 i == 2 ? "socket" : "pidfile", dir, path);
-				}
-			}
-			free(dir);
-		}
-		if (problem[0] != '\0') {
-			fprintf(stderr, "%s: %s: `run` would refuse to start: %s\n",
-				c->path ? c->path : "built-in defaults", kind, problem);
-			n++;
-		}
-	}
-	return errors ? n : 0;
+	return c->path != NULL ? n : 0;
 }
 
 static int cmd_check(struct opts *o)

@@ -130,8 +130,8 @@ expect conf-rules-dir 0 "OK" "$bin" -c "$tmp/good.conf" check
 expect check-policies 0 "^policies: global, default, example.com$" "$bin" -c "$tmp/good.conf" check
 # check says what run would refuse: an error with a configuration file
 printf 'rules_dir = %s\nuser = nosuchuser-mp\ngroup = nogroup\nsocket = unix:/nonexistent-mp/deep/x.sock\n' "$top/rules" > "$tmp/refuse.conf"
-expect check-run-user 1 "refuse.conf: error: \`run\` would refuse to start: user 'nosuchuser-mp' does not exist" "$bin" -c "$tmp/refuse.conf" check
-expect check-run-socket 1 "socket: /nonexistent-mp does not exist" "$bin" -c "$tmp/refuse.conf" check
+expect check-run-user 1 "refuse.conf: error: \`run\` would refuse to start: unknown user 'nosuchuser-mp' (the user setting)" "$bin" -c "$tmp/refuse.conf" check
+expect check-run-socket 1 "/nonexistent-mp does not exist, and the daemon creates only the last directory of /nonexistent-mp/deep/x.sock" "$bin" -c "$tmp/refuse.conf" check
 # ... and warns about files nothing reads and rules that can never decide
 mkdir -p "$tmp/warn"
 cp -r "$top/rules/." "$tmp/warn/"

@@ -347,6 +347,29 @@ static const char *unix_path(const char *spec)
 	return NULL;
 }
 
+/* Whether ensure_dir could give path its directory: it exists, or its
+ * parent does (ensure_dir creates one level, no more). */
+static bool dir_possible(const char *path, char *err, size_t errlen)
+{
+	char *dir = strdup(path);
+	struct stat st;
+	bool ok = true;
+
+	if (dir == NULL)
+		return true; /* nothing to say about it */
+	char *slash = strrchr(dir, '/');
+	if (slash != NULL && slash != dir && stat((*slash = '\0', dir), &st) != 0) {
+		char *up = strrchr(dir, '/');
+		if (up != NULL && up != dir && stat((*up = '\0', dir), &st) != 0) {
+			snprintf(err, errlen, "%s does not exist, and the daemon creates only the last "
+					      "directory of %s", dir, path);
+			ok = false;
+		}
+	}
+	free(dir);
+	return ok;
+}
+
 /* Creates the directory of path when it is missing, owned by uid/gid. */
 static int ensure_dir(const char *path, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
@@ -445,18 +468,28 @@ static int open_socket(const struct mp_conf *c, uid_t uid, gid_t gid, char *err,
 
 /* ---- pidfile, privileges, detaching ------------------------------------- */
 
-static pid_t read_pidfile(const char *path)
+/* The start of a small file (pidfile, reload status) as a string; false
+ * when it cannot be read or is empty. */
+static bool read_short(const char *path, char *buf, size_t size)
 {
-	char buf[32];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		return false;
+	ssize_t n = read(fd, buf, size - 1);
 	close(fd);
 	if (n <= 0)
-		return -1;
+		return false;
 	buf[n] = '\0';
+	return true;
+}
+
+static pid_t read_pidfile(const char *path)
+{
+	char buf[32];
+
+	if (!read_short(path, buf, sizeof(buf)))
+		return -1;
 	long pid = strtol(buf, NULL, 10);
 	return pid > 1 ? (pid_t)pid : -1;
 }
@@ -494,7 +527,8 @@ static int write_pidfile(const char *path, uid_t uid, gid_t gid, char *err, size
 	return 0;
 }
 
-static int lookup_user(const struct mp_conf *c, uid_t *uid, gid_t *gid, char *err, size_t errlen)
+/* The uid and gid of the user and group settings; -1 with the reason. */
+static int resolve_user(const struct mp_conf *c, uid_t *uid, gid_t *gid, char *err, size_t errlen)
 {
 	struct passwd *pw = getpwnam(c->user);
 	struct group *gr = getgrnam(c->group);
@@ -513,6 +547,13 @@ static int lookup_user(const struct mp_conf *c, uid_t *uid, gid_t *gid, char *er
 		snprintf(err, errlen, "user '%s' has uid 0: write user = root to run as root", c->user);
 		return -1;
 	}
+	return 0;
+}
+
+static int lookup_user(const struct mp_conf *c, uid_t *uid, gid_t *gid, char *err, size_t errlen)
+{
+	if (resolve_user(c, uid, gid, err, errlen) < 0)
+		return -1;
 	if (geteuid() != 0 && geteuid() != *uid) {
 		snprintf(err, errlen, "not running as root, so cannot switch to user '%s'", c->user);
 		return -1;
@@ -723,21 +764,32 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 	return rc == MI_SUCCESS ? 0 : MP_EX_OSERR;
 }
 
+size_t mp_daemon_preflight(const struct mp_conf *c, void (*say)(void *arg, const char *problem),
+			   void *arg)
+{
+	char err[512];
+	uid_t uid;
+	gid_t gid;
+	size_t n = 0;
+	const char *sock = unix_path(c->socket);
+
+	if (resolve_user(c, &uid, &gid, err, sizeof(err)) < 0 && ++n)
+		say(arg, err);
+	if (sock != NULL && !dir_possible(sock, err, sizeof(err)) && ++n)
+		say(arg, err);
+	if (!dir_possible(c->pidfile, err, sizeof(err)) && ++n)
+		say(arg, err);
+	return n;
+}
+
 /* The attempt number in a reload status file, or -1. */
 static long read_status(const char *path, char *verdict, size_t vlen, unsigned long *errors)
 {
 	char buf[64], word[16];
 	long gen;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	if (sscanf(buf, "%ld %15s %lu", &gen, word, errors) != 3)
+	if (!read_short(path, buf, sizeof(buf)) ||
+	    sscanf(buf, "%ld %15s %lu", &gen, word, errors) != 3)
 		return -1;
 	snprintf(verdict, vlen, "%s", word);
 	return gen;

@@ -11,8 +11,10 @@
 #define MP_DAEMON_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct mp_checks;
+struct mp_conf;
 struct mp_ruleset;
 struct smfiDesc;
 
@@ -27,6 +29,11 @@ unsigned long mp_daemon_next_conn_id(void);
 /* `run`: returns the process exit code. conf_path NULL: built-in defaults
  * (or the default file when it exists). */
 int mp_daemon_run(const char *conf_path, const char *rules_override, bool foreground);
+/* What `run` would refuse before serving (the user and group, the socket's
+ * and the pidfile's directories), for `check`: say() once per problem;
+ * returns how many. */
+size_t mp_daemon_preflight(const struct mp_conf *c, void (*say)(void *arg, const char *problem),
+			   void *arg);
 /* `reload`: loads the configuration and rules itself first (errors:
  * printed, exit 1, no signal), then signals the daemon named by the
  * pidfile and waits for its verdict in PIDFILE.reload. Exit code. */

@@ -159,14 +159,9 @@ static void log_rules(struct mp_logline *l, const struct mp_result *r)
 	mp_buf_free(&b);
 }
 
-/* id= of every line of a transaction: the daemon's own number until the
- * MTA's queue id is known, then the queue id; with it, conn= (last on the
- * line) gives the daemon's number the earlier lines carried (SPEC §6). */
-static void log_ids(struct mp_logline *l, const struct mctx *m)
-{
-	mp_logline_add(l, "id", m->id);
-}
-
+/* Emits a line of a transaction. Its id= is the daemon's own number until
+ * the MTA's queue id is known, then the queue id; with it, conn= (last on
+ * the line) gives the daemon's number the earlier lines carried (SPEC §6). */
 static void log_emit(struct mp_logline *l, const struct mctx *m)
 {
 	if (m->have_qid)
@@ -208,7 +203,7 @@ static void log_message(struct mctx *m, const struct mp_result *r, const char *a
 	char buf[MP_TEXT_MAX + 64];
 
 	mp_logline_init(&l);
-	log_ids(&l, m);
+	mp_logline_add(&l, "id", m->id);
 	mp_logline_add(&l, "client", mp_conn_client_ip(m->conn)[0] ? mp_conn_client_ip(m->conn) : "-");
 	mp_logline_add(&l, "helo", mp_conn_helo_name(m->conn)[0] ? mp_conn_helo_name(m->conn) : "-");
 	mp_logline_addf(&l, "from", "<%s>", mp_txn_from(m->txn));
@@ -261,14 +256,14 @@ static void log_extras(struct mctx *m, const struct mp_result *r)
 	for (size_t i = 0; i < r->n_logs; i++) {
 		struct mp_logline l;
 		mp_logline_init(&l);
-		log_ids(&l, m);
+		mp_logline_add(&l, "id", m->id);
 		mp_logline_add(&l, "log", r->logs[i]);
 		log_emit(&l, m);
 	}
 	for (size_t i = 0; i < r->n_would; i++) {
 		struct mp_logline l;
 		mp_logline_init(&l);
-		log_ids(&l, m);
+		mp_logline_add(&l, "id", m->id);
 		mp_logline_add(&l, "rule", r->would[i].rule);
 		mp_logline_add(&l, "dry_run", "yes");
 		mp_logline_add(&l, "would", r->would[i].what);
@@ -482,7 +477,7 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 		struct mp_logline l;
 		char buf[MP_TEXT_MAX + 64];
 		mp_logline_init(&l);
-		log_ids(&l, m);
+		mp_logline_add(&l, "id", m->id);
 		mp_logline_add(&l, "rcpt", argv[0]);
 		mp_logline_add(&l, "action", v.split ? "defer-split" : mp_outcome_name(v.outcome));
 		mp_logline_add(&l, "stage", "rcpt");

@@ -93,7 +93,7 @@ struct mp_hslot {
 };
 
 struct mp_hdr {
-	const char *name, *key;
+	const char *name, *key;  /* key: the slot's lowercased name, "" when not indexed */
 	const char *raw, *value;
 	size_t raw_len, value_len;
 	int next;                /* next field of the same name, -1 */

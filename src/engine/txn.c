@@ -570,19 +570,6 @@ static bool lower_key(const char *name, size_t nl, char *buf)
 	return true;
 }
 
-/* Whether fields named key (lowercased) are indexed: names the rules test
- * or remove, and those the result reads. */
-static bool indexed(const struct mp_txn *t, const char *key, size_t nl)
-{
-	static const char *own[] = { "from", "subject", "authentication-results" };
-
-	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
-		if (strlen(own[i]) == nl && memcmp(own[i], key, nl) == 0)
-			return true;
-	}
-	return mp_ruleset_hkey(t->rs, key, nl) >= 0 || mp_ruleset_removes(t->rs, key, nl);
-}
-
 /* The slot of a header name, created on first sight; NULL (t->oom unset)
  * for a name that is not indexed. */
 static struct mp_hslot *header_slot(struct mp_txn *t, const char *name, size_t nl)
@@ -590,10 +577,12 @@ static struct mp_hslot *header_slot(struct mp_txn *t, const char *name, size_t n
 	char buf[256];
 	void *v;
 
-	if (!lower_key(name, nl, buf) || !indexed(t, buf, nl))
+	if (!lower_key(name, nl, buf))
 		return NULL;
 	if (mp_strmap_getn(&t->hindex, buf, nl, &v))
 		return v;
+	if (!mp_ruleset_header_used(t->rs, buf, nl))
+		return NULL;
 	char *key = mp_arena_strndup(&t->arena, name, nl);
 	struct mp_hslot *slot = mp_arena_alloc(&t->arena, sizeof(*slot));
 	if (key == NULL || slot == NULL) {
@@ -684,9 +673,7 @@ int mp_txn_header(struct mp_txn *t, const char *name, const char *value)
 	if (h == NULL)
 		return -1;
 	h->name = mp_arena_strndup(&t->arena, name, nl);
-	h->key = slot != NULL ? slot->key : mp_arena_strndup(&t->arena, name, nl);
-	if (slot == NULL && h->key != NULL)
-		mp_ascii_lower((char *)h->key);
+	h->key = slot != NULL ? slot->key : ""; /* a name nothing reads */
 	h->raw = mp_arena_strndup(&t->arena, value, vl);
 	h->raw_len = vl;
 	h->next = -1;

@@ -302,19 +302,18 @@ void mp_lex_next(struct mp_lexer *lx, struct mp_token *tok)
 				tok->t = T_ERROR;
 				break;
 			case '&':
-				lex_error(lx, p, n == '&' ? "'&&' is not an operator; use 'and'"
-							  : "'&' is not an operator; use 'and'");
-				if (n == '&')
+			case '|': {
+				/* C's operators: the rule language's words instead */
+				char msg[48];
+				bool twice = n == c;
+				snprintf(msg, sizeof(msg), "'%.*s' is not an operator; use '%s'",
+					 twice ? 2 : 1, p, c == '&' ? "and" : "or");
+				lex_error(lx, p, msg);
+				if (twice)
 					lx->p++;
 				tok->t = T_ERROR;
 				break;
-			case '|':
-				lex_error(lx, p, n == '|' ? "'||' is not an operator; use 'or'"
-							  : "'|' is not an operator; use 'or'");
-				if (n == '|')
-					lx->p++;
-				tok->t = T_ERROR;
-				break;
+			}
 			case '!':
 				lex_error(lx, p, "'!' is not an operator; use 'not' (or '!=', '!~')");
 				tok->t = T_ERROR;

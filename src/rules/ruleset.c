@@ -51,7 +51,8 @@ struct mp_ruleset {
 	char **top;          /* top-level file names, sorted */
 	size_t n_top;
 	struct mp_strmap hkeys;  /* lowercased header name -> id + 1 */
-	struct mp_strmap rmkeys; /* lowercased names that `remove header` names */
+	struct mp_strmap used;   /* lowercased header names a transaction indexes: those
+				  * the rules test or remove, and those results read */
 	size_t n_hkeys;
 	struct mp_prefilter *pf;
 	struct mp_lindex *lindex[MP_F_COUNT]; /* per envelope field, or NULL */
@@ -78,7 +79,7 @@ static void ruleset_free(struct mp_ruleset *rs)
 	for (int f = 0; f < MP_F_COUNT; f++)
 		mp_lindex_free(rs->lindex[f]);
 	mp_strmap_free(&rs->hkeys);
-	mp_strmap_free(&rs->rmkeys);
+	mp_strmap_free(&rs->used);
 	for (size_t i = 0; i < rs->regexes.n; i++)
 		mp_regex_free(rs->regexes.v[i]);
 	for (size_t i = 0; i < rs->lists.n; i++)
@@ -478,7 +479,25 @@ static void note_removals(struct mp_loader *ld, const struct mp_action *a, size_
 			return;
 		}
 		mp_ascii_lower(key);
-		if (mp_strmap_put(&rs->rmkeys, key, strlen(key), key, NULL) < 0)
+		if (mp_strmap_put(&rs->used, key, strlen(key), key, NULL) < 0)
+			oom(ld);
+	}
+}
+
+/* The names a transaction indexes: the removed ones (noted already), the
+ * tested ones and those the result reads (From, Subject, our
+ * Authentication-Results) - so that it asks one question per field. */
+static void note_used(struct mp_loader *ld)
+{
+	static const char *const own[] = { "from", "subject", "authentication-results" };
+	struct mp_ruleset *rs = ld->rs;
+
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (mp_strmap_put(&rs->used, own[i], strlen(own[i]), NULL, NULL) < 0)
+			oom(ld);
+	for (size_t i = 0; i < rs->hkeys.cap; i++) {
+		const struct mp_strmap_slot *k = &rs->hkeys.slots[i];
+		if (k->key != NULL && mp_strmap_put(&rs->used, k->key, k->len, NULL, NULL) < 0)
 			oom(ld);
 	}
 }
@@ -506,6 +525,7 @@ static void index_tests(struct mp_loader *ld, struct vec *order)
 			}
 		}
 	}
+	note_used(ld);
 	if (w.regexes.n > 0)
 		build_prefilter(&w);
 	free(w.regexes.v);
@@ -524,11 +544,11 @@ int mp_ruleset_hkey(const struct mp_ruleset *rs, const char *key, size_t len)
 	return mp_strmap_getn(&rs->hkeys, key, len, &v) ? (int)(uintptr_t)v - 1 : -1;
 }
 
-bool mp_ruleset_removes(const struct mp_ruleset *rs, const char *key, size_t len)
+bool mp_ruleset_header_used(const struct mp_ruleset *rs, const char *key, size_t len)
 {
 	void *v;
 
-	return mp_strmap_getn(&rs->rmkeys, key, len, &v);
+	return mp_strmap_getn(&rs->used, key, len, &v);
 }
 
 size_t mp_ruleset_n_hkeys(const struct mp_ruleset *rs)
@@ -667,7 +687,7 @@ struct mp_ruleset *mp_ruleset_load_ex(const struct mp_conf *conf, struct mp_diag
 	mp_arena_init(&rs->arena);
 	mp_strmap_init(&rs->domains);
 	mp_strmap_init(&rs->hkeys);
-	mp_strmap_init(&rs->rmkeys);
+	mp_strmap_init(&rs->used);
 	copy_settings(rs, conf);
 	rs->dir = strdup(dir);
 	memset(&ld, 0, sizeof(ld));

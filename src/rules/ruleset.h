@@ -52,8 +52,10 @@ const struct mp_settings *mp_ruleset_settings(const struct mp_ruleset *rs);
 /* The id of a lowercased header name the rules test, or -1. */
 int mp_ruleset_hkey(const struct mp_ruleset *rs, const char *key, size_t len);
 size_t mp_ruleset_n_hkeys(const struct mp_ruleset *rs);
-/* Whether an action of the rules removes fields of a lowercased name. */
-bool mp_ruleset_removes(const struct mp_ruleset *rs, const char *key, size_t len);
+/* Whether a transaction indexes fields of a lowercased name: the rules
+ * test or remove it, or the result reads it (From, Subject, our
+ * Authentication-Results). */
+bool mp_ruleset_header_used(const struct mp_ruleset *rs, const char *key, size_t len);
 /* NULL when there is no regex to prefilter. Its keys are the header key
  * ids, then one per envelope field (mp_ruleset_pfkey_field). */
 const struct mp_prefilter *mp_ruleset_prefilter(const struct mp_ruleset *rs);

@@ -8,7 +8,7 @@ import traceback
 import authres
 
 from postfix import swaks
-from testbed import AUTHSERV, TESTS
+from testbed import AUTHSERV, TESTS, wait_for
 
 FIXTURES = os.path.join(TESTS, "dkim", "fixtures")
 CLIENT = "198.51.100.7"
@@ -42,6 +42,17 @@ def send(tb, pf, frm, to, data, client=CLIENT, helo="mail.sender.example", extra
     if client:
         args += ["--xclient-addr", client, "--xclient-name", "mail.sender.example"]
     return swaks(pf.port, *(args + list(extra)), data=data)
+
+
+def ipv6_spf_passed(tb, t, sender, client):
+    """An IPv6 client's message was accepted with spf=pass, and the log
+    line names the client in its canonical form."""
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    check(ar_results(m).get("spf") == "pass", "A-R %s" % m.get_all("Authentication-Results"))
+    line = wait_for(lambda: [l for l in tb.milter_log().splitlines()
+                             if "from=<%s>" % sender in l and "action=" in l], 5)
+    check(line and ("client=%s " % client) in line[0], "log line %s" % line)
 
 
 def delivered(tb, n=1):

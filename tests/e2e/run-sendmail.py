@@ -15,6 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from helpers import (AUTHSERV, ar_results, check, delivered, fixture, header_names, msg,  # noqa: E402
+                     ipv6_spf_passed,
                      our_ar, rcpts, reply, run, send)
 from postfix import Transcript  # noqa: E402
 from sendmail import MC, Sendmail  # noqa: E402
@@ -47,12 +48,7 @@ def sm_send6(sm, source, frm, to, data):
 @case
 def spf_ipv6_pass(tb, sm):
     t = sm_send6(sm, V6_CLIENTS[0], "a@v6.example", "bob@example.com", msg("v6 pass", frm="a@v6.example"))
-    reply(t.end_of_data(), "250", "end of data")
-    m = delivered(tb)[0]
-    check(ar_results(m).get("spf") == "pass", "A-R %s" % m.get_all("Authentication-Results"))
-    line = wait_for(lambda: [l for l in tb.milter_log().splitlines()
-                             if "from=<a@v6.example>" in l and "action=" in l], 5)
-    check(line and "client=2001:db8:5::25 " in line[0], "log line %s" % line)
+    ipv6_spf_passed(tb, t, "a@v6.example", "2001:db8:5::25")
 
 
 @case
