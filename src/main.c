@@ -152,7 +152,7 @@ static struct mp_conf *load_conf(const struct opts *o)
 	mp_diags_init(&d);
 	struct mp_conf *c = mp_conf_open(o->conf_path, MP_DEFAULT_CONF, o->rules, &d);
 	if (c == NULL)
-		mp_diags_print(&d, stderr);
+		mp_diags_print_source(&d, stderr);
 	mp_diags_free(&d);
 	return c;
 }
@@ -164,7 +164,7 @@ static struct mp_ruleset *load_rules(const struct mp_conf *c)
 	mp_diags_init(&d);
 	struct mp_ruleset *rs = mp_ruleset_load(c, &d);
 	if (rs == NULL) {
-		mp_diags_print(&d, stderr);
+		mp_diags_print_source(&d, stderr);
 		if (mp_diags_count(&d) == 0)
 			fprintf(stderr, "milter-policy: out of memory loading rules\n");
 	}
@@ -322,7 +322,7 @@ static struct mp_checker *test_checker(const struct mp_conf *c, const char *zone
 	mp_diags_init(&d);
 	struct mp_dns *dns = zone ? mp_dns_new_zone(zone, &d) : mp_dns_new(c, &d);
 	if (dns == NULL) {
-		mp_diags_print(&d, stderr);
+		mp_diags_print_source(&d, stderr);
 		mp_diags_free(&d);
 		mp_checker_free(ck);
 		return NULL;

@@ -147,17 +147,16 @@ unsigned long mp_daemon_next_conn_id(void)
 
 static void print_diags(const struct mp_diags *d)
 {
-	mp_diags_print(d, stderr);
+	mp_diags_print_source(d, stderr);
 }
 
 static void log_diags(const struct mp_diags *d)
 {
+	char where[4200];
+
 	for (size_t i = 0; i < d->n; i++) {
-		const struct mp_diag *g = &d->v[i];
-		if (g->line > 0)
-			mp_log(MP_LOG_ERROR, "%s:%d:%d: %s", g->file, g->line, g->col, g->msg);
-		else
-			mp_log(MP_LOG_ERROR, "%s: %s", g->file, g->msg);
+		mp_diag_where(&d->v[i], where, sizeof(where));
+		mp_log(MP_LOG_ERROR, "%s: %s", where, d->v[i].msg);
 	}
 	if (d->dropped > 0)
 		mp_log(MP_LOG_ERROR, "(%zu more errors not shown)", d->dropped);

@@ -232,12 +232,14 @@ static struct mp_ruleset *get_ruleset(struct rs_cache **cache, const struct mp_c
 		conf.recipient_policy = strcmp(c->rpolicy, "strictest") == 0 ? MP_RCPT_STRICTEST
 									     : MP_RCPT_SPLIT;
 	struct mp_diags d;
+	char where[4200];
 	mp_diags_init(&d);
 	struct mp_ruleset *rs = mp_ruleset_load(&conf, &d);
 	if (rs == NULL) {
-		for (size_t i = 0; i < d.n; i++)
-			mp_buf_printf(out, "  %s:%d:%d: %s\n", d.v[i].file, d.v[i].line, d.v[i].col,
-				      d.v[i].msg);
+		for (size_t i = 0; i < d.n; i++) {
+			mp_diag_where(&d.v[i], where, sizeof(where));
+			mp_buf_printf(out, "  %s: %s\n", where, d.v[i].msg);
+		}
 		mp_diags_free(&d);
 		return NULL;
 	}
@@ -440,8 +442,11 @@ static void run_case(const char *path, const struct mp_conf *conf, const char *r
 		struct mp_diags zd;
 		mp_diags_init(&zd);
 		struct mp_dns *dns = zpath ? mp_dns_new_zone(zpath, &zd) : NULL;
-		for (size_t i = 0; i < zd.n; i++)
-			fail(b, "%s:%d:%d: %s", zd.v[i].file, zd.v[i].line, zd.v[i].col, zd.v[i].msg);
+		char where[4200];
+		for (size_t i = 0; i < zd.n; i++) {
+			mp_diag_where(&zd.v[i], where, sizeof(where));
+			fail(b, "%s: %s", where, zd.v[i].msg);
+		}
 		mp_diags_free(&zd);
 		free(zpath);
 		if (dns == NULL) {

@@ -145,6 +145,26 @@ static bool top_keyword(const struct mp_token *t)
 	       is_kw(t, "include") || is_kw(t, "version");
 }
 
+/* A block that reaches the end of the file or a top-level keyword was never
+ * closed: says so where the block started (not where the parser noticed),
+ * and lets sync() resume at the keyword. */
+static bool unclosed(struct parser *p, const char *what, int line, int col)
+{
+	char buf[96];
+
+	if (p->tok.t != T_EOF && !top_keyword(&p->tok))
+		return false;
+	p->bad_syntax = true;
+	if (p->tok.t == T_EOF)
+		perror_at(p, line, col, "%s has no closing '}' (reached the end of the file)",
+			  what);
+	else
+		perror_at(p, line, col, "%s has no closing '}' (reached %s at line %d)", what,
+			  mp_tok_describe(&p->tok, buf, sizeof(buf)), p->tok.line);
+	p->depth = 0;
+	return true;
+}
+
 /* Skips the rest of a bad statement: to the '}' that closes the block the
  * statement opened (depth back to 0), or to the next top-level keyword. */
 static void sync(struct parser *p)
@@ -269,9 +289,20 @@ static struct mp_list *parse_inline_list(struct parser *p, const char *name)
 		perror_at(p, p->tok.line, p->tok.col, "out of memory");
 		return NULL;
 	}
+	int line = p->tok.line, col = p->tok.col;
+	char what[96];
+	if (name[0] != '\0')
+		snprintf(what, sizeof(what), "list '%s'", name);
+	else
+		snprintf(what, sizeof(what), "the list");
 	if (!expect(p, T_LBRACE, "'{'"))
 		return NULL;
 	while (p->tok.t != T_RBRACE) {
+		if (p->tok.t == T_EOF || (top_keyword(&p->tok) && peek(p)->t != T_COMMA &&
+					   peek(p)->t != T_RBRACE)) {
+			unclosed(p, what, line, col);
+			return NULL;
+		}
 		if (p->tok.t != T_STRING && p->tok.t != T_WORD && p->tok.t != T_NUMBER &&
 		    p->tok.t != T_IDENT) {
 			expected(p, "a list item");
@@ -282,7 +313,13 @@ static struct mp_list *parse_inline_list(struct parser *p, const char *name)
 			perror_at(p, p->tok.line, p->tok.col, "%s", why);
 		advance(p);
 		if (!accept_tok(p, T_COMMA) && p->tok.t != T_RBRACE) {
+			if (unclosed(p, what, line, col))
+				return NULL;
 			expected(p, "',' or '}'");
+			/* recover as if the list ended here, so that sync() stops at
+			 * the end of the enclosing block rather than the one after */
+			if (p->depth > 0)
+				p->depth--;
 			return NULL;
 		}
 	}
@@ -1002,22 +1039,24 @@ static bool parse_action(struct parser *p, struct mp_action *a, bool in_threshol
 
 /* Parses actions up to the closing '}' into an arena array. */
 static bool parse_actions(struct parser *p, struct mp_action **acts_r, size_t *n_r,
-			  int *terminal_r, bool in_threshold)
+			  int *terminal_r, bool in_threshold, const char *what, int line, int col)
 {
 	struct mp_action buf[64];
 	size_t n = 0;
 
 	*terminal_r = -1;
 	while (p->tok.t != T_RBRACE) {
+		if (unclosed(p, what, line, col))
+			return false;
 		if (!is_action_kw(&p->tok)) {
 			static const char *const kws[] = { "accept", "reject", "tempfail", "discard",
 							   "quarantine", "tag", "add", "remove", "bcc",
 							   "redirect", "score", "log" };
 			const char *near = p->tok.t == T_IDENT ? mp_suggest(p->tok.s, kws, 12) : NULL;
 			if (near != NULL) {
-				char what[64];
-				snprintf(what, sizeof(what), "an action (did you mean '%s'?)", near);
-				expected(p, what);
+				char hint[64];
+				snprintf(hint, sizeof(hint), "an action (did you mean '%s'?)", near);
+				expected(p, hint);
 			} else {
 				expected(p, n == 0 ? "an action (accept, reject, tempfail, discard, quarantine, tag, add, remove, bcc, redirect, score, log)"
 					 : "an action or '}'");
@@ -1139,7 +1178,10 @@ static void parse_rule(struct parser *p)
 		/* type errors only: the actions are still worth checking */
 		bad_when = r->when == NULL;
 	}
-	if (!parse_actions(p, &r->actions, &r->n_actions, &r->terminal, false)) {
+	char what[160];
+	snprintf(what, sizeof(what), "rule '%s'", r->name);
+	if (!parse_actions(p, &r->actions, &r->n_actions, &r->terminal, false, what, kw.line,
+			   kw.col)) {
 		sync(p);
 		return;
 	}
@@ -1171,9 +1213,12 @@ static void parse_threshold(struct parser *p)
 		return;
 	}
 	t->score = p->tok.num;
+	char what[96];
+	snprintf(what, sizeof(what), "threshold %s", p->tok.s);
 	advance(p);
 	if (!expect(p, T_LBRACE, "'{'") ||
-	    !parse_actions(p, &t->actions, &t->n_actions, &t->terminal, true)) {
+	    !parse_actions(p, &t->actions, &t->n_actions, &t->terminal, true, what, kw.line,
+			   kw.col)) {
 		sync(p);
 		return;
 	}

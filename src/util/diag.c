@@ -89,17 +89,23 @@ size_t mp_diags_count(const struct mp_diags *d)
 	return d->n + d->dropped + (d->oom ? 1 : 0);
 }
 
+void mp_diag_where(const struct mp_diag *g, char *buf, size_t size)
+{
+	if (g->line > 0 && g->col > 0)
+		snprintf(buf, size, "%s:%d:%d", g->file, g->line, g->col);
+	else if (g->line > 0)
+		snprintf(buf, size, "%s:%d", g->file, g->line);
+	else
+		snprintf(buf, size, "%s", g->file);
+}
+
 void mp_diags_print(const struct mp_diags *d, FILE *out)
 {
-	for (size_t i = 0; i < d->n; i++) {
-		const struct mp_diag *g = &d->v[i];
+	char where[4200];
 
-		if (g->line > 0 && g->col > 0)
-			fprintf(out, "%s:%d:%d: %s\n", g->file, g->line, g->col, g->msg);
-		else if (g->line > 0)
-			fprintf(out, "%s:%d: %s\n", g->file, g->line, g->msg);
-		else
-			fprintf(out, "%s: %s\n", g->file, g->msg);
+	for (size_t i = 0; i < d->n; i++) {
+		mp_diag_where(&d->v[i], where, sizeof(where));
+		fprintf(out, "%s: %s\n", where, d->v[i].msg);
 	}
 	if (d->dropped > 0)
 		fprintf(out, "(%zu more errors not shown)\n", d->dropped);

@@ -32,7 +32,12 @@ void mp_diags_free(struct mp_diags *d);
 void mp_diags_add(struct mp_diags *d, const char *file, int line, int col,
 		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 size_t mp_diags_count(const struct mp_diags *d);
+/* "FILE:LINE:COL", "FILE:LINE" or "FILE", as much as the diagnostic knows. */
+void mp_diag_where(const struct mp_diag *g, char *buf, size_t size);
 /* Prints "FILE:LINE:COL: message" lines (LINE:COL left out when 0). */
 void mp_diags_print(const struct mp_diags *d, FILE *out);
+/* The same, each followed by the source line and a caret under the column
+ * (for a person at a terminal; excerpt.c). */
+void mp_diags_print_source(const struct mp_diags *d, FILE *out);
 
 #endif
