@@ -37,6 +37,7 @@ struct dkim_state {
 	struct mp_dkim_sig *sigs;
 	size_t n;
 	char *from_domain;
+	bool failed;      /* no memory for the injected path's From domain */
 };
 
 static struct mp_dns *dns_ref(struct mp_checker *c)
@@ -117,8 +118,13 @@ static void dkim_header(void *vst, const char *name, const char *value)
 	}
 	if (st->from_domain != NULL || !mp_ascii_ieq(name, "From"))
 		return;
-	if (mp_addr_parse_list(value, strlen(value), &st->arena, &mb, 1) >= 1)
+	int n = mp_addr_parse_list(value, strlen(value), &st->arena, &mb, 1);
+	if (n >= 1) {
 		st->from_domain = mp_arena_strdup(&st->arena, mb.addr + mb.domain);
+		st->failed = st->failed || st->from_domain == NULL;
+	} else if (n < 0) {
+		st->failed = true;
+	}
 }
 
 static bool dkim_eoh(void *vst)
@@ -158,7 +164,7 @@ static size_t dkim_end(void *vst, const struct mp_dkim_sig **sigs_r, struct mp_c
 			n++;
 	size_t nsig = n ? n : 1;
 	st->sigs = mp_arena_zalloc(&st->arena, nsig * sizeof(*st->sigs));
-	if (st->sigs == NULL) {
+	if (st->sigs == NULL || st->failed) {
 		note->failed = true;
 		return 0;
 	}

@@ -74,6 +74,8 @@ static DKIM_CBSTAT key_lookup(DKIM *d, DKIM_SIGINFO *sig, u_char *buf, size_t bu
 	 * without an error code (TRYAGAIN would also stop the others): such
 	 * signatures are noted here, to be reported as temperror */
 	int qrc = mp_dns_query(m->dns, name, MP_DNS_TXT, &ans);
+	if (qrc < 0)
+		m->failed = true; /* no memory: an internal error, not a DNS one */
 	if (qrc < 0 || ans.status == MP_DNS_TEMPFAIL) {
 		if (m->n_tempfailed < MAX_TEMPFAILED)
 			m->tempfailed[m->n_tempfailed++] = sig;

@@ -418,8 +418,8 @@ static int cmd_test(struct opts *o)
 		} else if (strcmp(a, "--client-port") == 0) {
 			char *end;
 			unsigned long port = strtoul(v, &end, 10);
-			if (*v < '0' || *v > '9' || *end != '\0' || port > 65535) {
-				rc = usage_for("test", "test: --client-port: '%s' is not a port (0 to 65535)", v);
+			if (*v < '0' || *v > '9' || *end != '\0' || port == 0 || port > 65535) {
+				rc = usage_for("test", "test: --client-port: '%s' is not a port (1 to 65535)", v);
 				goto out;
 			}
 			env.client_port = (unsigned)port;
@@ -499,7 +499,7 @@ static int cmd_test(struct opts *o)
 	}
 	struct mp_replay r;
 	const char *err;
-	if (mp_replay_run(rs, &env, &msg, !json, &r, &err) < 0) {
+	if (mp_replay_run(rs, &env, &msg, true, &r, &err) < 0) {
 		fprintf(stderr, "milter-policy: test: %s\n", err);
 		rc = r.no_rcpt ? EXIT_USAGE : EXIT_ERRORS;
 	} else {

@@ -198,6 +198,76 @@ json_expect json-connect '
 assert o["action"] == "accept" and o["stage"] == "connect" and o["rules"] == ["trusted-relays"], o
 ' "$bin" $R test --json --client-ip 192.0.2.25 --from alice@sender.example --rcpt bob@example.com --spf fail "$tmp/clean.eml"
 
+# the trace: envelope defaults, score contributions, the deciding threshold
+mkdir -p "$tmp/scored"
+cat > "$tmp/scored/global.rules" <<'RULES'
+rule "from-x" { when mail.from.domain == "x.example" score 4 }
+rule "win" { when header "Subject" ~ /win/ score 3.5 }
+rule "probation" dry-run { when header "Subject" ~ /win/ score 10 }
+rule "lose" { when header "Subject" ~ /lose/ score -1 }
+threshold 5 { add header "X-Spam" "yes" }
+threshold 7 { reject "scored as spam" }
+threshold 20 { discard }
+RULES
+printf 'From: a@x.example\nTo: b@y.example\nSubject: win\n\nhi\n' > "$tmp/win.eml"
+S="--rules $tmp/scored"
+expect trace-default-client 0 "^  client 127.0.0.1 \[localhost\] port 25 (default: a local client" "$bin" $S test "$tmp/win.eml"
+expect trace-default-helo 0 "^  helo localhost (default)$" "$bin" $S test "$tmp/win.eml"
+expect trace-default-from 0 "^  from <a@x.example> (from the message's From:" "$bin" $S test "$tmp/win.eml"
+expect trace-default-rcpt 0 "^  rcpt <b@y.example> (from the message's To:/Cc:" "$bin" $S test "$tmp/win.eml"
+expect trace-given-client 0 "^  client 192.0.2.1 \[mx.x.example\] port 2525$" "$bin" $S test --client-ip 192.0.2.1 --client-name mx.x.example --client-port 2525 "$tmp/win.eml"
+expect trace-given-from 0 "^  from <other@x.example>$" "$bin" $S test --from other@x.example --rcpt b@y.example "$tmp/win.eml"
+expect trace-score 0 "^  true  from-x .*\[global\] score +4$" "$bin" $S test --client-ip 192.0.2.1 "$tmp/win.eml"
+expect trace-score-frac 0 "^  true  win .*\[policy global\] score +3.5$" "$bin" $S test --client-ip 192.0.2.1 "$tmp/win.eml"
+expect trace-dry-run 0 "^  true  probation .*\[policy global\] dry-run$" "$bin" $S test --client-ip 192.0.2.1 "$tmp/win.eml"
+expect trace-threshold-crossed 0 "^  true  threshold 5 .*score 7.5 >= 5$" "$bin" $S test --client-ip 192.0.2.1 "$tmp/win.eml"
+expect trace-threshold-decides 0 "^  true  threshold 7 .*score 7.5 >= 7, decides$" "$bin" $S test --client-ip 192.0.2.1 "$tmp/win.eml"
+expect trace-threshold-not 0 "^  false threshold 20 .*score 7.5 < 20$" "$bin" $S test --client-ip 192.0.2.1 "$tmp/win.eml"
+expect trace-decision-threshold 0 "^decision: reject at eom (threshold 7, score 7.5)$" "$bin" $S test --client-ip 192.0.2.1 "$tmp/win.eml"
+expect trace-rule-decides 0 "^  true  spf-fail .*\[global\] decides$" "$bin" $R test --client-ip 198.51.100.7 --from alice@sender.example --rcpt bob@example.com --spf fail "$tmp/clean.eml"
+expect bad-client-port-zero 2 "test: --client-port: '0' is not a port" "$bin" $R test --client-port 0 --rcpt a@b.example
+
+# JSON: a version, one decision shape for the message and each recipient,
+# the deciding rule or threshold, the trace and the envelope
+json_expect json-shape-threshold '
+assert o["version"] == 1, o.get("version")
+d = o["decision"]
+assert d == {"action": "reject", "stage": "eom", "rule": None, "threshold": 7, "reply": {"code": "550", "xcode": "5.7.1", "text": "scored as spam"}, "quarantine": None, "decided": True}, d
+assert o["threshold"] == 7 and o["rule"] is None and o["reply"] == d["reply"]
+t = [(e["stage"], e["rule"], e["threshold"], e["value"], e["score"], e["dry_run"], e["decided"]) for e in o["trace"]]
+assert ("mail", "from-x", None, True, 4, False, False) in t, t
+assert ("header", "probation", None, True, 0, True, False) in t, t
+assert ("eom", None, 5, True, 7.5, False, False) in t, t
+assert ("eom", None, 7, True, 7.5, False, True) in t, t
+assert ("eom", None, 20, False, 7.5, False, False) in t, t
+e = o["envelope"]
+assert e["client_ip"] == "192.0.2.1" and e["from"] == "a@x.example" and e["rcpt"] == ["b@y.example"], e
+assert e["defaults"] == ["client_name", "client_port", "helo", "from", "rcpt"], e["defaults"]
+' "$bin" $S test --json --client-ip 192.0.2.1 "$tmp/win.eml"
+json_expect json-shape-recipients '
+keys = set(o["decision"])
+for r in o["recipients"]:
+    assert set(r["decision"]) == keys, (r["decision"], keys)
+by = {r["address"]: r for r in o["recipients"]}
+d = by["old-sales@example.com"]["decision"]
+assert d["action"] == "reject" and d["stage"] == "rcpt" and d["rule"] == "closed-mailbox" and d["threshold"] is None, d
+assert d["reply"]["code"] == "550" and d["reply"]["xcode"] == "5.1.1", d
+assert by["old-sales@example.com"]["reply"] == "550 5.1.1 " + d["reply"]["text"]
+a = by["bob@example.com"]
+assert a["decision"]["action"] == "accept" and a["decision"]["reply"] is None and a["reply"] is None and a["would"] is None, a
+assert o["decision"]["action"] == "accept" and o["decision"]["rule"] is None and o["decision"]["decided"] is False, o["decision"]
+assert o["envelope"]["defaults"] == ["client_name", "client_port", "helo"], o["envelope"]
+' "$bin" $R test --json --client-ip 198.51.100.7 --from alice@sender.example --rcpt old-sales@example.com --rcpt bob@example.com --spf pass "$tmp/clean.eml"
+{ cat "$tmp/cli.conf"; printf 'mode = dry-run\n'; } > "$tmp/dry.conf"
+json_expect json-shape-dry-run '
+keys = set(o["decision"])
+r = o["recipients"][0]
+assert r["action"] == "accept" and r["reply"] is None and r["decision"]["action"] == "accept", r
+w = r["would"]
+assert set(w) == keys and w["action"] == "reject" and w["rule"] == "closed-mailbox" and w["reply"]["xcode"] == "5.1.1", w
+assert set(o["would_decision"]) == keys, o["would_decision"]
+' "$bin" -c "$tmp/dry.conf" --rules "$top/rules" test --json --client-ip 198.51.100.7 --from alice@sender.example --rcpt old-sales@example.com --spf pass "$tmp/clean.eml"
+
 # case files: a failing case is reported and fails the run
 mkdir -p "$tmp/cases"
 cat > "$tmp/cases/wrong.case" <<CASE

@@ -224,6 +224,10 @@ static void log_message(struct mctx *m, const struct mp_result *r, const char *a
 		const struct mp_verdict *v = &r->v;
 		mp_logline_add(&l, "action", v->outcome == MP_O_NONE ? "accept" : mp_outcome_name(v->outcome));
 		mp_logline_add(&l, "stage", mp_stage_name(v->stage));
+		/* what decided: a rule, a threshold (rule=-), or nothing */
+		mp_logline_add(&l, "rule", v->rule ? v->rule : "-");
+		if (v->by_threshold)
+			mp_logline_addf(&l, "threshold", "%.6g", v->threshold);
 		if (refusing(v)) {
 			reply_str(&v->reply, buf, sizeof(buf));
 			mp_logline_add(&l, "reply", buf);
@@ -241,6 +245,7 @@ static void log_message(struct mctx *m, const struct mp_result *r, const char *a
 	} else {
 		mp_logline_add(&l, "action", action);
 		mp_logline_add(&l, "stage", stage);
+		mp_logline_add(&l, "rule", "-");
 	}
 	if (r != NULL)
 		mp_logline_addf(&l, "score", "%.6g", r->score);

@@ -120,7 +120,7 @@ int mp_dns_txt_from_wire(const unsigned char *p, size_t len, struct mp_dns_rr *r
 	size_t o = 0, n = 0;
 
 	if (out == NULL)
-		return -1;
+		return -2;
 	for (size_t i = 0; i < len;) {
 		size_t sl = p[i++];
 		if (sl > len - i) {

@@ -65,7 +65,8 @@ int mp_dns_query_within(struct mp_dns *dns, const char *name, uint16_t type,
 void mp_dns_answer_clear(struct mp_dns_answer *ans);
 
 /* Parsing helpers shared by the backends and their tests. */
-/* TXT rdata (length-prefixed strings) into one joined rr; 0 or -1. */
+/* TXT rdata (length-prefixed strings) into one joined rr; 0, -1 when
+ * malformed, -2 when out of memory. */
 int mp_dns_txt_from_wire(const unsigned char *p, size_t len, struct mp_dns_rr *rr);
 /* A wire-format name into dotted text (no trailing dot); 0 or -1. */
 int mp_dns_name_from_wire(const unsigned char *p, size_t len, char *out, size_t outlen,

@@ -126,10 +126,14 @@ static int convert(const struct ub_result *res, uint16_t type, struct mp_dns_ans
 				return -1;
 			memcpy(rr.data, p, len);
 			break;
-		case MP_DNS_TXT:
-			if (mp_dns_txt_from_wire(p, len, &rr) < 0)
+		case MP_DNS_TXT: {
+			int trc = mp_dns_txt_from_wire(p, len, &rr);
+			if (trc == -2)
+				return -1;
+			if (trc < 0)
 				continue; /* malformed: as if absent */
 			break;
+		}
 		case MP_DNS_MX:
 		case MP_DNS_PTR: {
 			size_t off = 0;

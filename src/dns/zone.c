@@ -174,12 +174,16 @@ static const char *parse_line(struct zone *z, char *line)
 		rr.data = mp_arena_alloc(&z->arena, 16);
 		char *end = rest + strcspn(rest, " \t#");
 		*end = '\0';
-		if (rr.data == NULL || inet_pton(v6 ? AF_INET6 : AF_INET, rest, rr.data) != 1)
+		if (rr.data == NULL)
+			return "out of memory";
+		if (inet_pton(v6 ? AF_INET6 : AF_INET, rest, rr.data) != 1)
 			return v6 ? "bad IPv6 address" : "bad IPv4 address";
 	} else if (strcmp(type, "TXT") == 0) {
 		struct mp_buf b;
 		mp_buf_init(&b);
 		const char *err = parse_txt(rest, &b, &rr.n_strings);
+		if (err == NULL && b.oom)
+			err = "out of memory";
 		if (err != NULL) {
 			mp_buf_free(&b);
 			return err;

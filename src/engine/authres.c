@@ -152,6 +152,8 @@ static void property(struct mp_buf *b, const char *name, const char *raw)
 	mp_buf_init(&clean);
 	mp_utf8_clean(&clean, v.p ? v.p : "", v.len, 1);
 	const char *s = clean.p ? clean.p : "";
+	if (v.oom || clean.oom)
+		b->oom = true;
 	mp_buf_printf(b, " %s=", name);
 	if (bare_ok(s)) {
 		mp_buf_adds(b, s);
@@ -202,6 +204,8 @@ const char *mp_authres_value(struct mp_txn *t)
 		}
 		any = true;
 	}
+	if (any && b.oom)
+		t->oom = true; /* an internal error, never a header left out */
 	const char *v = any && !b.oom ? mp_txn_strdup(t, b.p) : NULL;
 	mp_buf_free(&b);
 	return v;

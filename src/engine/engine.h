@@ -51,6 +51,8 @@ struct mp_verdict {
 	enum mp_outcome outcome;
 	enum mp_stage stage;
 	const char *rule;        /* deciding rule, NULL for none or a threshold */
+	bool by_threshold;       /* decided by the threshold at score `threshold` */
+	double threshold;
 	struct mp_reply reply;   /* set for reject and tempfail */
 	bool split;              /* a recipient deferred by recipient_policy = split */
 };
@@ -76,11 +78,18 @@ struct mp_would {
 	const char *what;        /* "reject 550 5.7.1 ...", "add header X-...", ... */
 };
 
+/* One rule evaluated, or (rule NULL) one threshold compared at the end of
+ * the message. */
 struct mp_trace {
 	enum mp_stage stage;
 	const char *scope;       /* "global", "rcpt <addr>", "policy NAME" */
-	const char *rule;
-	bool value;
+	const char *rule;        /* NULL: the threshold at score `threshold` */
+	double threshold;
+	bool value;              /* the rule's condition; score >= threshold */
+	bool dry_run;            /* a dry-run rule: it changes nothing */
+	bool decided;            /* this rule or threshold decided its scope */
+	double score;            /* what a true rule added to the score; for a
+				  * threshold, the score compared with it */
 };
 
 struct mp_result {

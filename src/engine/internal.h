@@ -52,6 +52,7 @@ struct mp_eval {
 	enum mp_outcome outcome; /* set by a terminal rule */
 	enum mp_stage stage;
 	int rule;                /* index of the deciding rule, -1 */
+	const struct mp_threshold *threshold; /* the deciding threshold, or NULL */
 	struct mp_reply reply;
 	const char *quarantine;
 	int rcpt;                /* >= 0: one recipient (at RCPT); -1: the accepted set */

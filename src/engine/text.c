@@ -128,6 +128,11 @@ const char *mp_text_describe(struct mp_ctx *x, const struct mp_rule *r)
 		else if (a->kind == MP_A_SCORE)
 			mp_buf_printf(&b, " %.6g", a->score);
 	}
+	if (b.oom) {
+		x->txn->oom = true;
+		mp_buf_free(&b);
+		return NULL;
+	}
 	const char *s = mp_txn_strdup(x->txn, b.p ? b.p : "");
 	mp_buf_free(&b);
 	return s;

@@ -92,6 +92,8 @@ static void verdict_of(const struct mp_eval *ev, struct mp_verdict *v)
 	v->stage = ev->stage;
 	if (ev->outcome != MP_O_NONE) {
 		v->rule = ev->rule >= 0 ? ev->pol->rules[ev->rule]->name : NULL;
+		v->by_threshold = ev->threshold != NULL;
+		v->threshold = ev->threshold != NULL ? ev->threshold->score : 0;
 		v->reply = ev->reply;
 	}
 }
@@ -246,8 +248,16 @@ void mp_txn_add_trace(struct mp_ctx *x, const struct mp_rule *r, bool value)
 	if (t == NULL || !t->trace_on)
 		return;
 	struct mp_trace *e = push(t, (void **)&t->trace, &t->n_trace, &t->cap_trace, sizeof(*e));
-	if (e != NULL)
-		*e = (struct mp_trace){ x->stage, x->ev->scope, r->name, value };
+	if (e == NULL)
+		return;
+	*e = (struct mp_trace){ .stage = x->stage, .scope = x->ev->scope, .rule = r->name,
+				.value = value, .dry_run = r->dry_run,
+				.decided = value && !r->dry_run && r->terminal >= 0 &&
+					   x->ev->outcome == MP_O_NONE };
+	for (size_t i = 0; value && !r->dry_run && i < r->n_actions; i++) {
+		if (r->actions[i].kind == MP_A_SCORE)
+			e->score += r->actions[i].score;
+	}
 }
 
 void mp_txn_add_would(struct mp_ctx *x, const struct mp_rule *r)
@@ -261,6 +271,8 @@ void mp_txn_add_would(struct mp_ctx *x, const struct mp_rule *r)
 			return;
 	}
 	const char *what = mp_text_describe(x, r);
+	if (what == NULL)
+		return;
 	struct mp_would *w = push(t, (void **)&t->would, &t->n_would, &t->cap_would, sizeof(*w));
 	if (w != NULL)
 		*w = (struct mp_would){ r->name, x->stage, what };
@@ -818,6 +830,15 @@ static void thresholds(struct mp_txn *t, struct mp_eval *ev)
 	if (best != NULL) {
 		struct mp_ctx x = { .conn = t->conn, .txn = t, .ev = ev, .stage = MP_STAGE_EOM };
 		mp_eval_terminal(&x, &best->actions[best->terminal], -1, NULL);
+		ev->threshold = best;
+	}
+	for (size_t i = 0; t->trace_on && i < ev->pol->n_thresholds; i++) {
+		const struct mp_threshold *th = ev->pol->thresholds[i];
+		struct mp_trace *e = push(t, (void **)&t->trace, &t->n_trace, &t->cap_trace, sizeof(*e));
+		if (e != NULL)
+			*e = (struct mp_trace){ .stage = MP_STAGE_EOM, .scope = ev->scope,
+						.threshold = th->score, .value = ev->score >= th->score,
+						.decided = th == best, .score = ev->score };
 	}
 }
 

@@ -165,6 +165,8 @@ static size_t encoded_word(const char *s, const char *end, struct mp_buf *out)
 		ok = decode_q(text, (size_t)(stop - text), &raw);
 	else
 		ok = false;
+	if (raw.oom)
+		out->oom = true; /* the caller's failure, not a word left raw */
 	if (ok && !raw.oom)
 		ok = to_utf8(charset, raw.p ? raw.p : "", raw.len, out);
 	mp_buf_free(&raw);

@@ -129,8 +129,13 @@ static const char *parse_case(struct tcase *c, char *text, size_t len, int *line
 			c->env.client_ip = v;
 		else if (strcmp(k, "client-name") == 0)
 			c->env.client_name = v;
-		else if (strcmp(k, "client-port") == 0)
-			c->env.client_port = (unsigned)strtoul(v, NULL, 10);
+		else if (strcmp(k, "client-port") == 0) {
+			char *pend;
+			unsigned long port = strtoul(v, &pend, 10);
+			if (*v < '0' || *v > '9' || *pend != '\0' || port == 0 || port > 65535)
+				return "client-port: expected a port, 1 to 65535";
+			c->env.client_port = (unsigned)port;
+		}
 		else if (strcmp(k, "helo") == 0)
 			c->env.helo = v;
 		else if (strcmp(k, "tls") == 0) {

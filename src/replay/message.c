@@ -177,10 +177,33 @@ int mp_message_load(const char *path, struct mp_message *m)
 void mp_replay_env_init(struct mp_replay_env *env)
 {
 	memset(env, 0, sizeof(*env));
-	env->client_ip = "127.0.0.1";
-	env->client_name = "localhost";
-	env->client_port = 25;
-	env->helo = "localhost";
+}
+
+/* Fills in what the caller left out, noting it in out->defaults. */
+static void env_defaults(const struct mp_replay_env *env, struct mp_replay *out)
+{
+	out->env = *env;
+	out->env.rcpts = NULL;
+	if (env->client_ip == NULL) {
+		out->env.client_ip = "127.0.0.1";
+		out->defaults |= MP_ENV_DEF_CLIENT_IP;
+	}
+	if (env->client_name == NULL) {
+		out->env.client_name = "localhost";
+		out->defaults |= MP_ENV_DEF_CLIENT_NAME;
+	}
+	if (env->client_port == 0) {
+		out->env.client_port = 25;
+		out->defaults |= MP_ENV_DEF_CLIENT_PORT;
+	}
+	if (env->helo == NULL) {
+		out->env.helo = "localhost";
+		out->defaults |= MP_ENV_DEF_HELO;
+	}
+	if (env->from == NULL)
+		out->defaults |= MP_ENV_DEF_FROM;
+	if (env->rcpts == NULL)
+		out->defaults |= MP_ENV_DEF_RCPT;
 }
 
 /* Addresses of the first field named `name`s (From, or To and Cc). */
@@ -240,13 +263,15 @@ int mp_replay_run(struct mp_ruleset *rs, struct mp_replay_env *env,
 
 	memset(out, 0, sizeof(*out));
 	out->msg = msg;
+	env_defaults(env, out);
 	*err_r = "out of memory";
 	out->conn = mp_conn_new(rs, mp_checker_ops(env->checker));
 	if (out->conn == NULL)
 		return -1;
-	if (mp_conn_connect(out->conn, env->client_ip, env->client_name, env->client_port, &v) < 0)
+	if (mp_conn_connect(out->conn, out->env.client_ip, out->env.client_name,
+			    out->env.client_port, &v) < 0)
 		return -1;
-	if (mp_conn_helo(out->conn, env->helo, env->tls, &v) < 0)
+	if (mp_conn_helo(out->conn, out->env.helo, env->tls, &v) < 0)
 		return -1;
 	const char *from = env->from;
 	if (from == NULL) {

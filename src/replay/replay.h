@@ -39,6 +39,9 @@ void mp_message_free(struct mp_message *m);
 /* Reads a file ("-" for stdin). 0 or -1 (errno set). */
 int mp_message_load(const char *path, struct mp_message *m);
 
+/* NULL (0 for the port) where not given: the replay fills in a local
+ * client, 127.0.0.1 [localhost] port 25 saying HELO localhost, and takes the
+ * sender and recipients from the message's From: and To:/Cc:. */
 struct mp_replay_env {
 	const char *client_ip;
 	const char *client_name;
@@ -54,12 +57,27 @@ struct mp_replay_env {
 
 void mp_replay_env_init(struct mp_replay_env *env);
 
+/* The parts of the envelope the replay filled in (struct mp_replay.defaults). */
+enum {
+	MP_ENV_DEF_CLIENT_IP = 1 << 0,
+	MP_ENV_DEF_CLIENT_NAME = 1 << 1,
+	MP_ENV_DEF_CLIENT_PORT = 1 << 2,
+	MP_ENV_DEF_HELO = 1 << 3,
+	MP_ENV_DEF_FROM = 1 << 4,  /* from the message's From: (or null) */
+	MP_ENV_DEF_RCPT = 1 << 5,  /* from the message's To:/Cc: */
+};
+
 struct mp_replay {
 	struct mp_conn *conn;
 	struct mp_txn *txn;
 	const struct mp_result *result;
 	const struct mp_message *msg;
 	bool no_rcpt;            /* no recipient given or found */
+	/* the envelope replayed, defaults filled in (its strings are the
+	 * caller's or static; rcpts is NULL: see result->rcpts), and which
+	 * parts were defaults (MP_ENV_DEF_*) */
+	struct mp_replay_env env;
+	unsigned defaults;
 };
 
 /* 0, or -1 on an internal error (message in *err_r). */
@@ -78,6 +96,8 @@ size_t mp_replay_final_headers(const struct mp_replay *r, struct mp_final_header
 
 /* report.c */
 void mp_report_text(const struct mp_replay *r, FILE *out);
+/* The JSON's "version": raised when a key is removed or changes type. */
+#define MP_REPORT_JSON_VERSION 1
 int mp_report_json(const struct mp_replay *r, FILE *out);
 const char *mp_report_action(const struct mp_verdict *v);
 

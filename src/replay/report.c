@@ -84,32 +84,90 @@ static void folded(FILE *out, const char *v)
 	fputc('\n', out);
 }
 
-static void report_text(const struct mp_replay *r, FILE *out)
+/* The envelope replayed, each part the replay filled in marked as such. */
+static void envelope_text(const struct mp_replay *r, FILE *out)
 {
+	const struct mp_replay_env *e = &r->env;
 	const struct mp_result *res = r->result;
+	unsigned d = r->defaults;
+
+	unsigned np = d & (MP_ENV_DEF_CLIENT_NAME | MP_ENV_DEF_CLIENT_PORT);
+	fprintf(out, "envelope:\n  client %s [%s] port %u%s\n", e->client_ip, e->client_name,
+		e->client_port,
+		(d & MP_ENV_DEF_CLIENT_IP) ? " (default: a local client; --client-ip for mail from outside)"
+		: np == (MP_ENV_DEF_CLIENT_NAME | MP_ENV_DEF_CLIENT_PORT) ? " (default name and port)"
+		: np == MP_ENV_DEF_CLIENT_NAME ? " (default name)"
+		: np == MP_ENV_DEF_CLIENT_PORT ? " (default port)" : "");
+	fprintf(out, "  helo %s%s%s\n", e->helo, (d & MP_ENV_DEF_HELO) ? " (default)" : "",
+		e->tls ? ", tls" : "");
+	if (e->auth != NULL)
+		fprintf(out, "  auth %s\n", e->auth);
+	fprintf(out, "  from <%s>%s\n", r->txn ? mp_txn_from(r->txn) : "",
+		(d & MP_ENV_DEF_FROM) ? " (from the message's From:; --from to choose)" : "");
+	fprintf(out, "  rcpt");
+	for (size_t i = 0; res != NULL && i < res->n_rcpts; i++)
+		fprintf(out, "%s <%s>", i ? "," : "", res->rcpts[i].addr);
+	fprintf(out, "%s\n\n", (d & MP_ENV_DEF_RCPT) ? " (from the message's To:/Cc:; --rcpt to choose)" : "");
+}
+
+/* Each rule evaluated, stage by stage, with what it added to the score and
+ * whether it decided; then the thresholds compared at the end. */
+static void trace_text(const struct mp_replay *r, FILE *out)
+{
 	size_t n;
 	const struct mp_trace *tr = mp_txn_trace(r->txn, &n);
-	char buf[MP_TEXT_MAX + 64];
+	char name[64], sc[64], cmp[64];
 	int last = -1;
 
 	for (size_t i = 0; i < n; i++) {
-		if ((int)tr[i].stage != last) {
-			fprintf(out, "%s:\n", mp_stage_name(tr[i].stage));
-			last = (int)tr[i].stage;
+		const struct mp_trace *e = &tr[i];
+		if ((int)e->stage != last) {
+			fprintf(out, "%s:\n", mp_stage_name(e->stage));
+			last = (int)e->stage;
 		}
-		fprintf(out, "  %-5s %-30s [%s]\n", tr[i].value ? "true" : "false", tr[i].rule,
-			tr[i].scope);
+		if (e->rule == NULL) {
+			score_str(e->threshold, sc, sizeof(sc));
+			snprintf(name, sizeof(name), "threshold %s", sc);
+			score_str(e->score, sc, sizeof(sc));
+			snprintf(cmp, sizeof(cmp), " score %s %s", sc, e->value ? ">=" : "<");
+			score_str(e->threshold, sc, sizeof(sc));
+			fprintf(out, "  %-5s %-30s [%s]%s %s%s\n", e->value ? "true" : "false", name,
+				e->scope, cmp, sc, e->decided ? ", decides" : "");
+			continue;
+		}
+		sc[0] = '\0';
+		if (e->score != 0) {
+			snprintf(sc, sizeof(sc), " score %s", e->score > 0 ? "+" : "");
+			score_str(e->score, sc + strlen(sc), sizeof(sc) - strlen(sc));
+		}
+		fprintf(out, "  %-5s %-30s [%s]%s%s%s\n", e->value ? "true" : "false", e->rule,
+			e->scope, sc, e->dry_run ? " dry-run" : "", e->decided ? " decides" : "");
 	}
 	if (n > 0)
 		fputc('\n', out);
+}
+
+static void report_text(const struct mp_replay *r, FILE *out)
+{
+	const struct mp_result *res = r->result;
+	char buf[MP_TEXT_MAX + 64];
+
+	envelope_text(r, out);
+	trace_text(r, out);
 	const struct mp_verdict *v = &res->v;
 	fprintf(out, "decision: %s at %s", mp_report_action(v), mp_stage_name(v->stage));
-	if (v->rule != NULL)
+	if (v->rule != NULL) {
 		fprintf(out, " (rule %s)", v->rule);
-	else if (res->decided)
-		fprintf(out, " (threshold)");
-	else if (!res->decided && v->outcome == MP_O_NONE)
+	} else if (v->by_threshold) {
+		score_str(v->threshold, buf, sizeof(buf));
+		fprintf(out, " (threshold %s, ", buf);
+		score_str(res->score, buf, sizeof(buf));
+		fprintf(out, "score %s)", buf);
+	} else if (res->decided && res->limit != NULL) {
+		fprintf(out, " (on_limit: safety limit %s)", res->limit);
+	} else if (v->outcome == MP_O_NONE) {
 		fprintf(out, " (no rule decided)");
+	}
 	fputc('\n', out);
 	if (v->outcome == MP_O_REJECT || v->outcome == MP_O_TEMPFAIL) {
 		reply_str(&v->reply, buf, sizeof(buf));
@@ -215,17 +273,98 @@ static json_object *number(double d)
 	return json_object_new_double_s(d, buf);
 }
 
-static json_object *verdict_obj(const struct mp_verdict *v, bool decided)
+/* The one shape of a decision, for the message, each recipient and what
+ * dry-run mode would have done: action, stage, the rule or threshold that
+ * decided (both null: nothing did), the reply as an object or null, the
+ * quarantine reason or null. */
+static json_object *decision_obj(const char *action, enum mp_stage stage, const char *rule,
+				 const double *threshold, const struct mp_reply *reply,
+				 const char *quarantine, bool decided)
 {
 	json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "action", jstr(mp_report_action(v)));
-	json_object_object_add(o, "stage", jstr(mp_stage_name(v->stage)));
-	json_object_object_add(o, "rule", v->rule ? jstr(v->rule) : NULL);
-	json_object_object_add(o, "reply", (v->outcome == MP_O_REJECT || v->outcome == MP_O_TEMPFAIL)
-						   ? reply_obj(&v->reply) : NULL);
+	json_object_object_add(o, "action", jstr(action));
+	json_object_object_add(o, "stage", jstr(mp_stage_name(stage)));
+	json_object_object_add(o, "rule", rule ? jstr(rule) : NULL);
+	json_object_object_add(o, "threshold", threshold ? number(*threshold) : NULL);
+	json_object_object_add(o, "reply", reply ? reply_obj(reply) : NULL);
+	json_object_object_add(o, "quarantine", quarantine ? jstr(quarantine) : NULL);
 	json_object_object_add(o, "decided", json_object_new_boolean(decided));
 	return o;
+}
+
+static json_object *verdict_obj(const struct mp_verdict *v, const char *quarantine,
+				bool decided)
+{
+	bool refused = v->outcome == MP_O_REJECT || v->outcome == MP_O_TEMPFAIL;
+
+	return decision_obj(mp_report_action(v), v->stage, v->rule,
+			    v->by_threshold ? &v->threshold : NULL, refused ? &v->reply : NULL,
+			    v->outcome == MP_O_QUARANTINE ? quarantine : NULL, decided);
+}
+
+/* A recipient's decision at RCPT (only refusals are kept per recipient),
+ * or what dry-run mode would have done. */
+static json_object *rcpt_decision_obj(const struct mp_rcpt_info *ri, bool would)
+{
+	bool refused = ri->outcome != MP_O_ACCEPT && (would || !ri->would);
+
+	return decision_obj(refused ? rcpt_action(ri) : "accept", MP_STAGE_RCPT,
+			    refused ? ri->rule : NULL, NULL, refused ? &ri->reply : NULL, NULL,
+			    refused);
+}
+
+static json_object *envelope_obj(const struct mp_replay *r)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} parts[] = { { MP_ENV_DEF_CLIENT_IP, "client_ip" }, { MP_ENV_DEF_CLIENT_NAME, "client_name" },
+		      { MP_ENV_DEF_CLIENT_PORT, "client_port" }, { MP_ENV_DEF_HELO, "helo" },
+		      { MP_ENV_DEF_FROM, "from" }, { MP_ENV_DEF_RCPT, "rcpt" } };
+	const struct mp_replay_env *e = &r->env;
+	json_object *o = json_object_new_object();
+	json_object *a = json_object_new_array();
+
+	json_object_object_add(o, "client_ip", jstr(e->client_ip));
+	json_object_object_add(o, "client_name", jstr(e->client_name));
+	json_object_object_add(o, "client_port", json_object_new_int((int)e->client_port));
+	json_object_object_add(o, "helo", jstr(e->helo));
+	json_object_object_add(o, "tls", json_object_new_boolean(e->tls));
+	json_object_object_add(o, "auth", e->auth ? jstr(e->auth) : NULL);
+	json_object_object_add(o, "from", jstr(r->txn ? mp_txn_from(r->txn) : ""));
+	for (size_t i = 0; r->result != NULL && i < r->result->n_rcpts; i++)
+		json_object_array_add(a, jstr(r->result->rcpts[i].addr));
+	json_object_object_add(o, "rcpt", a);
+	a = json_object_new_array();
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		if (r->defaults & parts[i].bit)
+			json_object_array_add(a, jstr(parts[i].name));
+	}
+	json_object_object_add(o, "defaults", a);
+	return o;
+}
+
+static json_object *trace_arr(const struct mp_replay *r)
+{
+	size_t n;
+	const struct mp_trace *tr = mp_txn_trace(r->txn, &n);
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++) {
+		const struct mp_trace *e = &tr[i];
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "stage", jstr(mp_stage_name(e->stage)));
+		json_object_object_add(o, "scope", jstr(e->scope));
+		json_object_object_add(o, "rule", e->rule ? jstr(e->rule) : NULL);
+		json_object_object_add(o, "threshold", e->rule ? NULL : number(e->threshold));
+		json_object_object_add(o, "value", json_object_new_boolean(e->value));
+		json_object_object_add(o, "score", number(e->score));
+		json_object_object_add(o, "dry_run", json_object_new_boolean(e->dry_run));
+		json_object_object_add(o, "decided", json_object_new_boolean(e->decided));
+		json_object_array_add(a, o);
+	}
+	return a;
 }
 
 int mp_report_json(const struct mp_replay *r, FILE *out)
@@ -236,12 +375,15 @@ int mp_report_json(const struct mp_replay *r, FILE *out)
 	json_object *a;
 	char buf[MP_TEXT_MAX + 64];
 
+	json_object_object_add(o, "version", json_object_new_int(MP_REPORT_JSON_VERSION));
 	json_object_object_add(o, "action", jstr(mp_report_action(v)));
 	json_object_object_add(o, "stage", jstr(mp_stage_name(v->stage)));
 	json_object_object_add(o, "decided", json_object_new_boolean(res->decided));
 	json_object_object_add(o, "rule", v->rule ? jstr(v->rule) : NULL);
+	json_object_object_add(o, "threshold", v->by_threshold ? number(v->threshold) : NULL);
 	json_object_object_add(o, "reply", (v->outcome == MP_O_REJECT || v->outcome == MP_O_TEMPFAIL)
 						   ? reply_obj(&v->reply) : NULL);
+	json_object_object_add(o, "decision", verdict_obj(v, res->quarantine, res->decided));
 	a = json_object_new_array();
 	for (size_t i = 0; i < res->n_rules; i++)
 		json_object_array_add(a, jstr(res->rules[i]));
@@ -270,23 +412,22 @@ int mp_report_json(const struct mp_replay *r, FILE *out)
 		json_object *ro = json_object_new_object();
 		json_object_object_add(ro, "address", jstr(ri->addr));
 		json_object_object_add(ro, "policy", jstr(ri->policy));
+		bool refused = ri->outcome != MP_O_ACCEPT && !ri->would;
 		json_object_object_add(ro, "action",
 				       jstr(ri->would ? "accept" : rcpt_action(ri)));
-		if (ri->outcome != MP_O_ACCEPT) {
+		/* "reply" is the reply line here (SPEC §2); "decision" has the
+		 * same shape as the message's */
+		if (refused)
 			reply_str(&ri->reply, buf, sizeof(buf));
-			json_object_object_add(ro, ri->would ? "would" : "reply",
-					       jstr(buf));
-			if (ri->would)
-				json_object_object_add(ro, "would_action",
-						       jstr(rcpt_action(ri)));
-			json_object_object_add(ro, "rule",
-					       ri->rule ? jstr(ri->rule) : NULL);
-		} else {
-			json_object_object_add(ro, "reply", NULL);
-		}
+		json_object_object_add(ro, "reply", refused ? jstr(buf) : NULL);
+		json_object_object_add(ro, "rule", refused && ri->rule ? jstr(ri->rule) : NULL);
+		json_object_object_add(ro, "decision", rcpt_decision_obj(ri, false));
+		json_object_object_add(ro, "would", ri->would ? rcpt_decision_obj(ri, true) : NULL);
 		json_object_array_add(a, ro);
 	}
 	json_object_object_add(o, "recipients", a);
+	json_object_object_add(o, "envelope", envelope_obj(r));
+	json_object_object_add(o, "trace", trace_arr(r));
 	a = json_object_new_array();
 	/* inserted at the top: Authentication-Results above Received-SPF */
 	const char *top[][2] = { { "Authentication-Results", res->auth_results },
@@ -336,10 +477,9 @@ int mp_report_json(const struct mp_replay *r, FILE *out)
 	json_object_object_add(o, "mode",
 			       jstr(res->dry_run_mode ? "dry-run" : "enforce"));
 	if (res->dry_run_mode) {
-		json_object *w = verdict_obj(&res->would_v, res->would_v.outcome != MP_O_NONE);
-		json_object_object_add(w, "quarantine", res->would_quarantine
-					   ? jstr(res->would_quarantine) : NULL);
-		json_object_object_add(o, "would_decision", w);
+		json_object_object_add(o, "would_decision",
+				       verdict_obj(&res->would_v, res->would_quarantine,
+						   res->would_v.outcome != MP_O_NONE));
 	}
 	a = json_object_new_array();
 	for (size_t i = 0; i < res->n_would; i++) {

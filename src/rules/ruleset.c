@@ -742,7 +742,12 @@ struct mp_ruleset *mp_ruleset_load_ex(const struct mp_conf *conf, struct mp_diag
 				continue;
 			char *path = mp_path_join(dir, fn);
 			void *found = NULL;
-			if (path == NULL || !mp_strmap_get(&ld.files, path, &found)) {
+			if (path == NULL) {
+				mp_diags_add(d, dir, 0, 0, "out of memory");
+				goto fail;
+			}
+			/* not there: it did not load, and said why */
+			if (!mp_strmap_get(&ld.files, path, &found)) {
 				free(path);
 				continue;
 			}
