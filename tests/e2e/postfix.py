@@ -36,19 +36,9 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
 # The milter lines are docs/postfix.md's, with the socket path filled in.
 MILTER_CF = """\
-smtpd_milters = unix:{socket}
+smtpd_milters = {{ unix:{socket}, default_action=tempfail, protocol=6,
+    connect_timeout=30s, command_timeout=30s, content_timeout=300s }}
 non_smtpd_milters = $smtpd_milters
-milter_protocol = 6
-milter_default_action = tempfail
-milter_connect_macros = j {{daemon_name}} v {{client_addr}} {{client_name}} {{client_port}}
-milter_helo_macros = {{tls_version}} {{cipher}}
-milter_mail_macros = i {{auth_authen}} {{auth_type}} {{mail_addr}}
-milter_rcpt_macros = i {{rcpt_addr}}
-milter_end_of_header_macros = i
-milter_end_of_data_macros = i
-milter_connect_timeout = 30s
-milter_command_timeout = 30s
-milter_content_timeout = 300s
 """
 
 
