@@ -86,6 +86,20 @@ class Postfix:
         tb.stoppers.append(self.stop)
         if not wait_for(lambda: port_open(self.port, listen), 20):
             raise RuntimeError("postfix did not start: " + self.log())
+        # smtpd reads the milter settings when a client connects; a setting
+        # it refuses is fatal for every session, so one greeting here saves
+        # a timeout per test
+        if not self.greets():
+            fatal = [l for l in self.log().splitlines() if "fatal" in l or "warning" in l]
+            raise RuntimeError("postfix smtpd does not greet: " + "\n".join(fatal[-5:]))
+
+    def greets(self):
+        import socket
+        try:
+            with socket.create_connection((self.listen, self.port), timeout=10) as sk:
+                return sk.recv(512).startswith(b"220")
+        except OSError:
+            return False
 
     def _run(self, what):
         # postfix reports early errors only on a terminal or to syslog

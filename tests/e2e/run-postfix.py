@@ -66,6 +66,10 @@ def reject_at_helo(tb, pf):
 def reject_at_mail(tb, pf):
     t = send(tb, pf, "spam@blocked.example", "bob@example.com", msg("mail"))
     reply(t.reply_to("MAIL FROM"), "550 5.7.1 Sender spam@blocked.example refused", "MAIL FROM")
+    # the summary names what decided (SPEC §6: action=, stage=, rule=)
+    line = wait_for(lambda: [l for l in tb.milter_log().splitlines() if "from=<spam@blocked.example>" in l
+                             and " action=reject stage=mail rule=blocked-sender reply=" in l], 5)
+    check(line, "no summary line with action=, stage= and rule=")
 
 
 @case
@@ -85,7 +89,7 @@ def reject_one_rcpt_others_delivered(tb, pf):
     summary = wait_for(lambda: [l for l in tb.milter_log().splitlines()
                                 if "rcpt=<bob@example.com>" in l and "subject" not in l
                                 and ("id=%s " % rid in l or l.endswith("conn=%s" % rid))
-                                and "action=accept" in l], 5)
+                                and "action=accept stage=eom rule=- " in l], 5)
     check(summary, "no summary line linked to id %s: %s" % (rid, refused[0]))
 
 
