@@ -116,7 +116,7 @@ static void trace_text(const struct mp_replay *r, FILE *out)
 {
 	size_t n;
 	const struct mp_trace *tr = mp_txn_trace(r->txn, &n);
-	char name[64], sc[64], cmp[64];
+	char name[96], sc[64], cmp[96];
 	int last = -1;
 
 	for (size_t i = 0; i < n; i++) {
