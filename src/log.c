@@ -84,7 +84,7 @@ static bool plain(const char *s)
 	return true;
 }
 
-void mp_log_escape(struct mp_buf *out, const char *v, size_t max)
+static void mp_log_escape(struct mp_buf *out, const char *v, size_t max)
 {
 	size_t len = strlen(v);
 	bool cut = len > max;

@@ -32,7 +32,5 @@ void mp_logline_addf(struct mp_logline *l, const char *key, const char *fmt, ...
 	__attribute__((format(printf, 3, 4)));
 /* Writes the line at level and frees it. */
 void mp_logline_emit(struct mp_logline *l, enum mp_log_level level);
-/* The escaped form of a value, for callers that build lines themselves. */
-void mp_log_escape(struct mp_buf *out, const char *value, size_t max);
 
 #endif

@@ -205,8 +205,8 @@ static void reload(const char *why)
 	if (rs == NULL) {
 		D.failures++;
 		mp_log(MP_LOG_ERROR,
-		       "reload (%s) failed with %zu errors (failure #%lu); the rules in force stay",
-		       why, mp_diags_count(&d), D.failures);
+		       "reload (%s) failed with %zu error%s (failure #%lu); the rules in force stay",
+		       why, mp_diags_count(&d), mp_diags_count(&d) == 1 ? "" : "s", D.failures);
 		log_diags(&d);
 		write_status("failed", mp_diags_count(&d));
 		mp_diags_free(&d);
@@ -665,8 +665,8 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 	}
 	if (D.rs == NULL) {
 		print_diags(&d);
-		fprintf(stderr, "milter-policy: not starting: %zu errors in the configuration or rules\n",
-			mp_diags_count(&d));
+		fprintf(stderr, "milter-policy: not starting: %zu error%s in the configuration or rules\n",
+			mp_diags_count(&d), mp_diags_count(&d) == 1 ? "" : "s");
 		mp_diags_free(&d);
 		return MP_EX_CONFIG;
 	}
@@ -848,8 +848,8 @@ int mp_daemon_signal_reload(const char *conf_path, const char *rules)
 			return 0;
 		}
 		if (now > before) {
-			fprintf(stderr, "milter-policy: pid %ld: reload failed with %lu errors (see its log); "
-					"the rules in force stay\n", (long)pid, errors);
+			fprintf(stderr, "milter-policy: pid %ld: reload failed with %lu error%s (see its log); "
+					"the rules in force stay\n", (long)pid, errors, errors == 1 ? "" : "s");
 			return 1;
 		}
 		struct timespec ts = { 0, 100 * 1000000L };

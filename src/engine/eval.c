@@ -151,7 +151,7 @@ static int test(struct mp_ctx *x, const struct mp_expr *e)
 	return tv(positive ? any : !any);
 }
 
-int mp_eval_expr(struct mp_ctx *x, const struct mp_expr *e)
+static int mp_eval_expr(struct mp_ctx *x, const struct mp_expr *e)
 {
 	if (x->stage < e->min_stage)
 		return TV_UNKNOWN;

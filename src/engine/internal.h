@@ -195,19 +195,14 @@ int mp_eval_init(struct mp_eval *ev, const struct mp_policy *pol, const struct m
 void mp_eval_release(struct mp_eval *ev);
 /* Decides what the stage's data allows; returns 0 or -1 (no memory). */
 int mp_eval_stage(struct mp_ctx *x);
-int mp_eval_expr(struct mp_ctx *x, const struct mp_expr *e);
 /* Applies a terminal action (of a rule, or a threshold: rule_idx -1). */
 void mp_eval_terminal(struct mp_ctx *x, const struct mp_action *a, int rule_idx,
 		      const char *rule_name);
 
-/* values.c */
-bool mp_val_known(const struct mp_ctx *x, enum mp_field_id f);
 /* Scalar form of a field for ${...}: first value of a multi-valued one. */
 const char *mp_val_scalar(struct mp_ctx *x, enum mp_field_id f, char *buf, size_t len,
 			  size_t *len_r);
 enum mp_authres mp_val_spf(struct mp_txn *t);
-enum mp_authres mp_val_spf_helo(struct mp_txn *t);
-bool mp_val_aligned(struct mp_txn *t, const char *domain);
 struct mp_envelope mp_val_envelope(struct mp_txn *t);
 /* Iterates the values of a (possibly multi-valued) string field. */
 struct mp_viter {
@@ -219,8 +214,6 @@ bool mp_val_next(struct mp_ctx *x, const struct mp_expr *e, struct mp_viter *it,
 double mp_val_number(struct mp_ctx *x, const struct mp_expr *e);
 bool mp_val_bool(struct mp_ctx *x, const struct mp_expr *e);
 enum mp_authres mp_val_result(struct mp_ctx *x, enum mp_field_id f);
-/* Accepted recipients that belong to ev's policy (the `rcpt.to` set). */
-bool mp_val_rcpt_in_scope(const struct mp_ctx *x, size_t i);
 /* guards.c: answers from the prefilter and the value index, valid once the
  * field's stage has come (for headers: all of them). */
 /* Whether the regex with prefilter bit pf on key may match some value. */

@@ -852,8 +852,8 @@ int mp_txn_eom(struct mp_txn *t, struct mp_verdict *v)
 	const struct mp_checks *ck = t->conn->checks;
 	/* a message decided before its end has had no DKIM work since; its
 	 * result is not reported */
-	if (t->v.outcome != MP_O_NONE) {
-	} else if (t->dkim_st != NULL) {
+	bool open = t->v.outcome == MP_O_NONE;
+	if (open && t->dkim_st != NULL) {
 		struct mp_check_note note = { NULL, false };
 		t->n_sigs = ck->dkim_end(t->dkim_st, &t->sigs, &note);
 		if (note.limit != NULL)
@@ -862,11 +862,11 @@ int mp_txn_eom(struct mp_txn *t, struct mp_verdict *v)
 			t->oom = true; /* an internal error, never "unsigned" */
 		t->dkim = dkim_summary(t->sigs, t->n_sigs);
 		t->dkim_done = true;
-	} else if (t->dkim_started) {
+	} else if (open && t->dkim_started) {
 		t->dkim = MP_AR_TEMPERROR;
 		t->dkim_done = true;
 	}
-	if (t->v.outcome == MP_O_NONE) {
+	if (open) {
 		if (eval_msg(t, MP_STAGE_EOM) < 0)
 			return -1;
 		for (size_t i = 0; i < t->n_msg; i++) {

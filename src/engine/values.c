@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool mp_val_known(const struct mp_ctx *x, enum mp_field_id f)
+static bool mp_val_known(const struct mp_ctx *x, enum mp_field_id f)
 {
 	return x->stage >= mp_field_info(f)->stage;
 }
@@ -57,7 +57,7 @@ enum mp_authres mp_val_spf(struct mp_txn *t)
 	return t->spf.r;
 }
 
-enum mp_authres mp_val_spf_helo(struct mp_txn *t)
+static enum mp_authres mp_val_spf_helo(struct mp_txn *t)
 {
 	if (!t->spf_helo.done) {
 		struct mp_envelope env = mp_val_envelope(t);
@@ -104,7 +104,7 @@ static const char *org_domain(const char *d, char *buf, size_t len)
 
 /* Whether domain shares its organisational domain with the From domain.
  * Only a message with exactly one From address can be aligned. */
-bool mp_val_aligned(struct mp_txn *t, const char *domain)
+static bool mp_val_aligned(struct mp_txn *t, const char *domain)
 {
 	char a[256], b[256];
 
@@ -132,7 +132,7 @@ enum mp_authres mp_val_result(struct mp_ctx *x, enum mp_field_id f)
 	}
 }
 
-bool mp_val_rcpt_in_scope(const struct mp_ctx *x, size_t i)
+static bool mp_val_rcpt_in_scope(const struct mp_ctx *x, size_t i)
 {
 	const struct mp_rcpt *r = &x->txn->rcpts[i];
 

@@ -58,6 +58,7 @@ struct tcase {
 	struct expect ex;
 	const char *body;
 	size_t body_len;
+	char err[128];       /* a parse error that needs formatting */
 };
 
 /* Loaded rule sets, keyed by directory and the settings a case may set. */
@@ -209,9 +210,8 @@ static const char *parse_case(struct tcase *c, char *text, size_t len, int *line
 			if (!add_multi(ex->logs, &ex->n_logs, v))
 				return "too many expect-log lines";
 		} else {
-			static char msg[128];
-			snprintf(msg, sizeof(msg), "unknown key '%.60s'", k);
-			return msg;
+			snprintf(c->err, sizeof(c->err), "unknown key '%.60s'", k);
+			return c->err;
 		}
 		p = next;
 	}

@@ -20,13 +20,6 @@ void mp_buf_free(struct mp_buf *b)
 	mp_buf_init(b);
 }
 
-void mp_buf_reset(struct mp_buf *b)
-{
-	b->len = 0;
-	if (b->p != NULL)
-		b->p[0] = '\0';
-}
-
 static bool grow(struct mp_buf *b, size_t extra)
 {
 	if (b->oom)

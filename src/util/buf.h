@@ -19,7 +19,6 @@ struct mp_buf {
 
 void mp_buf_init(struct mp_buf *b);
 void mp_buf_free(struct mp_buf *b);
-void mp_buf_reset(struct mp_buf *b);
 void mp_buf_add(struct mp_buf *b, const void *data, size_t n);
 void mp_buf_adds(struct mp_buf *b, const char *s);
 void mp_buf_addc(struct mp_buf *b, char c);

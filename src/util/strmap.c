@@ -57,7 +57,7 @@ static uint64_t rotl(uint64_t x, int b)
 	} while (0)
 
 /* SipHash-2-4 (Aumasson and Bernstein) of p under the process key. */
-uint64_t mp_hash(const void *p, size_t n)
+static uint64_t mp_hash(const void *p, size_t n)
 {
 	const unsigned char *s = p;
 

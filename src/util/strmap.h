@@ -27,7 +27,6 @@ struct mp_strmap {
 
 void mp_strmap_init(struct mp_strmap *m);
 void mp_strmap_free(struct mp_strmap *m);
-uint64_t mp_hash(const void *p, size_t n);
 /* 0 added, 1 already present (value left alone, *old_r set), -1 no memory. */
 int mp_strmap_put(struct mp_strmap *m, const char *key, size_t len, void *val,
 		  void **old_r);

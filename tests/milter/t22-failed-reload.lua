@@ -14,7 +14,7 @@ end
 -- the daemon itself, signalled anyway (or finding the change), keeps the rules
 local pidfile = conf:gsub("%.conf$", ".pid")
 sh("kill -USR1 $(cat " .. pidfile .. ")")
-log_line("reload (signal) failed with 1 errors")
+log_line("reload (signal) failed with 1 error ")
 log_line("global.rules:", ":10: unknown field 'nosuch.field'")
 local conn = session("198.51.100.7")
 start_mail(conn, "<x@reload.example>", "T22")
