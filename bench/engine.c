@@ -312,12 +312,6 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int stops(const struct mp_verdict *v)
-{
-	return v->outcome == MP_O_REJECT || v->outcome == MP_O_TEMPFAIL ||
-	       v->outcome == MP_O_DISCARD;
-}
-
 /* One message through the engine, as the daemon drives it. */
 /* A digest of what the engine decided for every message: the same rules,
  * messages and decisions give the same digest (prefilter on or off). */
@@ -355,25 +349,11 @@ static int run_one(struct mp_ruleset *rs, const struct mp_checks *ck, const stru
 	struct mp_txn *t = mp_txn_new(c);
 	if (t == NULL)
 		goto out;
-	if (mp_txn_mail(t, it->from, NULL, &v) < 0)
-		goto txn;
-	if (!stops(&v) && mp_txn_rcpt(t, it->rcpt, &v) < 0)
-		goto txn;
-	if (mp_txn_data(t, &v) < 0)
-		goto txn;
-	for (size_t h = 0; !stops(&v) && h < it->msg.n_hdrs; h++) {
-		if (mp_txn_header(t, it->msg.hdrs[h].name, it->msg.hdrs[h].value) < 0)
-			goto txn;
-	}
-	if (!stops(&v) && mp_txn_eoh(t, &v) < 0)
-		goto txn;
-	for (size_t off = 0; !stops(&v) && off < it->msg.body_len && mp_txn_wants_body(t);
-	     off += 16384) {
-		size_t n = it->msg.body_len - off < 16384 ? it->msg.body_len - off : 16384;
-		if (mp_txn_body(t, it->msg.body + off, n) < 0)
-			goto txn;
-	}
-	if (!stops(&v) && mp_txn_eom(t, &v) < 0)
+	const char *rcpts[] = { it->rcpt, NULL };
+	struct mp_drive_msg dm = { .from = it->from, .rcpts = rcpts, .hdrs = it->msg.hdrs,
+				   .n_hdrs = it->msg.n_hdrs, .body = it->msg.body,
+				   .body_len = it->msg.body_len };
+	if (mp_drive_message(t, &dm, &v) < 0)
 		goto txn;
 	const struct mp_result *r = mp_txn_result(t);
 	if (r != NULL)

@@ -97,16 +97,6 @@ static void take_queue_id(SMFICTX *ctx, struct mctx *m)
 	mp_txn_set_queue_id(m->txn, qid);
 }
 
-static void reply_str(const struct mp_reply *r, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s %s %s", r->code, r->xcode, r->text);
-}
-
-static bool refusing(const struct mp_verdict *v)
-{
-	return v->outcome == MP_O_REJECT || v->outcome == MP_O_TEMPFAIL;
-}
-
 /* Sets the reply and returns the status for a refusal. */
 static sfsistat refuse(SMFICTX *ctx, const struct mp_verdict *v)
 {
@@ -185,8 +175,8 @@ static void log_conn_decision(struct mctx *m, const struct mp_verdict *v, const 
 	mp_logline_add(&l, "action", mp_outcome_name(v->outcome));
 	mp_logline_add(&l, "stage", stage);
 	mp_logline_add(&l, "rule", v->rule ? v->rule : "-");
-	if (refusing(v)) {
-		reply_str(&v->reply, buf, sizeof(buf));
+	if (mp_verdict_refuses(v)) {
+		mp_reply_format(&v->reply, buf, sizeof(buf));
 		mp_logline_add(&l, "reply", buf);
 	}
 	if (note != NULL)
@@ -228,8 +218,8 @@ static void log_message(struct mctx *m, const struct mp_result *r, const char *a
 		mp_logline_add(&l, "rule", v->rule ? v->rule : "-");
 		if (v->by_threshold)
 			mp_logline_addf(&l, "threshold", "%.6g", v->threshold);
-		if (refusing(v)) {
-			reply_str(&v->reply, buf, sizeof(buf));
+		if (mp_verdict_refuses(v)) {
+			mp_reply_format(&v->reply, buf, sizeof(buf));
 			mp_logline_add(&l, "reply", buf);
 		}
 		mp_logline_add(&l, "quarantine", r->quarantine);
@@ -237,8 +227,8 @@ static void log_message(struct mctx *m, const struct mp_result *r, const char *a
 			mp_logline_add(&l, "mode", "dry-run");
 			mp_logline_addf(&l, "would", "%s at %s", mp_outcome_name(r->would_v.outcome),
 					mp_stage_name(r->would_v.stage));
-			if (refusing(&r->would_v)) {
-				reply_str(&r->would_v.reply, buf, sizeof(buf));
+			if (mp_verdict_refuses(&r->would_v)) {
+				mp_reply_format(&r->would_v.reply, buf, sizeof(buf));
 				mp_logline_add(&l, "would_reply", buf);
 			}
 		}
@@ -372,7 +362,7 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		name = "unknown";
 	if (mp_conn_connect(m->conn, ip[0] ? ip : NULL, name, port, &v) < 0)
 		return internal_error(ctx, m, "connect");
-	if (refusing(&v) || v.outcome == MP_O_DISCARD) {
+	if (mp_verdict_refuses(&v) || v.outcome == MP_O_DISCARD) {
 		m->pending = v;
 		log_conn_decision(m, &v, "connect", "replied at the first command");
 	}
@@ -382,7 +372,7 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 /* A connect-stage refusal, given at the first command that can carry it. */
 static bool pending_refusal(struct mctx *m)
 {
-	return refusing(&m->pending);
+	return mp_verdict_refuses(&m->pending);
 }
 
 static sfsistat cb_helo(SMFICTX *ctx, char *helohost)
@@ -397,7 +387,7 @@ static sfsistat cb_helo(SMFICTX *ctx, char *helohost)
 	const char *tls = smfi_getsymval(ctx, "{tls_version}");
 	if (mp_conn_helo(m->conn, helohost, tls != NULL && *tls != '\0', &v) < 0)
 		return internal_error(ctx, m, "helo");
-	if (refusing(&v)) {
+	if (mp_verdict_refuses(&v)) {
 		log_conn_decision(m, &v, "helo", NULL);
 		return refuse(ctx, &v);
 	}
@@ -408,7 +398,7 @@ static sfsistat cb_helo(SMFICTX *ctx, char *helohost)
  * the transaction here. */
 static sfsistat message_verdict(SMFICTX *ctx, struct mctx *m, const struct mp_verdict *v)
 {
-	if (refusing(v)) {
+	if (mp_verdict_refuses(v)) {
 		sfsistat st = refuse(ctx, v);
 		end_txn(m, NULL);
 		return st;
@@ -478,7 +468,7 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 	take_queue_id(ctx, m);
 	if (injected("rcpt") || mp_txn_rcpt(m->txn, argv[0], &v) < 0)
 		return internal_error(ctx, m, "rcpt");
-	if (refusing(&v)) {
+	if (mp_verdict_refuses(&v)) {
 		struct mp_logline l;
 		char buf[MP_TEXT_MAX + 64];
 		mp_logline_init(&l);
@@ -487,7 +477,7 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 		mp_logline_add(&l, "action", v.split ? "defer-split" : mp_outcome_name(v.outcome));
 		mp_logline_add(&l, "stage", "rcpt");
 		mp_logline_add(&l, "rule", v.rule);
-		reply_str(&v.reply, buf, sizeof(buf));
+		mp_reply_format(&v.reply, buf, sizeof(buf));
 		mp_logline_add(&l, "reply", buf);
 		log_emit(&l, m);
 		return refuse(ctx, &v);
@@ -669,7 +659,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
 	const struct mp_result *r = mp_txn_result(m->txn);
 	if (r == NULL)
 		return internal_error(ctx, m, "eom");
-	if (refusing(&v) || v.outcome == MP_O_DISCARD)
+	if (mp_verdict_refuses(&v) || v.outcome == MP_O_DISCARD)
 		return message_verdict(ctx, m, &v);
 	apply_effects(ctx, m, r);
 	struct mp_ruleset *rs = mp_daemon_ruleset();

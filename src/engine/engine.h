@@ -62,6 +62,13 @@ struct mp_header_op {
 	const char *value;
 };
 
+/* verdict.c: questions every caller asks of a verdict. */
+bool mp_verdict_refuses(const struct mp_verdict *v);  /* reject or tempfail */
+/* Refuses or discards: the MTA ends the transaction there. */
+bool mp_verdict_ends(const struct mp_verdict *v);
+const char *mp_verdict_action(const struct mp_verdict *v); /* "accept" when undecided */
+void mp_reply_format(const struct mp_reply *r, char *buf, size_t len); /* "550 5.7.1 text" */
+
 struct mp_rcpt_info {
 	const char *addr;
 	const char *policy;      /* policy name */
@@ -178,6 +185,31 @@ const char *mp_conn_helo_name(const struct mp_conn *c);
 /* Everything known after eom (or after an early decision). NULL: no memory. */
 const struct mp_result *mp_txn_result(struct mp_txn *t);
 const struct mp_trace *mp_txn_trace(const struct mp_txn *t, size_t *n_r);
+
+/* A header field as a message file or an MTA gives it: the value with its
+ * leading whitespace (SMFIP_HDR_LEADSPC), folds as LF. */
+struct mp_msg_header {
+	char *name;
+	char *value;
+};
+
+/* One message after HELO, for mp_drive_message. */
+struct mp_drive_msg {
+	const char *from;                 /* "" for the null sender */
+	const char *auth;                 /* NULL: not authenticated */
+	const char *const *rcpts;         /* NULL-terminated */
+	struct mp_verdict *rcpt_v;        /* NULL, or one verdict per recipient */
+	const struct mp_msg_header *hdrs;
+	size_t n_hdrs;
+	const char *body;                 /* CRLF line ends */
+	size_t body_len;
+	size_t chunk;                     /* body bytes per call; 0: 65536 */
+};
+
+/* drive.c: MAIL FROM to end of message as an MTA delivers it, stopping
+ * where the MTA would (a refusal or discard, no recipient left, a body
+ * nothing reads). *v is the last verdict. 0, or -1 (internal error). */
+int mp_drive_message(struct mp_txn *t, const struct mp_drive_msg *m, struct mp_verdict *v);
 
 /* Doubles every '%' for smfi_setreply into out (2 * MP_TEXT_MAX + 1). */
 void mp_text_percent_escape(const char *in, char *out, size_t outlen);

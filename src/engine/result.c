@@ -295,8 +295,7 @@ int mp_result_build(struct mp_txn *t)
 	/* every recipient refused: their deciding rules are what matched */
 	for (size_t i = 0; t->n_accepted == 0 && i < t->n_rcpts; i++)
 		add_unique(t, &c.rules, &c.n_rules, &c.cap_rules, t->rcpts[i].info.rule, false);
-	bool moot = v.outcome == MP_O_REJECT || v.outcome == MP_O_TEMPFAIL ||
-		    v.outcome == MP_O_DISCARD;
+	bool moot = mp_verdict_ends(&v);
 	if (!moot && (t->mail_seen)) {
 		enum mp_stage reached = t->eom_done ? MP_STAGE_EOM
 				      : t->eoh_seen ? MP_STAGE_HEADER
@@ -349,7 +348,7 @@ int mp_result_build(struct mp_txn *t)
 		effects_to_would(t, r);
 		if (r->decided) {
 			char buf[MP_TEXT_MAX + 64];
-			if (v.outcome == MP_O_REJECT || v.outcome == MP_O_TEMPFAIL)
+			if (mp_verdict_refuses(&v))
 				snprintf(buf, sizeof(buf), "%s %s %s %s at %s", mp_outcome_name(v.outcome),
 					 v.reply.code, v.reply.xcode, v.reply.text, mp_stage_name(v.stage));
 			else

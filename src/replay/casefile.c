@@ -295,13 +295,13 @@ static void check(const struct tcase *c, const struct mp_replay *r, struct mp_bu
 	const struct mp_verdict *v = &res->v;
 	char buf[MP_TEXT_MAX + 64];
 
-	if (ex->action && strcmp(ex->action, mp_report_action(v)) != 0)
-		fail(b, "expect-action: wanted %s, got %s", ex->action, mp_report_action(v));
+	if (ex->action && strcmp(ex->action, mp_verdict_action(v)) != 0)
+		fail(b, "expect-action: wanted %s, got %s", ex->action, mp_verdict_action(v));
 	if (ex->stage && strcmp(ex->stage, mp_stage_name(v->stage)) != 0)
 		fail(b, "expect-stage: wanted %s, got %s", ex->stage, mp_stage_name(v->stage));
 	if (ex->reply) {
-		bool refused = v->outcome == MP_O_REJECT || v->outcome == MP_O_TEMPFAIL;
-		snprintf(buf, sizeof(buf), "%s %s %s", v->reply.code, v->reply.xcode, v->reply.text);
+		bool refused = mp_verdict_refuses(v);
+		mp_reply_format(&v->reply, buf, sizeof(buf));
 		size_t el = strlen(ex->reply);
 		bool ok = refused && (glob(ex->reply, buf) ||
 				      (strncmp(buf, ex->reply, el) == 0 &&

@@ -246,11 +246,6 @@ static void free_strv(char **v)
 	free(v);
 }
 
-static bool stops(const struct mp_verdict *v)
-{
-	return v->outcome == MP_O_REJECT || v->outcome == MP_O_TEMPFAIL;
-}
-
 int mp_replay_run(struct mp_ruleset *rs, struct mp_replay_env *env,
 		  const struct mp_message *msg, bool trace, struct mp_replay *out,
 		  const char **err_r)
@@ -294,32 +289,11 @@ int mp_replay_run(struct mp_ruleset *rs, struct mp_replay_env *env,
 	mp_txn_set_trace(out->txn, trace);
 	if (env->queue_id)
 		mp_txn_set_queue_id(out->txn, env->queue_id);
-	if (mp_txn_mail(out->txn, from, env->auth, &v) < 0)
+	struct mp_drive_msg dm = { .from = from, .auth = env->auth, .rcpts = rcpts,
+				   .hdrs = msg->hdrs, .n_hdrs = msg->n_hdrs, .body = msg->body,
+				   .body_len = msg->body_len };
+	if (mp_drive_message(out->txn, &dm, &v) < 0)
 		goto done;
-	if (!stops(&v)) {
-		for (size_t i = 0; rcpts[i] != NULL; i++) {
-			if (mp_txn_rcpt(out->txn, rcpts[i], &v) < 0)
-				goto done;
-		}
-		const struct mp_verdict *tv = mp_txn_verdict(out->txn);
-		if (mp_txn_n_accepted(out->txn) > 0 || tv->outcome != MP_O_NONE) {
-			if (mp_txn_data(out->txn, &v) < 0)
-				goto done;
-			for (size_t i = 0; !stops(&v) && i < msg->n_hdrs; i++) {
-				if (mp_txn_header(out->txn, msg->hdrs[i].name, msg->hdrs[i].value) < 0)
-					goto done;
-			}
-			if (!stops(&v) && mp_txn_eoh(out->txn, &v) < 0)
-				goto done;
-			for (size_t off = 0; !stops(&v) && off < msg->body_len; off += 65536) {
-				size_t n = msg->body_len - off < 65536 ? msg->body_len - off : 65536;
-				if (mp_txn_body(out->txn, msg->body + off, n) < 0)
-					goto done;
-			}
-			if (!stops(&v) && mp_txn_eom(out->txn, &v) < 0)
-				goto done;
-		}
-	}
 	out->result = mp_txn_result(out->txn);
 	if (out->result != NULL) {
 		rc = 0;

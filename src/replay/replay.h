@@ -20,12 +20,6 @@ struct mp_ruleset;
 struct mp_conf;
 struct mp_diags;
 
-struct mp_msg_header {
-	char *name;
-	char *value;    /* as libmilter gives it with HDR_LEADSPC: leading
-			 * whitespace kept, LF folding */
-};
-
 struct mp_message {
 	struct mp_msg_header *hdrs;
 	size_t n_hdrs;
@@ -99,7 +93,6 @@ void mp_report_text(const struct mp_replay *r, FILE *out);
 /* The JSON's "version": raised when a key is removed or changes type. */
 #define MP_REPORT_JSON_VERSION 1
 int mp_report_json(const struct mp_replay *r, FILE *out);
-const char *mp_report_action(const struct mp_verdict *v);
 
 /* casefile.c: runs case files; prints failures and "N passed, N failed".
  * Returns the number of failed cases, or -1 on a usage-level problem. */

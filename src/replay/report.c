@@ -25,11 +25,6 @@ static json_object *jstr(const char *s)
 	return o;
 }
 
-const char *mp_report_action(const struct mp_verdict *v)
-{
-	return v->outcome == MP_O_NONE ? "accept" : mp_outcome_name(v->outcome);
-}
-
 static const char *rcpt_action(const struct mp_rcpt_info *ri)
 {
 	if (ri->outcome == MP_O_ACCEPT)
@@ -42,11 +37,6 @@ static const char *rcpt_action(const struct mp_rcpt_info *ri)
 static void score_str(double s, char *buf, size_t len)
 {
 	snprintf(buf, len, "%.6g", s);
-}
-
-static void reply_str(const struct mp_reply *r, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s %s %s", r->code, r->xcode, r->text);
 }
 
 static void report_text(const struct mp_replay *r, FILE *out);
@@ -155,7 +145,7 @@ static void report_text(const struct mp_replay *r, FILE *out)
 	envelope_text(r, out);
 	trace_text(r, out);
 	const struct mp_verdict *v = &res->v;
-	fprintf(out, "decision: %s at %s", mp_report_action(v), mp_stage_name(v->stage));
+	fprintf(out, "decision: %s at %s", mp_verdict_action(v), mp_stage_name(v->stage));
 	if (v->rule != NULL) {
 		fprintf(out, " (rule %s)", v->rule);
 	} else if (v->by_threshold) {
@@ -169,8 +159,8 @@ static void report_text(const struct mp_replay *r, FILE *out)
 		fprintf(out, " (no rule decided)");
 	}
 	fputc('\n', out);
-	if (v->outcome == MP_O_REJECT || v->outcome == MP_O_TEMPFAIL) {
-		reply_str(&v->reply, buf, sizeof(buf));
+	if (mp_verdict_refuses(v)) {
+		mp_reply_format(&v->reply, buf, sizeof(buf));
 		fprintf(out, "reply: %s\n", buf);
 	}
 	if (res->quarantine != NULL)
@@ -180,8 +170,8 @@ static void report_text(const struct mp_replay *r, FILE *out)
 		if (res->would_v.outcome != MP_O_NONE) {
 			fprintf(out, "would: %s at %s", mp_outcome_name(res->would_v.outcome),
 				mp_stage_name(res->would_v.stage));
-			if (res->would_v.outcome == MP_O_REJECT || res->would_v.outcome == MP_O_TEMPFAIL) {
-				reply_str(&res->would_v.reply, buf, sizeof(buf));
+			if (mp_verdict_refuses(&res->would_v)) {
+				mp_reply_format(&res->would_v.reply, buf, sizeof(buf));
 				fprintf(out, " with %s", buf);
 			}
 			fputc('\n', out);
@@ -213,7 +203,7 @@ static void report_text(const struct mp_replay *r, FILE *out)
 		fprintf(out, "  <%s> %s%s (policy %s)", ri->addr, ri->would ? "accept, would " : "",
 			rcpt_action(ri), ri->policy);
 		if (ri->outcome != MP_O_ACCEPT) {
-			reply_str(&ri->reply, buf, sizeof(buf));
+			mp_reply_format(&ri->reply, buf, sizeof(buf));
 			fprintf(out, ": %s", buf);
 		}
 		fputc('\n', out);
@@ -296,9 +286,9 @@ static json_object *decision_obj(const char *action, enum mp_stage stage, const 
 static json_object *verdict_obj(const struct mp_verdict *v, const char *quarantine,
 				bool decided)
 {
-	bool refused = v->outcome == MP_O_REJECT || v->outcome == MP_O_TEMPFAIL;
+	bool refused = mp_verdict_refuses(v);
 
-	return decision_obj(mp_report_action(v), v->stage, v->rule,
+	return decision_obj(mp_verdict_action(v), v->stage, v->rule,
 			    v->by_threshold ? &v->threshold : NULL, refused ? &v->reply : NULL,
 			    v->outcome == MP_O_QUARANTINE ? quarantine : NULL, decided);
 }
@@ -376,12 +366,12 @@ int mp_report_json(const struct mp_replay *r, FILE *out)
 	char buf[MP_TEXT_MAX + 64];
 
 	json_object_object_add(o, "version", json_object_new_int(MP_REPORT_JSON_VERSION));
-	json_object_object_add(o, "action", jstr(mp_report_action(v)));
+	json_object_object_add(o, "action", jstr(mp_verdict_action(v)));
 	json_object_object_add(o, "stage", jstr(mp_stage_name(v->stage)));
 	json_object_object_add(o, "decided", json_object_new_boolean(res->decided));
 	json_object_object_add(o, "rule", v->rule ? jstr(v->rule) : NULL);
 	json_object_object_add(o, "threshold", v->by_threshold ? number(v->threshold) : NULL);
-	json_object_object_add(o, "reply", (v->outcome == MP_O_REJECT || v->outcome == MP_O_TEMPFAIL)
+	json_object_object_add(o, "reply", mp_verdict_refuses(v)
 						   ? reply_obj(&v->reply) : NULL);
 	json_object_object_add(o, "decision", verdict_obj(v, res->quarantine, res->decided));
 	a = json_object_new_array();
@@ -418,7 +408,7 @@ int mp_report_json(const struct mp_replay *r, FILE *out)
 		/* "reply" is the reply line here (SPEC §2); "decision" has the
 		 * same shape as the message's */
 		if (refused)
-			reply_str(&ri->reply, buf, sizeof(buf));
+			mp_reply_format(&ri->reply, buf, sizeof(buf));
 		json_object_object_add(ro, "reply", refused ? jstr(buf) : NULL);
 		json_object_object_add(ro, "rule", refused && ri->rule ? jstr(ri->rule) : NULL);
 		json_object_object_add(ro, "decision", rcpt_decision_obj(ri, false));

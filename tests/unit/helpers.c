@@ -102,11 +102,6 @@ void th_msg_init(struct th_msg *m)
 	m->body = "hello\r\n";
 }
 
-static bool refused(const struct mp_verdict *v)
-{
-	return v->outcome == MP_O_REJECT || v->outcome == MP_O_TEMPFAIL;
-}
-
 void th_run(struct mp_ruleset *rs, const struct th_msg *m, struct th_run *r)
 {
 	struct mp_verdict v;
@@ -125,22 +120,18 @@ void th_run(struct mp_ruleset *rs, const struct th_msg *m, struct th_run *r)
 	assert_int_equal(mp_conn_helo(r->conn, m->helo, m->tls, &v), 0);
 	r->txn = mp_txn_new(r->conn);
 	assert_non_null(r->txn);
-	assert_int_equal(mp_txn_mail(r->txn, m->from, m->auth, &v), 0);
-	if (!refused(&v)) {
-		for (int i = 0; i < 8 && m->rcpts[i]; i++)
-			assert_int_equal(mp_txn_rcpt(r->txn, m->rcpts[i], &r->rcpt_v[i]), 0);
-		if (mp_txn_n_accepted(r->txn) > 0 || mp_txn_verdict(r->txn)->outcome != MP_O_NONE) {
-			assert_int_equal(mp_txn_data(r->txn, &v), 0);
-			for (int i = 0; !refused(&v) && m->headers[i]; i += 2)
-				assert_int_equal(mp_txn_header(r->txn, m->headers[i], m->headers[i + 1]), 0);
-			if (!refused(&v))
-				assert_int_equal(mp_txn_eoh(r->txn, &v), 0);
-			if (!refused(&v) && m->body)
-				assert_int_equal(mp_txn_body(r->txn, m->body, strlen(m->body)), 0);
-			if (!refused(&v))
-				assert_int_equal(mp_txn_eom(r->txn, &v), 0);
-		}
-	}
+	const char *rcpts[9] = { NULL };
+	struct mp_msg_header hdrs[16];
+	size_t n_hdrs = 0;
+	for (int i = 0; i < 8 && m->rcpts[i]; i++)
+		rcpts[i] = m->rcpts[i];
+	for (int i = 0; m->headers[i] && n_hdrs < 16; i += 2)
+		hdrs[n_hdrs++] = (struct mp_msg_header){ (char *)m->headers[i],
+							 (char *)m->headers[i + 1] };
+	struct mp_drive_msg dm = { .from = m->from, .auth = m->auth, .rcpts = rcpts,
+				   .rcpt_v = r->rcpt_v, .hdrs = hdrs, .n_hdrs = n_hdrs,
+				   .body = m->body, .body_len = m->body ? strlen(m->body) : 0 };
+	assert_int_equal(mp_drive_message(r->txn, &dm, &v), 0);
 	r->res = mp_txn_result(r->txn);
 	assert_non_null(r->res);
 }
