@@ -15,6 +15,7 @@
  * reply to the client's first command.
  */
 #include "daemon/daemon.h"
+#include "daemon/reply.h"
 
 #include "engine/engine.h"
 #include "log.h"
@@ -40,23 +41,7 @@ struct mctx {
 	bool have_qid;
 	struct timespec t0;
 	enum mp_stage last_stage;  /* reached by the transaction, for aborts */
-	char **rcpts;              /* accepted recipients as the MTA gave them */
-	size_t n_rcpts, cap_rcpts;
 };
-
-static const char *stage_of_last(const struct mctx *m)
-{
-	return mp_stage_name(m->last_stage);
-}
-
-static void free_rcpts(struct mctx *m)
-{
-	for (size_t i = 0; i < m->n_rcpts; i++)
-		free(m->rcpts[i]);
-	free(m->rcpts);
-	m->rcpts = NULL;
-	m->n_rcpts = m->cap_rcpts = 0;
-}
 
 static struct mctx *get_ctx(SMFICTX *ctx)
 {
@@ -102,7 +87,7 @@ static sfsistat refuse(SMFICTX *ctx, const struct mp_verdict *v)
 {
 	char text[2 * MP_TEXT_MAX + 1];
 
-	mp_text_percent_escape(v->reply.text[0] ? v->reply.text : "Refused by policy", text,
+	mp_milter_reply_text(v->reply.text[0] ? v->reply.text : "Refused by policy", text,
 			       sizeof(text));
 	if (smfi_setreply(ctx, (char *)v->reply.code, (char *)v->reply.xcode, text) != MI_SUCCESS)
 		mp_log(MP_LOG_WARN, "could not set reply %s %s", v->reply.code, v->reply.xcode);
@@ -138,150 +123,64 @@ static sfsistat internal_error(SMFICTX *ctx, struct mctx *m, const char *where)
 	return SMFIS_TEMPFAIL;
 }
 
-static void log_rules(struct mp_logline *l, const struct mp_result *r)
-{
-	struct mp_buf b;
-
-	mp_buf_init(&b);
-	for (size_t i = 0; i < r->n_rules; i++)
-		mp_buf_printf(&b, "%s%s", i ? "," : "", r->rules[i]);
-	mp_logline_add(l, "rules", r->n_rules ? b.p : "-");
-	mp_buf_free(&b);
-}
-
-/* Emits a line of a transaction. Its id= is the daemon's own number until
- * the MTA's queue id is known, then the queue id; with it, conn= (last on
- * the line) gives the daemon's number the earlier lines carried (SPEC §6). */
-static void log_emit(struct mp_logline *l, const struct mctx *m)
-{
-	if (m->have_qid)
-		mp_logline_addf(l, "conn", "%lu.%lu", m->conn_id, m->txn_no);
-	mp_logline_emit(l, MP_LOG_INFO);
-}
-
-/* A decision at connect or HELO, which has no message: key=value with
- * action=, stage= and rule= like every decision line. */
-static void log_conn_decision(struct mctx *m, const struct mp_verdict *v, const char *stage,
-			      const char *note)
+/* Writes one record as a line: id= first, the engine's fields, then (for
+ * the summary) ms=, and conn= once the queue id is known: the id the
+ * earlier lines of the transaction carried (SPEC §6). */
+static void emit(const struct mctx *m, const struct mp_logrec *rec, const char *note,
+		 bool summary)
 {
 	struct mp_logline l;
-	char buf[MP_TEXT_MAX + 64];
 
 	mp_logline_init(&l);
 	mp_logline_add(&l, "id", m->id);
-	mp_logline_add(&l, "client", mp_conn_client_ip(m->conn)[0] ? mp_conn_client_ip(m->conn) : "-");
-	if (strcmp(stage, "helo") == 0)
-		mp_logline_add(&l, "helo", mp_conn_helo_name(m->conn));
-	mp_logline_add(&l, "action", mp_outcome_name(v->outcome));
-	mp_logline_add(&l, "stage", stage);
-	mp_logline_add(&l, "rule", v->rule ? v->rule : "-");
-	if (mp_verdict_refuses(v)) {
-		mp_reply_format(&v->reply, buf, sizeof(buf));
-		mp_logline_add(&l, "reply", buf);
-	}
+	for (size_t i = 0; i < rec->n; i++)
+		mp_logline_add(&l, rec->fields[i].key, rec->fields[i].value);
 	if (note != NULL)
 		mp_logline_add(&l, "note", note);
+	if (summary)
+		mp_logline_addf(&l, "ms", "%.1f", elapsed_ms(m));
+	if (m->have_qid && m->txn != NULL)
+		mp_logline_addf(&l, "conn", "%lu.%lu", m->conn_id, m->txn_no);
 	mp_logline_emit(&l, MP_LOG_INFO);
 }
 
-/* The one line per message (SPEC §6); action NULL takes the result's. */
-static void log_message(struct mctx *m, const struct mp_result *r, const char *action,
-			const char *stage)
+/* A decision at connect or HELO, which has no message. */
+static void log_conn_decision(struct mctx *m, const struct mp_verdict *v, enum mp_stage stage,
+			      const char *note)
 {
-	struct mp_logline l;
-	struct mp_buf rc;
-	char buf[MP_TEXT_MAX + 64];
+	struct mp_logrec rec = { 0 };
 
-	mp_logline_init(&l);
-	mp_logline_add(&l, "id", m->id);
-	mp_logline_add(&l, "client", mp_conn_client_ip(m->conn)[0] ? mp_conn_client_ip(m->conn) : "-");
-	mp_logline_add(&l, "helo", mp_conn_helo_name(m->conn)[0] ? mp_conn_helo_name(m->conn) : "-");
-	mp_logline_addf(&l, "from", "<%s>", mp_txn_from(m->txn));
-	mp_buf_init(&rc);
-	for (size_t i = 0; r && i < r->n_rcpts; i++) {
-		if (r->rcpts[i].outcome == MP_O_ACCEPT || r->rcpts[i].would)
-			mp_buf_printf(&rc, "%s<%s>", rc.len ? "," : "", r->rcpts[i].addr);
-	}
-	mp_logline_add(&l, "rcpt", rc.len ? rc.p : "-");
-	mp_buf_free(&rc);
-	if (r != NULL) {
-		mp_logline_add(&l, "policy", r->policy);
-		mp_logline_add(&l, "spf", r->spf_done ? mp_authres_name(r->spf) : "-");
-		mp_logline_add(&l, "dkim", r->dkim_done ? mp_authres_name(r->dkim) : "-");
-		log_rules(&l, r);
-	}
-	if (action == NULL) {
-		const struct mp_verdict *v = &r->v;
-		mp_logline_add(&l, "action", v->outcome == MP_O_NONE ? "accept" : mp_outcome_name(v->outcome));
-		mp_logline_add(&l, "stage", mp_stage_name(v->stage));
-		/* what decided: a rule, a threshold (rule=-), or nothing */
-		mp_logline_add(&l, "rule", v->rule ? v->rule : "-");
-		if (v->by_threshold)
-			mp_logline_addf(&l, "threshold", "%.6g", v->threshold);
-		if (mp_verdict_refuses(v)) {
-			mp_reply_format(&v->reply, buf, sizeof(buf));
-			mp_logline_add(&l, "reply", buf);
-		}
-		mp_logline_add(&l, "quarantine", r->quarantine);
-		if (r->dry_run_mode && r->would_v.outcome != MP_O_NONE) {
-			mp_logline_add(&l, "mode", "dry-run");
-			mp_logline_addf(&l, "would", "%s at %s", mp_outcome_name(r->would_v.outcome),
-					mp_stage_name(r->would_v.stage));
-			if (mp_verdict_refuses(&r->would_v)) {
-				mp_reply_format(&r->would_v.reply, buf, sizeof(buf));
-				mp_logline_add(&l, "would_reply", buf);
-			}
-		}
-	} else {
-		mp_logline_add(&l, "action", action);
-		mp_logline_add(&l, "stage", stage);
-		mp_logline_add(&l, "rule", "-");
-	}
-	if (r != NULL)
-		mp_logline_addf(&l, "score", "%.6g", r->score);
-	if (r != NULL && r->limit != NULL)
-		mp_logline_add(&l, "limit", r->limit);
-	mp_logline_addf(&l, "ms", "%.1f", elapsed_ms(m));
-	log_emit(&l, m);
+	if (mp_conn_log_decision(m->conn, v, stage, &rec) < 0)
+		mp_log(MP_LOG_ERROR, "id=%s out of memory logging a decision", m->id);
+	emit(m, &rec, note, false);
+	mp_logrec_free(&rec);
 }
 
-/* Lines for what a message's rules asked to log, and dry-run entries. */
-static void log_extras(struct mctx *m, const struct mp_result *r)
-{
-	for (size_t i = 0; i < r->n_logs; i++) {
-		struct mp_logline l;
-		mp_logline_init(&l);
-		mp_logline_add(&l, "id", m->id);
-		mp_logline_add(&l, "log", r->logs[i]);
-		log_emit(&l, m);
-	}
-	for (size_t i = 0; i < r->n_would; i++) {
-		struct mp_logline l;
-		mp_logline_init(&l);
-		mp_logline_add(&l, "id", m->id);
-		mp_logline_add(&l, "rule", r->would[i].rule);
-		mp_logline_add(&l, "dry_run", "yes");
-		mp_logline_add(&l, "would", r->would[i].what);
-		mp_logline_add(&l, "stage", mp_stage_name(r->would[i].stage));
-		log_emit(&l, m);
-	}
-}
-
-/* Ends the transaction: logs it and frees it. */
+/* Ends the transaction: its lines (what the rules asked to log, then the
+ * summary; action NULL: its own decision), and frees it. */
 static void end_txn(struct mctx *m, const char *action)
 {
+	struct mp_logrec rec = { 0 };
+
 	if (m->txn == NULL)
 		return;
-	const struct mp_result *r = mp_txn_result(m->txn);
-	if (r != NULL)
-		log_extras(m, r);
-	if (action != NULL || r == NULL)
-		log_message(m, r, action ? action : "tempfail", stage_of_last(m));
-	else
-		log_message(m, r, NULL, NULL);
+	size_t n = mp_txn_log_n_extras(m->txn);
+	for (size_t i = 0; i < n; i++) {
+		rec.n = 0;
+		if (mp_txn_log_extra(m->txn, i, &rec) == 0)
+			emit(m, &rec, NULL, false);
+	}
+	rec.n = 0;
+	rec.oom = false;
+	if (mp_txn_log_summary(m->txn, action, m->last_stage, &rec) < 0 && action == NULL) {
+		rec.n = 0;
+		rec.oom = false;
+		mp_txn_log_summary(m->txn, "tempfail", m->last_stage, &rec);
+	}
+	emit(m, &rec, NULL, true);
+	mp_logrec_free(&rec);
 	mp_txn_free(m->txn);
 	m->txn = NULL;
-	free_rcpts(m);
 }
 
 static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
@@ -364,7 +263,7 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		return internal_error(ctx, m, "connect");
 	if (mp_verdict_refuses(&v) || v.outcome == MP_O_DISCARD) {
 		m->pending = v;
-		log_conn_decision(m, &v, "connect", "replied at the first command");
+		log_conn_decision(m, &v, MP_STAGE_CONNECT, "replied at the first command");
 	}
 	return SMFIS_CONTINUE;
 }
@@ -388,7 +287,7 @@ static sfsistat cb_helo(SMFICTX *ctx, char *helohost)
 	if (mp_conn_helo(m->conn, helohost, tls != NULL && *tls != '\0', &v) < 0)
 		return internal_error(ctx, m, "helo");
 	if (mp_verdict_refuses(&v)) {
-		log_conn_decision(m, &v, "helo", NULL);
+		log_conn_decision(m, &v, MP_STAGE_HELO, NULL);
 		return refuse(ctx, &v);
 	}
 	return SMFIS_CONTINUE;
@@ -441,22 +340,6 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 	return message_verdict(ctx, m, &v);
 }
 
-static int keep_rcpt(struct mctx *m, const char *arg)
-{
-	if (m->n_rcpts == m->cap_rcpts) {
-		size_t cap = m->cap_rcpts ? m->cap_rcpts * 2 : 4;
-		char **v = realloc(m->rcpts, cap * sizeof(*v));
-		if (v == NULL)
-			return -1;
-		m->rcpts = v;
-		m->cap_rcpts = cap;
-	}
-	if ((m->rcpts[m->n_rcpts] = strdup(arg)) == NULL)
-		return -1;
-	m->n_rcpts++;
-	return 0;
-}
-
 static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 {
 	struct mctx *m = smfi_getpriv(ctx);
@@ -469,21 +352,13 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 	if (injected("rcpt") || mp_txn_rcpt(m->txn, argv[0], &v) < 0)
 		return internal_error(ctx, m, "rcpt");
 	if (mp_verdict_refuses(&v)) {
-		struct mp_logline l;
-		char buf[MP_TEXT_MAX + 64];
-		mp_logline_init(&l);
-		mp_logline_add(&l, "id", m->id);
-		mp_logline_add(&l, "rcpt", argv[0]);
-		mp_logline_add(&l, "action", v.split ? "defer-split" : mp_outcome_name(v.outcome));
-		mp_logline_add(&l, "stage", "rcpt");
-		mp_logline_add(&l, "rule", v.rule);
-		mp_reply_format(&v.reply, buf, sizeof(buf));
-		mp_logline_add(&l, "reply", buf);
-		log_emit(&l, m);
+		struct mp_logrec rec = { 0 };
+		if (mp_txn_log_rcpt(m->txn, argv[0], &v, &rec) < 0)
+			mp_log(MP_LOG_ERROR, "id=%s out of memory logging a recipient", m->id);
+		emit(m, &rec, NULL, false);
+		mp_logrec_free(&rec);
 		return refuse(ctx, &v);
 	}
-	if (keep_rcpt(m, argv[0]) < 0)
-		return internal_error(ctx, m, "rcpt");
 	return SMFIS_CONTINUE;
 }
 
@@ -565,84 +440,59 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *p, size_t n)
 	return SMFIS_CONTINUE;
 }
 
-/* The X-Policy-Trace value: matched rules and the decision. */
-static void trace_value(const struct mp_result *r, struct mp_buf *b)
-{
-	mp_buf_adds(b, "rules=");
-	for (size_t i = 0; i < r->n_rules; i++)
-		mp_buf_printf(b, "%s%s", i ? "," : "", r->rules[i]);
-	if (r->n_rules == 0)
-		mp_buf_adds(b, "-");
-	mp_buf_printf(b, "; action=%s; stage=%s; score=%.6g",
-		      r->v.outcome == MP_O_NONE ? "accept" : mp_outcome_name(r->v.outcome),
-		      mp_stage_name(r->v.stage), r->score);
-}
-
 static void check(int rc, const struct mctx *m, const char *what, const char *arg)
 {
 	if (rc != MI_SUCCESS)
 		mp_log(MP_LOG_WARN, "id=%s the MTA refused %s %s", m->id, what, arg ? arg : "");
 }
 
-enum hop { H_ADD, H_INSERT, H_CHANGE };
-
-/* One header change. With HDR_LEADSPC negotiated the MTA adds no space
- * after the colon itself, so the value gets one here. */
-static void header_op(SMFICTX *ctx, const struct mctx *m, enum hop op, const char *name, int idx,
-		      const char *value)
+/* A header value as the MTA wants it: with HDR_LEADSPC negotiated it adds
+ * no space after the colon itself, so the value gets one here. NULL: no
+ * memory. */
+static char *header_value(const struct mctx *m, const char *value, char *small, size_t size)
 {
-	static const char *const what[] = { "adding header", "inserting header", "changing header" };
-	char small[512];
-	char *v = m->leadspc ? spaced(value, small, sizeof(small)) : (char *)value;
-
-	if (v == NULL) {
-		mp_log(MP_LOG_ERROR, "id=%s out of memory %s %s", m->id, what[op], name);
-		return;
-	}
-	int rc = op == H_ADD ? smfi_addheader(ctx, (char *)name, v)
-		 : op == H_INSERT ? smfi_insheader(ctx, idx, (char *)name, v)
-		 : smfi_chgheader(ctx, (char *)name, idx, v);
-	check(rc, m, what[op], name);
-	if (v != value && v != small)
-		free(v);
+	return m->leadspc ? spaced(value, small, size) : (char *)value;
 }
 
-/* Header and recipient changes and quarantine, at end of message. */
-static void apply_effects(SMFICTX *ctx, struct mctx *m, const struct mp_result *r)
+/* One change from the engine, one smfi_* call. */
+static void apply_edit(SMFICTX *ctx, const struct mctx *m, const struct mp_edit *e)
 {
-	/* forged Authentication-Results first, highest index down, then ours
-	 * (and Received-SPF) at the very top */
-	for (size_t i = 0; i < r->n_ar_delete; i++) {
-		mp_log(MP_LOG_DEBUG, "id=%s removing Authentication-Results #%d (our authserv-id)",
-		       m->id, r->ar_delete[i]);
-		check(smfi_chgheader(ctx, "Authentication-Results", r->ar_delete[i], NULL), m,
-		      "removing header", "Authentication-Results");
+	char small[512];
+	char *name = (char *)e->name, *value = (char *)e->value;
+	char *v = NULL;
+
+	switch (e->kind) {
+	case MP_EDIT_HEADER_DELETE:
+		mp_log(MP_LOG_DEBUG, "id=%s removing %s #%d", m->id, name, e->index);
+		check(smfi_chgheader(ctx, name, e->index, NULL), m, "removing header", name);
+		return;
+	case MP_EDIT_HEADER_INSERT:
+	case MP_EDIT_HEADER_CHANGE:
+	case MP_EDIT_HEADER_ADD:
+		v = header_value(m, value, small, sizeof(small));
+		if (v == NULL) {
+			mp_log(MP_LOG_ERROR, "id=%s out of memory changing header %s", m->id, name);
+			return;
+		}
+		if (e->kind == MP_EDIT_HEADER_INSERT)
+			check(smfi_insheader(ctx, e->index, name, v), m, "inserting header", name);
+		else if (e->kind == MP_EDIT_HEADER_CHANGE)
+			check(smfi_chgheader(ctx, name, e->index, v), m, "changing header", name);
+		else
+			check(smfi_addheader(ctx, name, v), m, "adding header", name);
+		if (v != value && v != small)
+			free(v);
+		return;
+	case MP_EDIT_RCPT_DELETE:
+		check(smfi_delrcpt(ctx, value), m, "deleting recipient", value);
+		return;
+	case MP_EDIT_RCPT_ADD:
+		check(smfi_addrcpt(ctx, value), m, "adding recipient", value);
+		return;
+	case MP_EDIT_QUARANTINE:
+		check(smfi_quarantine(ctx, value), m, "quarantining", NULL);
+		return;
 	}
-	if (r->received_spf != NULL)
-		header_op(ctx, m, H_INSERT, "Received-SPF", 0, r->received_spf);
-	if (r->auth_results != NULL)
-		header_op(ctx, m, H_INSERT, "Authentication-Results", 0, r->auth_results);
-	for (size_t i = 0; i < r->n_remove; i++) {
-		/* indexes are 1-based per name; delete from the highest down */
-		for (size_t k = mp_txn_header_count(m->txn, r->remove[i]); k > 0; k--)
-			check(smfi_chgheader(ctx, (char *)r->remove[i], (int)k, NULL), m,
-			      "removing header", r->remove[i]);
-	}
-	if (r->subject_raw != NULL)
-		header_op(ctx, m, r->subject_added ? H_ADD : H_CHANGE, "Subject", 1, r->subject_raw);
-	for (size_t i = 0; i < r->n_add; i++)
-		header_op(ctx, m, H_ADD, r->add[i].name, 0, r->add[i].value);
-	if (r->redirect != NULL) {
-		for (size_t i = 0; i < m->n_rcpts; i++)
-			check(smfi_delrcpt(ctx, m->rcpts[i]), m, "deleting recipient", m->rcpts[i]);
-		check(smfi_addrcpt(ctx, (char *)r->redirect), m, "adding recipient", r->redirect);
-	}
-	for (size_t i = 0; i < r->n_bcc; i++)
-		check(smfi_addrcpt(ctx, (char *)r->bcc[i]), m, "adding recipient", r->bcc[i]);
-	if (r->v.outcome == MP_O_QUARANTINE)
-		check(smfi_quarantine(ctx, (char *)(r->quarantine && *r->quarantine ? r->quarantine
-										     : "milter-policy")),
-		      m, "quarantining", NULL);
 }
 
 static sfsistat cb_eom(SMFICTX *ctx)
@@ -659,20 +509,14 @@ static sfsistat cb_eom(SMFICTX *ctx)
 	const struct mp_result *r = mp_txn_result(m->txn);
 	if (r == NULL)
 		return internal_error(ctx, m, "eom");
-	if (mp_verdict_refuses(&v) || v.outcome == MP_O_DISCARD)
+	if (mp_verdict_ends(&v))
 		return message_verdict(ctx, m, &v);
-	apply_effects(ctx, m, r);
-	struct mp_ruleset *rs = mp_daemon_ruleset();
-	bool trace = rs && mp_ruleset_settings(rs)->add_trace_header && !r->dry_run_mode;
-	mp_ruleset_unref(rs);
-	if (trace) {
-		struct mp_buf b;
-		mp_buf_init(&b);
-		trace_value(r, &b);
-		if (b.p != NULL)
-			header_op(ctx, m, H_ADD, "X-Policy-Trace", 0, b.p);
-		mp_buf_free(&b);
-	}
+	const struct mp_edit *edits;
+	size_t n;
+	if (mp_txn_edits(m->txn, &edits, &n) < 0)
+		return internal_error(ctx, m, "eom");
+	for (size_t i = 0; i < n; i++)
+		apply_edit(ctx, m, &edits[i]);
 	end_txn(m, NULL);
 	return SMFIS_CONTINUE;
 }
@@ -694,7 +538,6 @@ static sfsistat cb_close(SMFICTX *ctx)
 		return SMFIS_CONTINUE;
 	if (m->conn != NULL)
 		end_txn(m, "abort");
-	free_rcpts(m);
 	mp_txn_free(m->txn);
 	mp_conn_free(m->conn);
 	free(m);

@@ -211,7 +211,60 @@ struct mp_drive_msg {
  * nothing reads). *v is the last verdict. 0, or -1 (internal error). */
 int mp_drive_message(struct mp_txn *t, const struct mp_drive_msg *m, struct mp_verdict *v);
 
-/* Doubles every '%' for smfi_setreply into out (2 * MP_TEXT_MAX + 1). */
-void mp_text_percent_escape(const char *in, char *out, size_t outlen);
+/* ---- effects.c: what a decided transaction asks of the MTA and the log */
+
+/* One change for the MTA; each is one smfi_* call in the daemon. Header
+ * indexes count the fields of that name, from 1, as the MTA has them when
+ * the change is applied (the list is in the order to apply it). */
+enum mp_edit_kind {
+	MP_EDIT_HEADER_DELETE,  /* name, index */
+	MP_EDIT_HEADER_INSERT,  /* name, value, at index among all fields (0: the top) */
+	MP_EDIT_HEADER_CHANGE,  /* name, index, value */
+	MP_EDIT_HEADER_ADD,     /* name, value, after the last field */
+	MP_EDIT_RCPT_DELETE,    /* value: a recipient as the MTA gave it */
+	MP_EDIT_RCPT_ADD,       /* value */
+	MP_EDIT_QUARANTINE,     /* value: the reason */
+};
+
+struct mp_edit {
+	enum mp_edit_kind kind;
+	const char *name;
+	int index;
+	const char *value;
+};
+
+/* After end of message: the changes, none for a message refused or
+ * discarded. 0, or -1 on no memory. Valid until the transaction is freed. */
+int mp_txn_edits(struct mp_txn *t, const struct mp_edit **edits_r, size_t *n_r);
+
+/* The key=value fields of one log line (SPEC §6), in order; the caller
+ * adds id= first and, for the summary, ms= (and writes the line). Values
+ * live as long as the transaction (the connection, for a connect or HELO
+ * decision). Zero-initialise; mp_logrec_free releases the field array. */
+struct mp_log_field {
+	const char *key;
+	const char *value;
+};
+struct mp_logrec {
+	struct mp_log_field *fields;
+	size_t n, cap;
+	bool oom;
+};
+void mp_logrec_free(struct mp_logrec *l);
+/* A refusal decided at connect or HELO (no message). 0 or -1. */
+int mp_conn_log_decision(struct mp_conn *c, const struct mp_verdict *v, enum mp_stage stage,
+			 struct mp_logrec *l);
+/* A refused recipient (arg as the MTA gave it). 0 or -1. */
+int mp_txn_log_rcpt(struct mp_txn *t, const char *arg, const struct mp_verdict *v,
+		    struct mp_logrec *l);
+/* The lines the rules asked for (`log` texts, dry-run entries), before the
+ * summary: how many, and the i-th. */
+size_t mp_txn_log_n_extras(struct mp_txn *t);
+int mp_txn_log_extra(struct mp_txn *t, size_t i, struct mp_logrec *l);
+/* The one line per message. action NULL: the transaction's decision; else
+ * that action (abort, tempfail) at stage. 0, or -1 (no memory: what could
+ * be had is in l). */
+int mp_txn_log_summary(struct mp_txn *t, const char *action, enum mp_stage stage,
+		       struct mp_logrec *l);
 
 #endif

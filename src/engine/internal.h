@@ -101,6 +101,7 @@ struct mp_hdr {
 };
 
 struct mp_rcpt {
+	const char *arg;         /* as the MTA gave it, for MP_EDIT_RCPT_DELETE */
 	const char *addr;
 	size_t len, dom;
 	const struct mp_policy *pol;
@@ -113,6 +114,8 @@ struct lazy {
 };
 
 struct mp_txn {
+	struct mp_edit *edits;       /* mp_txn_edits */
+	size_t n_edits, cap_edits;
 	struct mp_conn *conn;
 	struct mp_ruleset *rs;
 	const struct mp_settings *set;

@@ -4,8 +4,8 @@
  * Substituted values lose CR, LF and every other control character; reply
  * texts are ASCII only (other bytes become '?'), header texts keep valid
  * UTF-8 and turn invalid bytes into '?'. The result is capped at
- * MP_TEXT_MAX bytes on a character boundary. '%' is doubled only by
- * mp_text_percent_escape, right before libmilter sees a reply.
+ * MP_TEXT_MAX bytes on a character boundary. '%' is doubled only by the
+ * daemon (daemon/reply.c), right before libmilter sees a reply.
  */
 #include "engine/internal.h"
 
@@ -136,21 +136,4 @@ const char *mp_text_describe(struct mp_ctx *x, const struct mp_rule *r)
 	const char *s = mp_txn_strdup(x->txn, b.p ? b.p : "");
 	mp_buf_free(&b);
 	return s;
-}
-
-void mp_text_percent_escape(const char *in, char *out, size_t outlen)
-{
-	size_t n = 0;
-
-	if (outlen == 0)
-		return;
-	for (; *in && n + 1 < outlen; in++) {
-		if (*in == '%') {
-			if (n + 2 >= outlen)
-				break;
-			out[n++] = '%';
-		}
-		out[n++] = *in;
-	}
-	out[n] = '\0';
 }

@@ -316,6 +316,7 @@ void mp_txn_free(struct mp_txn *t)
 	free(t->rcpts);
 	free(t->hdrs);
 	free(t->trace);
+	free(t->edits);
 	free(t->logs);
 	free(t->would);
 	free(t->limit_rules);
@@ -431,7 +432,8 @@ int mp_txn_rcpt(struct mp_txn *t, const char *addr, struct mp_verdict *v)
 	memset(r, 0, sizeof(*r));
 	memset(&rv, 0, sizeof(rv));
 	r->addr = mp_arena_strndup(&t->arena, span, len);
-	if (r->addr == NULL) {
+	r->arg = mp_arena_strdup(&t->arena, addr);
+	if (r->addr == NULL || r->arg == NULL) {
 		t->oom = true;
 		return -1;
 	}

@@ -17,5 +17,5 @@ if not mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results",
 end
 if not mt.eom_check(conn, MT_HDRINSERT, "Received-SPF") then fail("no Received-SPF") end
 if mt.eom_check(conn, MT_HDRDELETE) then fail("a header was deleted") end
-log_line("id=T01 client=198.51.100.7 helo=mail.sender.example from=<alice@sender.example> rcpt=<bob@example.com> policy=example.com spf=pass dkim=none rules=com-header action=accept stage=eom score=0 ms=")
+log_line("id=T01 client=198.51.100.7 helo=mail.sender.example from=<alice@sender.example> rcpt=<bob@example.com> policy=example.com spf=pass dkim=none rules=com-header action=accept stage=eom rule=- score=0 ms=")
 mt.disconnect(conn)

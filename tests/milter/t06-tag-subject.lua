@@ -7,5 +7,5 @@ headers(conn, { "From", "alice@sender.example", "Subject", "Offer of the week" }
 body_eom(conn, "buy\r\n", SMFIR_CONTINUE)
 if not mt.eom_check(conn, MT_HDRCHANGE, "Subject", " [SPAM] Offer of the week") then fail("Subject not tagged") end
 if not mt.eom_check(conn, MT_HDRADD, "X-Spam", " yes") then fail("no X-Spam") end
-log_line("id=T06", "rules=com-header,tag action=accept stage=eom score=3")
+log_line("id=T06", "rules=com-header,tag action=accept stage=eom rule=- score=3")
 mt.disconnect(conn)

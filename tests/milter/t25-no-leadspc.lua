@@ -17,5 +17,5 @@ body_eom(conn, "buy\r\n", SMFIR_CONTINUE)
 if not mt.eom_check(conn, MT_HDRCHANGE, "Subject", "[SPAM] Offer of the week") then fail("Subject not tagged") end
 if not mt.eom_check(conn, MT_HDRADD, "X-Spam", "yes") then fail("no X-Spam") end
 if mt.eom_check(conn, MT_HDRADD, "X-Spam", " yes") then fail("value sent with a leading space") end
-log_line("id=T25", "rules=com-header,tag action=accept stage=eom score=3")
+log_line("id=T25", "rules=com-header,tag action=accept stage=eom rule=- score=3")
 mt.disconnect(conn)
