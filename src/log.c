@@ -139,6 +139,16 @@ void mp_logline_addf(struct mp_logline *l, const char *key, const char *fmt, ...
 	mp_buf_free(&v);
 }
 
+const char *mp_logline_text(const struct mp_logline *l)
+{
+	return l->b.oom ? NULL : l->b.p ? l->b.p : "";
+}
+
+void mp_logline_free(struct mp_logline *l)
+{
+	mp_buf_free(&l->b);
+}
+
 void mp_logline_emit(struct mp_logline *l, enum mp_log_level level)
 {
 	if ((int)level <= atomic_load(&log_level))

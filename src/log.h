@@ -32,5 +32,8 @@ void mp_logline_addf(struct mp_logline *l, const char *key, const char *fmt, ...
 	__attribute__((format(printf, 3, 4)));
 /* Writes the line at level and frees it. */
 void mp_logline_emit(struct mp_logline *l, enum mp_log_level level);
+/* The line as it would be written (NULL: no memory); for `test`. */
+const char *mp_logline_text(const struct mp_logline *l);
+void mp_logline_free(struct mp_logline *l);
 
 #endif

@@ -268,6 +268,21 @@ assert set(w) == keys and w["action"] == "reject" and w["rule"] == "closed-mailb
 assert set(o["would_decision"]) == keys, o["would_decision"]
 ' "$bin" -c "$tmp/dry.conf" --rules "$top/rules" test --json --client-ip 198.51.100.7 --from alice@sender.example --rcpt old-sales@example.com --spf pass "$tmp/clean.eml"
 
+# test shows what the daemon would do: the changes in order (the trace
+# header from the configuration) and the log lines
+{ cat "$tmp/cli.conf"; printf 'add_trace_header = yes\n'; } > "$tmp/trace.conf"
+T="-c $tmp/trace.conf --rules $top/rules"
+expect edits-trace-header 0 "^add header: X-Policy-Trace: rules=unsigned-bank; action=accept; stage=eom; score=6$" "$bin" $T test --client-ip 198.51.100.7 --from alerts@bank.example --rcpt bob@example.com "$tmp/bank.eml"
+expect edits-subject 0 "^change header: Subject: \[SUSPECT\] Your account$" "$bin" $T test --client-ip 198.51.100.7 --from alerts@bank.example --rcpt bob@example.com "$tmp/bank.eml"
+expect log-line-summary 0 "^log line: id=test client=198.51.100.7 helo=localhost from=<alerts@bank.example> rcpt=<bob@example.com> policy=example.com spf=pass dkim=none rules=unsigned-bank action=accept stage=eom rule=- score=6 ms=0$" "$bin" $T test --client-ip 198.51.100.7 --from alerts@bank.example --rcpt bob@example.com "$tmp/bank.eml"
+expect log-line-rcpt 0 "^log line: id=Q1 rcpt=<old-sales@example.com> action=reject stage=rcpt rule=closed-mailbox reply=\"550 5.1.1 Mailbox closed" "$bin" $R test --queue-id Q1 --client-ip 198.51.100.7 --from alice@sender.example --rcpt old-sales@example.com --rcpt bob@example.com --spf pass "$tmp/clean.eml"
+json_expect json-edits '
+kinds = [(e["kind"], e["name"]) for e in o["edits"]]
+assert kinds[0] == ("header_insert", "Authentication-Results"), kinds
+assert ("header_change", "Subject") in kinds and kinds[-1] == ("header_add", "X-Policy-Trace"), kinds
+assert o["log_lines"][-1].startswith("id=test client=198.51.100.7 ") and " rule=- score=6 ms=0" in o["log_lines"][-1], o["log_lines"]
+' "$bin" $T test --json --client-ip 198.51.100.7 --from alerts@bank.example --rcpt bob@example.com "$tmp/bank.eml"
+
 # case files: a failing case is reported and fails the run
 mkdir -p "$tmp/cases"
 cat > "$tmp/cases/wrong.case" <<CASE

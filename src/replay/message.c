@@ -17,6 +17,7 @@
 #include "util/file.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -314,46 +315,69 @@ void mp_replay_free(struct mp_replay *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* The index of the k-th (1-based) field named name in v, or -1. */
+static ptrdiff_t nth_named(const struct mp_final_header *v, size_t n, const char *name, int k)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (mp_ascii_ieq(v[i].name, name) && --k == 0)
+			return (ptrdiff_t)i;
+	}
+	return -1;
+}
+
 size_t mp_replay_final_headers(const struct mp_replay *r, struct mp_final_header **out)
 {
-	const struct mp_result *res = r->result;
 	const struct mp_message *m = r->msg;
-	size_t n = 0;
-	struct mp_final_header *v = calloc(m->n_hdrs + res->n_add + 4, sizeof(*v));
-	int ar_index = 0;
+	const struct mp_edit *edits = NULL;
+	size_t n_edits = 0, n = 0;
 
-	*out = v;
+	*out = NULL;
+	if (r->txn == NULL || mp_txn_edits(r->txn, &edits, &n_edits) < 0)
+		return 0;
+	struct mp_final_header *v = calloc(m->n_hdrs + n_edits + 1, sizeof(*v));
 	if (v == NULL)
 		return 0;
-	if (res->auth_results != NULL)
-		v[n++] = (struct mp_final_header){ "Authentication-Results", res->auth_results };
-	if (res->received_spf != NULL)
-		v[n++] = (struct mp_final_header){ "Received-SPF", res->received_spf };
-	bool subject_done = false;
+	*out = v;
 	for (size_t i = 0; i < m->n_hdrs; i++) {
-		bool removed = false;
-		for (size_t j = 0; j < res->n_remove; j++)
-			removed = removed || mp_ascii_ieq(m->hdrs[i].name, res->remove[j]);
-		if (mp_ascii_ieq(m->hdrs[i].name, "Authentication-Results")) {
-			ar_index++;
-			for (size_t j = 0; j < res->n_ar_delete; j++)
-				removed = removed || res->ar_delete[j] == ar_index;
-		}
-		if (removed)
-			continue;
 		const char *value = m->hdrs[i].value;
 		while (*value == ' ' || *value == '\t')
 			value++;
-		if (!subject_done && res->subject_raw != NULL && !res->subject_added &&
-		    mp_ascii_ieq(m->hdrs[i].name, "Subject")) {
-			value = res->subject_raw;
-			subject_done = true;
-		}
 		v[n++] = (struct mp_final_header){ m->hdrs[i].name, value };
 	}
-	if (res->subject_added && res->subject_raw != NULL)
-		v[n++] = (struct mp_final_header){ "Subject", res->subject_raw };
-	for (size_t i = 0; i < res->n_add; i++)
-		v[n++] = (struct mp_final_header){ res->add[i].name, res->add[i].value };
+	/* the changes as the MTA applies them, one after the other */
+	for (size_t k = 0; k < n_edits; k++) {
+		const struct mp_edit *e = &edits[k];
+		ptrdiff_t at;
+		switch (e->kind) {
+		case MP_EDIT_HEADER_DELETE:
+			at = nth_named(v, n, e->name, e->index);
+			if (at >= 0) {
+				memmove(v + at, v + at + 1, (n - (size_t)at - 1) * sizeof(*v));
+				n--;
+			}
+			break;
+		case MP_EDIT_HEADER_INSERT: {
+			size_t pos = e->index < 0 ? 0 : (size_t)e->index > n ? n : (size_t)e->index;
+			memmove(v + pos + 1, v + pos, (n - pos) * sizeof(*v));
+			v[pos] = (struct mp_final_header){ e->name, e->value };
+			n++;
+			break;
+		}
+		case MP_EDIT_HEADER_CHANGE:
+			at = nth_named(v, n, e->name, e->index);
+			if (at >= 0) {
+				v[at].value = e->value;
+				break;
+			}
+			/* a field that is not there is added */
+			v[n++] = (struct mp_final_header){ e->name, e->value };
+			break;
+		case MP_EDIT_HEADER_ADD:
+			v[n++] = (struct mp_final_header){ e->name, e->value };
+			break;
+		default:
+			break;
+		}
+	}
 	return n;
 }

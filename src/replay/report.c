@@ -5,6 +5,7 @@
  */
 #include "replay/replay.h"
 
+#include "log.h"
 #include "util/buf.h"
 #include "util/utf8.h"
 
@@ -137,6 +138,96 @@ static void trace_text(const struct mp_replay *r, FILE *out)
 		fputc('\n', out);
 }
 
+/* The changes the daemon would ask of the MTA, in its order. */
+static void edits_text(const struct mp_replay *r, FILE *out)
+{
+	const struct mp_edit *e;
+	size_t n;
+
+	if (mp_txn_edits(r->txn, &e, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		switch (e[i].kind) {
+		case MP_EDIT_HEADER_DELETE:
+			fprintf(out, "remove header: %s (number %d)\n", e[i].name, e[i].index);
+			break;
+		case MP_EDIT_HEADER_INSERT:
+			fprintf(out, "insert header: %s: ", e[i].name);
+			folded(out, e[i].value);
+			break;
+		case MP_EDIT_HEADER_CHANGE:
+			fprintf(out, "change header: %s: ", e[i].name);
+			folded(out, e[i].value);
+			break;
+		case MP_EDIT_HEADER_ADD:
+			fprintf(out, "add header: %s: ", e[i].name);
+			folded(out, e[i].value);
+			break;
+		case MP_EDIT_RCPT_DELETE:
+			fprintf(out, "delete recipient: %s\n", e[i].value);
+			break;
+		case MP_EDIT_RCPT_ADD:
+			fprintf(out, "add recipient: %s\n", e[i].value);
+			break;
+		case MP_EDIT_QUARANTINE:
+			fprintf(out, "quarantine (hold): %s\n", e[i].value);
+			break;
+		}
+	}
+}
+
+/* One record as the daemon writes it (SPEC §6), with the queue id (or
+ * "test") for id=: printed to out, or added to the JSON array arr. */
+static void log_record(const struct mp_replay *r, const struct mp_logrec *rec, bool summary,
+		       FILE *out, json_object *arr)
+{
+	struct mp_logline l;
+
+	mp_logline_init(&l);
+	mp_logline_add(&l, "id", r->env.queue_id ? r->env.queue_id : "test");
+	for (size_t i = 0; i < rec->n; i++)
+		mp_logline_add(&l, rec->fields[i].key, rec->fields[i].value);
+	if (summary)
+		mp_logline_add(&l, "ms", "0");
+	const char *text = mp_logline_text(&l);
+	if (text != NULL && out != NULL)
+		fprintf(out, "log line: %s\n", text);
+	else if (text != NULL)
+		json_object_array_add(arr, jstr(text));
+	mp_logline_free(&l);
+}
+
+/* The lines the daemon would log for this transaction: to out, or into
+ * the JSON array arr. */
+static void log_lines(const struct mp_replay *r, FILE *out, json_object *arr)
+{
+	struct mp_logrec rec = { 0 };
+	const struct mp_result *res = r->result;
+
+	for (size_t i = 0; i < res->n_rcpts; i++) {
+		const struct mp_rcpt_info *ri = &res->rcpts[i];
+		if (ri->outcome == MP_O_ACCEPT || ri->would)
+			continue;
+		struct mp_verdict v = { .outcome = ri->outcome, .stage = MP_STAGE_RCPT,
+					.rule = ri->rule, .reply = ri->reply, .split = ri->split };
+		char arg[MP_TEXT_MAX + 3];
+		snprintf(arg, sizeof(arg), "<%s>", ri->addr);
+		rec.n = 0;
+		if (mp_txn_log_rcpt(r->txn, arg, &v, &rec) == 0)
+			log_record(r, &rec, false, out, arr);
+	}
+	size_t n = mp_txn_log_n_extras(r->txn);
+	for (size_t i = 0; i < n; i++) {
+		rec.n = 0;
+		if (mp_txn_log_extra(r->txn, i, &rec) == 0)
+			log_record(r, &rec, false, out, arr);
+	}
+	rec.n = 0;
+	if (mp_txn_log_summary(r->txn, NULL, MP_STAGE_EOM, &rec) == 0)
+		log_record(r, &rec, true, out, arr);
+	mp_logrec_free(&rec);
+}
+
 static void report_text(const struct mp_replay *r, FILE *out)
 {
 	const struct mp_result *res = r->result;
@@ -208,28 +299,7 @@ static void report_text(const struct mp_replay *r, FILE *out)
 		}
 		fputc('\n', out);
 	}
-	for (size_t i = 0; i < res->n_ar_delete; i++)
-		fprintf(out, "remove header: Authentication-Results (number %d, our authserv-id)\n",
-			res->ar_delete[i]);
-	for (size_t i = 0; i < res->n_remove; i++)
-		fprintf(out, "remove header: %s\n", res->remove[i]);
-	if (res->auth_results != NULL) {
-		fputs("insert header: Authentication-Results: ", out);
-		folded(out, res->auth_results);
-	}
-	if (res->received_spf != NULL) {
-		fputs("insert header: Received-SPF: ", out);
-		folded(out, res->received_spf);
-	}
-	if (res->subject_raw != NULL)
-		fprintf(out, "%s header: Subject: %s\n", res->subject_added ? "add" : "change",
-			res->subject_raw);
-	for (size_t i = 0; i < res->n_add; i++)
-		fprintf(out, "add header: %s: %s\n", res->add[i].name, res->add[i].value);
-	for (size_t i = 0; i < res->n_bcc; i++)
-		fprintf(out, "bcc: %s\n", res->bcc[i]);
-	if (res->redirect != NULL)
-		fprintf(out, "redirect: %s\n", res->redirect);
+	edits_text(r, out);
 	for (size_t i = 0; i < res->n_would; i++) {
 		const struct mp_would *w = &res->would[i];
 		if (w->rule != NULL)
@@ -242,6 +312,7 @@ static void report_text(const struct mp_replay *r, FILE *out)
 		fprintf(out, "limit: %s\n", res->limit);
 	for (size_t i = 0; i < res->n_logs; i++)
 		fprintf(out, "log: %s\n", res->logs[i]);
+	log_lines(r, out, NULL);
 }
 
 static json_object *reply_obj(const struct mp_reply *r)
@@ -333,6 +404,27 @@ static json_object *envelope_obj(const struct mp_replay *r)
 	}
 	json_object_object_add(o, "defaults", a);
 	return o;
+}
+
+static json_object *edits_arr(const struct mp_replay *r)
+{
+	static const char *const kinds[] = { "header_delete", "header_insert", "header_change",
+					     "header_add", "rcpt_delete", "rcpt_add", "quarantine" };
+	const struct mp_edit *e;
+	size_t n;
+	json_object *a = json_object_new_array();
+
+	if (mp_txn_edits(r->txn, &e, &n) < 0)
+		return a;
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "kind", jstr(kinds[e[i].kind]));
+		json_object_object_add(o, "name", e[i].name ? jstr(e[i].name) : NULL);
+		json_object_object_add(o, "index", json_object_new_int(e[i].index));
+		json_object_object_add(o, "value", e[i].value ? jstr(e[i].value) : NULL);
+		json_object_array_add(a, o);
+	}
+	return a;
 }
 
 static json_object *trace_arr(const struct mp_replay *r)
@@ -486,6 +578,10 @@ int mp_report_json(const struct mp_replay *r, FILE *out)
 	for (size_t i = 0; i < res->n_logs; i++)
 		json_object_array_add(a, jstr(res->logs[i]));
 	json_object_object_add(o, "log", a);
+	json_object_object_add(o, "edits", edits_arr(r));
+	a = json_object_new_array();
+	log_lines(r, NULL, a);
+	json_object_object_add(o, "log_lines", a);
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 						       JSON_C_TO_STRING_NOSLASHESCAPE);
 	int rc = s ? 0 : -1;
