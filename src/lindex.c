@@ -8,6 +8,8 @@
  */
 #include "lindex.h"
 
+#include "probe.h"
+
 #include "util/arena.h"
 #include "util/strmap.h"
 
@@ -37,7 +39,7 @@ struct mp_lindex {
 	size_t n4[33], cap4[33];
 	struct v6e *v6[129];
 	size_t n6[129], cap6[129];
-	uint64_t lens4, lens6[3];   /* prefix lengths present */
+	struct mp_probe_lens lens;  /* prefix lengths present */
 };
 
 struct mp_lindex *mp_lindex_new(void)
@@ -148,14 +150,14 @@ static int add_item(void *arg, const struct mp_list_item *it)
 			  sizeof(struct v4e)))
 			return -1;
 		ix->v4[it->prefix][ix->n4[it->prefix]++] = (struct v4e){ it->v4, a->id };
-		ix->lens4 |= 1ULL << it->prefix;
+		mp_probe_lens_add(&ix->lens, false, it->prefix);
 		return 0;
 	case MP_LP_V6:
 		if (!grow((void **)&ix->v6[it->prefix], &ix->cap6[it->prefix], ix->n6[it->prefix],
 			  sizeof(struct v6e)))
 			return -1;
 		ix->v6[it->prefix][ix->n6[it->prefix]++] = (struct v6e){ it->v6hi, it->v6lo, a->id };
-		ix->lens6[it->prefix / 64] |= 1ULL << (it->prefix % 64);
+		mp_probe_lens_add(&ix->lens, true, it->prefix);
 		return 0;
 	}
 	return 0;
@@ -205,52 +207,40 @@ static void set_ids(const struct mp_lindex *ix, const struct mp_strmap *m, const
 		bits[s->v[i] >> 3] |= (uint8_t)(1u << (s->v[i] & 7));
 }
 
-/* As lists.c's match_domain, for every list at once (d is lowercased). */
-static void match_domain(const struct mp_lindex *ix, const char *d, size_t len, uint8_t *bits)
+struct hit {
+	const struct mp_lindex *ix;
+	uint8_t *bits;
+};
+
+/* Every list (and literal) the key is in gets its bit; never stops. */
+static bool name_hit(void *arg, enum mp_probe_table t, const char *key, size_t len)
 {
-	while (len > 1 && d[len - 1] == '.')
-		len--;
-	if (len == 0)
-		return;
-	set_ids(ix, &ix->domains, d, len, bits);
-	if (ix->subdomains.n == 0)
-		return;
-	for (size_t i = 0; i < len; i++)
-		if (d[i] == '.' && i + 1 < len)
-			set_ids(ix, &ix->subdomains, d + i + 1, len - i - 1, bits);
+	const struct hit *h = arg;
+	const struct mp_lindex *ix = h->ix;
+
+	set_ids(ix, t == MP_PT_STRING ? &ix->strings : t == MP_PT_DOMAIN ? &ix->domains
+									 : &ix->subdomains,
+		key, len, h->bits);
+	return false;
 }
 
 void mp_lindex_match(const struct mp_lindex *ix, enum mp_fmatch how, const char *value,
 		     size_t len, uint8_t *bits)
 {
 	char buf[MP_LIST_ITEM_MAX];
+	struct hit h = { ix, bits };
 
-	if (len > sizeof(buf))
-		return; /* longer than any literal or list item */
-	lower(buf, value, len);
-	set_ids(ix, &ix->literals, buf, len, bits);
-	switch (how) {
-	case MP_M_ADDRESS: {
-		set_ids(ix, &ix->strings, buf, len, bits);
-		const char *at = memrchr(buf, '@', len);
-		if (at != NULL)
-			match_domain(ix, at + 1, len - (size_t)(at - buf) - 1, bits);
-		break;
-	}
-	case MP_M_DOMAIN:
-		match_domain(ix, buf, len, bits);
-		break;
-	case MP_M_STRING:
-		set_ids(ix, &ix->strings, buf, len, bits);
-		break;
-	case MP_M_IP: {
+	if (how == MP_M_IP) {
 		struct mp_ip ip;
 		if (mp_ip_parse(value, len, &ip) == 0)
 			mp_lindex_match_ip(ix, &ip, bits);
-		break;
+	} else {
+		mp_probe_name((int)how, value, len, name_hit, &h);
 	}
-	case MP_M_NONE:
-		break;
+	/* literals: the whole value, whatever the match kind */
+	if (len <= sizeof(buf)) {
+		lower(buf, value, len);
+		set_ids(ix, &ix->literals, buf, len, bits);
 	}
 }
 
@@ -259,48 +249,48 @@ static uint32_t v4key(const struct mp_ip *ip)
 	return (uint32_t)ip->a[0] << 24 | (uint32_t)ip->a[1] << 16 | (uint32_t)ip->a[2] << 8 | ip->a[3];
 }
 
-void mp_lindex_match_ip(const struct mp_lindex *ix, const struct mp_ip *ip, uint8_t *bits)
+/* Every entry for this masked address gets its list's bit; never stops. */
+static bool ip_hit(void *arg, int p, const struct mp_ip *m)
 {
-	if (!ip->v6) {
-		for (uint64_t lens = ix->lens4; lens != 0;) {
-			int p = 63 - __builtin_clzll(lens);
-			lens &= ~(1ULL << p);
-			struct mp_ip m = *ip;
-			mp_ip_mask(&m, p);
-			uint32_t k = v4key(&m);
-			/* the first entry with key k, then every one equal */
-			size_t lo = 0, hi = ix->n4[p];
-			while (lo < hi) {
-				size_t mid = lo + (hi - lo) / 2;
-				if (ix->v4[p][mid].key < k)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			for (; lo < ix->n4[p] && ix->v4[p][lo].key == k; lo++)
-				bits[ix->v4[p][lo].id >> 3] |= (uint8_t)(1u << (ix->v4[p][lo].id & 7));
-		}
-		return;
-	}
-	for (int p = 128; p >= 0; p--) {
-		if (!(ix->lens6[p / 64] >> (p % 64) & 1))
-			continue;
-		struct mp_ip m = *ip;
-		mp_ip_mask(&m, p);
-		struct v6e k = { 0, 0, 0 };
-		for (int i = 0; i < 8; i++) {
-			k.hi = k.hi << 8 | m.a[i];
-			k.lo = k.lo << 8 | m.a[8 + i];
-		}
-		size_t lo = 0, hi = ix->n6[p];
+	const struct hit *h = arg;
+	const struct mp_lindex *ix = h->ix;
+
+	if (!m->v6) {
+		uint32_t k = v4key(m);
+		/* the first entry with key k, then every one equal */
+		size_t lo = 0, hi = ix->n4[p];
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
-			if (cmp6(&ix->v6[p][mid], &k) < 0)
+			if (ix->v4[p][mid].key < k)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		for (; lo < ix->n6[p] && cmp6(&ix->v6[p][lo], &k) == 0; lo++)
-			bits[ix->v6[p][lo].id >> 3] |= (uint8_t)(1u << (ix->v6[p][lo].id & 7));
+		for (; lo < ix->n4[p] && ix->v4[p][lo].key == k; lo++)
+			h->bits[ix->v4[p][lo].id >> 3] |= (uint8_t)(1u << (ix->v4[p][lo].id & 7));
+		return false;
 	}
+	struct v6e k = { 0, 0, 0 };
+	for (int i = 0; i < 8; i++) {
+		k.hi = k.hi << 8 | m->a[i];
+		k.lo = k.lo << 8 | m->a[8 + i];
+	}
+	size_t lo = 0, hi = ix->n6[p];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (cmp6(&ix->v6[p][mid], &k) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < ix->n6[p] && cmp6(&ix->v6[p][lo], &k) == 0; lo++)
+		h->bits[ix->v6[p][lo].id >> 3] |= (uint8_t)(1u << (ix->v6[p][lo].id & 7));
+	return false;
+}
+
+void mp_lindex_match_ip(const struct mp_lindex *ix, const struct mp_ip *ip, uint8_t *bits)
+{
+	struct hit h = { ix, bits };
+
+	mp_probe_ip(&ix->lens, ip, ip_hit, &h);
 }

@@ -9,6 +9,8 @@
  */
 #include "lists.h"
 
+#include "probe.h"
+
 #include "util/arena.h"
 #include "util/diag.h"
 #include "util/file.h"
@@ -35,8 +37,7 @@ struct mp_list {
 	struct mp_strmap strings, domains, subdomains;
 	struct ptab v4[33], v6[129];
 	size_t n_items, n_ip;
-	uint64_t v4_lens;       /* bit p: v4[p] has entries (p < 33: bit 32 too) */
-	uint64_t v6_lens[3];    /* bit p of the 129: v6[p] has entries */
+	struct mp_probe_lens lens;  /* the prefix lengths v4 and v6 have entries for */
 };
 
 struct mp_list *mp_list_new(const char *name)
@@ -194,12 +195,12 @@ int mp_list_add(struct mp_list *l, const char *item, size_t len, const char **wh
 			struct v6key k = v6key(&ip);
 			if (ptab_push(&l->v6[prefix], &k, sizeof(k)) < 0)
 				goto oom;
-			l->v6_lens[prefix / 64] |= 1ULL << (prefix % 64);
+			mp_probe_lens_add(&l->lens, true, prefix);
 		} else {
 			uint32_t k = v4key(&ip);
 			if (ptab_push(&l->v4[prefix], &k, sizeof(k)) < 0)
 				goto oom;
-			l->v4_lens |= 1ULL << prefix;
+			mp_probe_lens_add(&l->lens, false, prefix);
 		}
 		l->n_ip++;
 		l->n_items++;
@@ -353,92 +354,43 @@ int mp_list_finish(struct mp_list *l)
 	return 0;
 }
 
+_Static_assert((int)MP_M_IP == MP_PROBE_IP && (int)MP_M_ADDRESS == MP_PROBE_ADDRESS &&
+		       (int)MP_M_DOMAIN == MP_PROBE_DOMAIN && (int)MP_M_STRING == MP_PROBE_STRING,
+	       "match kinds and probe kinds agree");
+_Static_assert(MP_LIST_ITEM_MAX == MP_PROBE_KEY_MAX, "no item is longer than a probe key");
+
+static bool ip_in(void *arg, int p, const struct mp_ip *m)
+{
+	const struct mp_list *l = arg;
+
+	if (!m->v6) {
+		uint32_t k = v4key(m);
+		return bsearch(&k, l->v4[p].v, l->v4[p].n, sizeof(k), cmp_u32) != NULL;
+	}
+	struct v6key k = v6key(m);
+	return bsearch(&k, l->v6[p].v, l->v6[p].n, sizeof(k), cmp_v6) != NULL;
+}
+
 bool mp_list_match_ip(const struct mp_list *l, const struct mp_ip *ip)
 {
-	if (l->n_ip == 0)
-		return false;
-	/* only the prefix lengths the list has: most lists have one or two */
-	if (!ip->v6) {
-		for (uint64_t lens = l->v4_lens; lens != 0; lens &= ~(1ULL << (63 - __builtin_clzll(lens)))) {
-			int p = 63 - __builtin_clzll(lens);
-			struct mp_ip m = *ip;
-			mp_ip_mask(&m, p);
-			uint32_t k = v4key(&m);
-			if (bsearch(&k, l->v4[p].v, l->v4[p].n, sizeof(k), cmp_u32))
-				return true;
-		}
-		return false;
-	}
-	for (int p = 128; p >= 0; p--) {
-		if (!(l->v6_lens[p / 64] >> (p % 64) & 1))
-			continue;
-		struct mp_ip m = *ip;
-		mp_ip_mask(&m, p);
-		struct v6key k = v6key(&m);
-		if (bsearch(&k, l->v6[p].v, l->v6[p].n, sizeof(k), cmp_v6))
-			return true;
-	}
-	return false;
+	return l->n_ip > 0 && mp_probe_ip(&l->lens, ip, ip_in, (void *)l);
 }
 
-static bool lookup(const struct mp_strmap *m, const char *s, size_t len)
+static bool name_in(void *arg, enum mp_probe_table t, const char *key, size_t len)
 {
-	char buf[MP_LIST_ITEM_MAX];
+	const struct mp_list *l = arg;
+	const struct mp_strmap *m = t == MP_PT_STRING ? &l->strings
+				    : t == MP_PT_DOMAIN ? &l->domains : &l->subdomains;
 
-	if (len > MP_LIST_ITEM_MAX || m->n == 0)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		buf[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-	}
-	return mp_strmap_getn(m, buf, len, NULL);
-}
-
-static bool match_domain(const struct mp_list *l, const char *d, size_t len)
-{
-	while (len > 1 && d[len - 1] == '.')
-		len--;
-	if (len == 0)
-		return false;
-	if (lookup(&l->domains, d, len))
-		return true;
-	if (l->subdomains.n == 0)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (d[i] == '.' && i + 1 < len && lookup(&l->subdomains, d + i + 1, len - i - 1))
-			return true;
-	}
-	return false;
+	return m->n > 0 && mp_strmap_getn(m, key, len, NULL);
 }
 
 bool mp_list_match(const struct mp_list *l, enum mp_fmatch how, const char *value,
 		   size_t len)
 {
-	switch (how) {
-	case MP_M_ADDRESS: {
-		if (lookup(&l->strings, value, len))
-			return true;
-		const char *at = NULL;
-		for (size_t i = len; i > 0; i--) {
-			if (value[i - 1] == '@') {
-				at = value + i - 1;
-				break;
-			}
-		}
-		if (at == NULL)
-			return false;
-		return match_domain(l, at + 1, len - (size_t)(at - value) - 1);
-	}
-	case MP_M_DOMAIN:
-		return match_domain(l, value, len);
-	case MP_M_STRING:
-		return lookup(&l->strings, value, len);
-	case MP_M_IP: {
+	if (how == MP_M_IP) {
 		struct mp_ip ip;
 		return mp_ip_parse(value, len, &ip) == 0 && mp_list_match_ip(l, &ip);
 	}
-	case MP_M_NONE:
-		break;
-	}
-	return false;
+	return mp_probe_name((int)how, value, len, name_in, (void *)l);
 }

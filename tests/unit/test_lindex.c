@@ -99,10 +99,46 @@ static void test_same_answers(void **state)
 	mp_lindex_free(ix);
 }
 
+/* A name longer than any list item still matches by its parents (both
+ * answer through one probe routine, lists.c and lindex.c alike). */
+static void test_long_values(void **state)
+{
+	static char dom[2100], addr[2200];
+	struct mp_list *l = mp_list_new(NULL);
+	struct mp_lindex *ix = mp_lindex_new();
+	const char *why;
+
+	(void)state;
+	for (size_t i = 0; i < 2000; i++)
+		dom[i] = i % 10 == 9 ? '.' : 'A';
+	strcpy(dom + 2000, "trusted.example");
+	snprintf(addr, sizeof(addr), "x@%s", dom);
+	assert_int_equal(mp_list_add(l, ".trusted.example", 16, &why), 0);
+	assert_int_equal(mp_list_finish(l), 0);
+	assert_int_equal(mp_lindex_add_list(ix, l, 0), 0);
+	assert_int_equal(mp_lindex_finish(ix), 0);
+	const struct {
+		const char *v;
+		enum mp_fmatch m;
+		bool want;
+	} cases[] = { { dom, MP_M_DOMAIN, true }, { addr, MP_M_ADDRESS, true },
+		      { dom, MP_M_STRING, false }, { "AAAA.trusted.example", MP_M_DOMAIN, true } };
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t bits[1] = { 0 };
+		size_t len = strlen(cases[i].v);
+		assert_int_equal(mp_list_match(l, cases[i].m, cases[i].v, len), cases[i].want);
+		mp_lindex_match(ix, cases[i].m, cases[i].v, len, bits);
+		assert_int_equal(bits[0] & 1, cases[i].want);
+	}
+	mp_list_free(l);
+	mp_lindex_free(ix);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_answers),
+		cmocka_unit_test(test_long_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
