@@ -19,8 +19,8 @@
  *       (for bench/mta)
  * MP_PREFILTER=0 in the environment turns the regex prefilter off.
  */
-#include "checks.h"
-#include "conf.h"
+#include "auth/checks.h"
+#include "conf/conf.h"
 #include "engine/engine.h"
 #include "replay/replay.h"
 #include "rules/ruleset.h"

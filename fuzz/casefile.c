@@ -4,7 +4,7 @@
  * set (written once) and a zone file it may name (zone.txt, the input's
  * second NUL-separated part) sit beside it. Output goes to /dev/null.
  */
-#include "conf.h"
+#include "conf/conf.h"
 #include "fuzzutil.h"
 #include "replay/replay.h"
 

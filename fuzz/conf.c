@@ -3,7 +3,7 @@
  * file; whatever it says, loading must give a configuration or errors
  * with FILE:LINE, never a crash. The file lives in the scratch directory.
  */
-#include "conf.h"
+#include "conf/conf.h"
 #include "fuzzutil.h"
 #include "util/diag.h"
 

@@ -5,8 +5,8 @@
  * so a crafted signature can reach key parsing and verification. At most
  * 5 signatures are given to libopendkim, as in the daemon.
  */
-#include "checks.h"
-#include "dkim.h"
+#include "auth/checks.h"
+#include "auth/dkim.h"
 #include "dns/dns.h"
 #include "replay/replay.h"
 #include "util/diag.h"

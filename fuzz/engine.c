@@ -11,7 +11,7 @@
  * Input: a sequence of events, each one byte (event kind in the low 4
  * bits) followed by a length byte and that many bytes of value.
  */
-#include "conf.h"
+#include "conf/conf.h"
 #include "engine/engine.h"
 #include "fuzzutil.h"
 #include "rules/ruleset.h"

@@ -9,7 +9,7 @@
  * it. A rule set that loads is given one transaction with fixed envelope
  * and header fields. Files live in the process's scratch directory.
  */
-#include "conf.h"
+#include "conf/conf.h"
 #include "engine/engine.h"
 #include "fuzzutil.h"
 #include "rules/ruleset.h"

@@ -19,8 +19,8 @@
  * MP_FUZZ_SHOW=1 prints each result and Received-SPF value to stderr.
  * State lives for one input; the mp_spf is created once.
  */
-#include "dns/dns.h"
-#include "spf.h"
+#include "dns/backend.h"
+#include "auth/spf.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -140,11 +140,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in.txt = data + 1;
 	in.len = size - 1;
 	char received[512];
-	enum mp_authres r = mp_spf_check(spf, dns, (in.flags & 1) ? "2001:db8::7" : "198.51.100.7",
+	enum mp_auth_result r = mp_spf_check(spf, dns, (in.flags & 1) ? "2001:db8::7" : "198.51.100.7",
 					 "helo.fuzz.example",
 					 (in.flags & 4) ? "" : "first.last-x@fuzz.example", received,
 					 sizeof(received), 1000, NULL);
-	if (getenv("MP_FUZZ_SHOW")) fprintf(stderr, "%s %s\n", mp_authres_name(r), received);
+	if (getenv("MP_FUZZ_SHOW")) fprintf(stderr, "%s %s\n", mp_auth_result_name(r), received);
 	if (r >= MP_AR_COUNT || r == MP_AR_POLICY || memchr(received, '\0', sizeof(received)) == NULL)
 		abort();
 	return 0;

@@ -4,7 +4,7 @@
  * case runner. Exit codes: 0 done, 1 rule/config errors or a failed case,
  * 2 usage error.
  */
-#include "conf.h"
+#include "conf/conf.h"
 #include "daemon/daemon.h"
 #include "dns/dns.h"
 #include "engine/engine.h"
@@ -293,7 +293,7 @@ static int cmd_check(struct opts *o)
 
 static int result_arg(const char *opt, const char *v, int *dst)
 {
-	int r = mp_authres_parse(v);
+	int r = mp_auth_result_parse(v);
 
 	if (r < 0 || r == MP_AR_POLICY) {
 		fprintf(stderr, "milter-policy: %s: expected pass, fail, softfail, neutral, none, "

@@ -6,7 +6,7 @@
  * Usage: dkim-threads ZONE MANIFEST THREADS TOTAL
  * MANIFEST lines: PATH RESULT[,RESULT...] (or "-" for no signature).
  */
-#include "dkim.h"
+#include "auth/dkim.h"
 #include "dns/dns.h"
 #include "replay/replay.h"
 #include "util/diag.h"
@@ -57,7 +57,7 @@ static void verify(size_t i, unsigned seed)
 	size_t n = mp_dkim_end(m, &sigs);
 	for (size_t k = 0; k < n; k++)
 		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", k ? "," : "",
-			 mp_authres_name(sigs[k].result));
+			 mp_auth_result_name(sigs[k].result));
 	if (n == 0)
 		strcpy(got, "-");
 	if (strcmp(got, it->want) != 0) {

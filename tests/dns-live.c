@@ -10,9 +10,9 @@
  *
  * SERVER is IP@PORT. Exit 0 when everything held, 1 otherwise.
  */
-#include "conf.h"
+#include "conf/conf.h"
 #include "dns/dns.h"
-#include "spf.h"
+#include "auth/spf.h"
 #include "util/diag.h"
 
 #include <pthread.h>
@@ -26,7 +26,7 @@ static struct mp_spf *spf;
 
 static const struct {
 	const char *ip, *from;
-	enum mp_authres want;
+	enum mp_auth_result want;
 } cases[] = {
 	{ "198.51.100.7", "a@pass.example", MP_AR_PASS },
 	{ "203.0.113.9", "a@pass.example", MP_AR_FAIL },
@@ -74,10 +74,10 @@ static int check_all(bool quiet)
 	int bad = 0;
 
 	for (size_t i = 0; i < N_CASES; i++) {
-		enum mp_authres r = mp_spf_check(spf, dns, cases[i].ip, "h.example", cases[i].from, NULL, 0, 0, NULL);
+		enum mp_auth_result r = mp_spf_check(spf, dns, cases[i].ip, "h.example", cases[i].from, NULL, 0, 0, NULL);
 		if (r != cases[i].want || !quiet)
 			printf("%s %-22s %-14s %s\n", r == cases[i].want ? "ok " : "BAD", cases[i].from,
-			       cases[i].ip, mp_authres_name(r));
+			       cases[i].ip, mp_auth_result_name(r));
 		bad += r != cases[i].want;
 	}
 	return bad;
@@ -133,13 +133,13 @@ int main(int argc, char **argv)
 		double t0 = now();
 		mp_dns_query(dns, "pass.example", MP_DNS_TXT, &a);
 		double t1 = now() - t0;
-		enum mp_authres r = mp_spf_check(spf, dns, "198.51.100.7", "h.example", "a@pass.example", NULL, 0, 0, NULL);
+		enum mp_auth_result r = mp_spf_check(spf, dns, "198.51.100.7", "h.example", "a@pass.example", NULL, 0, 0, NULL);
 		double t2 = now() - t0 - t1;
 		double t3 = now();
 		mp_dns_unref(dns);
 		double t4 = now() - t3;
 		printf("query: %s after %.3f s; spf: %s after %.3f s; timeout %.3f s; shutdown %.3f s\n",
-		       a.status == MP_DNS_TEMPFAIL ? "tempfail" : "ANSWERED", t1, mp_authres_name(r), t2,
+		       a.status == MP_DNS_TEMPFAIL ? "tempfail" : "ANSWERED", t1, mp_auth_result_name(r), t2,
 		       ms / 1000.0, t4);
 		bool good = a.status == MP_DNS_TEMPFAIL && t1 < ms / 1000.0 + 0.5 &&
 			    r == MP_AR_TEMPERROR && t2 < ms / 1000.0 + 0.5 && t4 < 1.0;

@@ -21,11 +21,12 @@
  * the files it read changes again.
  */
 #include "daemon/daemon.h"
+#include "daemon/milter.h"
 
-#include "checks.h"
+#include "auth/checks.h"
 #include "dns/dns.h"
-#include "conf.h"
-#include "log.h"
+#include "conf/conf.h"
+#include "util/log.h"
 #include "rules/ruleset.h"
 #include "rules/stamps.h"
 #include "util/buf.h"
@@ -63,7 +64,6 @@ static struct {
 	struct mp_stamps *failed;     /* what the last failed reload read */
 	unsigned long reloads, failures;
 	bool foreground;
-	atomic_ulong conn_ids;
 	atomic_bool stopping;
 	struct mp_checker *checker;   /* SPF/DKIM over the resolver in force */
 	char *dns_key;                /* the DNS settings the resolver was made with */
@@ -87,7 +87,8 @@ static void write_status(const char *verdict, size_t errors)
 		mp_log(MP_LOG_WARN, "cannot write %s: %s", D.status_path, strerror(errno));
 }
 
-struct mp_ruleset *mp_daemon_ruleset(void)
+/* For the callbacks (struct mp_milter_host). */
+static struct mp_ruleset *ruleset_in_force(void)
 {
 	pthread_mutex_lock(&D.lock);
 	struct mp_ruleset *rs = mp_ruleset_ref(D.rs);
@@ -95,7 +96,7 @@ struct mp_ruleset *mp_daemon_ruleset(void)
 	return rs;
 }
 
-const struct mp_checks *mp_daemon_checks(void)
+static const struct mp_checks *checks_in_force(void)
 {
 	return mp_checker_ops(D.checker);
 }
@@ -139,10 +140,6 @@ static int use_dns(const struct mp_conf *c, struct mp_diags *d)
 	return 0;
 }
 
-unsigned long mp_daemon_next_conn_id(void)
-{
-	return atomic_fetch_add(&D.conn_ids, 1) + 1;
-}
 
 
 static void print_diags(const struct mp_diags *d)
@@ -681,7 +678,8 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 			(long)other, D.conf->pidfile);
 		return MP_EX_OSERR;
 	}
-	mp_milter_init();
+	static const struct mp_milter_host host = { ruleset_in_force, checks_in_force };
+	mp_milter_init(&host);
 	if (smfi_register(*mp_milter_desc()) != MI_SUCCESS) {
 		fprintf(stderr, "milter-policy: not starting: smfi_register failed\n");
 		return MP_EX_OSERR;

@@ -13,18 +13,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct mp_checks;
 struct mp_conf;
-struct mp_ruleset;
-struct smfiDesc;
 
 #define MP_EX_CONFIG 78 /* EX_CONFIG: cannot start because of the configuration */
 #define MP_EX_OSERR 71  /* EX_OSERR: the system refused something */
-
-/* A new reference to the rule set in force (NULL only before start). */
-struct mp_ruleset *mp_daemon_ruleset(void);
-const struct mp_checks *mp_daemon_checks(void);
-unsigned long mp_daemon_next_conn_id(void);
 
 /* `run`: returns the process exit code. conf_path NULL: built-in defaults
  * (or the default file when it exists). */
@@ -38,9 +30,5 @@ size_t mp_daemon_preflight(const struct mp_conf *c, void (*say)(void *arg, const
  * printed, exit 1, no signal), then signals the daemon named by the
  * pidfile and waits for its verdict in PIDFILE.reload. Exit code. */
 int mp_daemon_signal_reload(const char *conf_path, const char *rules);
-
-/* milter.c */
-struct smfiDesc *mp_milter_desc(void);
-void mp_milter_init(void);
 
 #endif

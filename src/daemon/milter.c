@@ -14,16 +14,17 @@
  * (smfi_setreply is not allowed in connect); it is kept and given as the
  * reply to the client's first command.
  */
-#include "daemon/daemon.h"
+#include "daemon/milter.h"
 #include "daemon/reply.h"
 
 #include "engine/engine.h"
-#include "log.h"
 #include "rules/ruleset.h"
+#include "util/log.h"
 
 #include <arpa/inet.h>
 #include <libmilter/mfapi.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,8 @@ struct mctx {
 	enum mp_stage last_stage;  /* reached by the transaction, for aborts */
 };
 
+static atomic_ulong conn_ids;  /* the daemon's own connection numbers */
+
 static struct mctx *get_ctx(SMFICTX *ctx)
 {
 	struct mctx *m = smfi_getpriv(ctx);
@@ -52,7 +55,7 @@ static struct mctx *get_ctx(SMFICTX *ctx)
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return NULL;
-	m->conn_id = mp_daemon_next_conn_id();
+	m->conn_id = atomic_fetch_add(&conn_ids, 1) + 1;
 	if (smfi_setpriv(ctx, m) != MI_SUCCESS) {
 		free(m);
 		return NULL;
@@ -97,9 +100,11 @@ static sfsistat refuse(SMFICTX *ctx, const struct mp_verdict *v)
 /* Fault injection for the tests: MILTER_POLICY_TEST_FAIL=<callback> makes
  * that callback behave as if memory had run out. Read once at start. */
 static const char *fail_in;
+static const struct mp_milter_host *H;
 
-void mp_milter_init(void)
+void mp_milter_init(const struct mp_milter_host *host)
 {
+	H = host;
 	fail_in = getenv("MILTER_POLICY_TEST_FAIL");
 }
 
@@ -111,7 +116,7 @@ static bool injected(const char *where)
 /* on_internal_error: tempfail, or accept - loudly, never silently. */
 static sfsistat internal_error(SMFICTX *ctx, struct mctx *m, const char *where)
 {
-	struct mp_ruleset *rs = mp_daemon_ruleset();
+	struct mp_ruleset *rs = H->ruleset();
 	bool accept = rs && mp_ruleset_settings(rs)->on_internal_error == MP_ONERR_ACCEPT;
 
 	mp_ruleset_unref(rs);
@@ -247,8 +252,8 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	if (m == NULL)
 		return internal_error(ctx, NULL, "connect");
 	snprintf(m->id, sizeof(m->id), "%lu", m->conn_id);
-	struct mp_ruleset *rs = mp_daemon_ruleset();
-	m->conn = rs ? mp_conn_new(rs, mp_daemon_checks()) : NULL;
+	struct mp_ruleset *rs = H->ruleset();
+	m->conn = rs ? mp_conn_new(rs, H->checks()) : NULL;
 	mp_ruleset_unref(rs);
 	if (m->conn == NULL)
 		return internal_error(ctx, m, "connect");
@@ -320,7 +325,7 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 		return refuse(ctx, &m->pending);
 	if (m->txn != NULL)
 		end_txn(m, "abort"); /* no abort callback came between */
-	struct mp_ruleset *rs = mp_daemon_ruleset();
+	struct mp_ruleset *rs = H->ruleset();
 	int rc = rs ? mp_conn_set_ruleset(m->conn, rs) : -1;
 	mp_ruleset_unref(rs);
 	if (rc < 0)

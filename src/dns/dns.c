@@ -1,93 +1,12 @@
 /*
- * dns - the common part: reference counting, answers, wire-format helpers.
+ * dns - answers and the wire-format helpers the backends share. The handle
+ * and its dispatch to a backend: backend.c; the choice of one: factory.c.
  */
 #include "dns/dns.h"
 
-#include "conf.h"
-#include "util/diag.h"
-
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct mp_unbound_opts;
-struct mp_dns *mp_dns_new_unbound(const struct mp_conf *conf, struct mp_diags *d);
-
-struct mp_dns {
-	atomic_int refs;
-	const struct mp_dns_ops *ops;
-	void *impl;
-	char *desc;
-};
-
-struct mp_dns *mp_dns_alloc(const struct mp_dns_ops *ops, void *impl, const char *desc)
-{
-	struct mp_dns *dns = calloc(1, sizeof(*dns));
-
-	if (dns == NULL)
-		return NULL;
-	atomic_init(&dns->refs, 1);
-	dns->ops = ops;
-	dns->impl = impl;
-	dns->desc = strdup(desc);
-	if (dns->desc == NULL) {
-		free(dns);
-		return NULL;
-	}
-	return dns;
-}
-
-void *mp_dns_impl(const struct mp_dns *dns)
-{
-	return dns->impl;
-}
-
-struct mp_dns *mp_dns_ref(struct mp_dns *dns)
-{
-	if (dns != NULL)
-		atomic_fetch_add(&dns->refs, 1);
-	return dns;
-}
-
-void mp_dns_unref(struct mp_dns *dns)
-{
-	if (dns == NULL || atomic_fetch_sub(&dns->refs, 1) != 1)
-		return;
-	dns->ops->destroy(dns);
-	free(dns->desc);
-	free(dns);
-}
-
-const char *mp_dns_describe(const struct mp_dns *dns)
-{
-	return dns->desc;
-}
-
-struct mp_dns *mp_dns_new(const struct mp_conf *conf, struct mp_diags *d)
-{
-	if (conf->dns_zone_file != NULL)
-		return mp_dns_new_zone(conf->dns_zone_file, d);
-	return mp_dns_new_unbound(conf, d);
-}
-
-int mp_dns_query(struct mp_dns *dns, const char *name, uint16_t type, struct mp_dns_answer *ans)
-{
-	return mp_dns_query_within(dns, name, type, ans, 0);
-}
-
-int mp_dns_query_within(struct mp_dns *dns, const char *name, uint16_t type,
-			struct mp_dns_answer *ans, unsigned max_ms)
-{
-	memset(ans, 0, sizeof(*ans));
-	/* names longer than DNS allows, or with a NUL-ish shape, do not exist */
-	size_t len = strlen(name);
-	if (len == 0 || len > 253 + 1) {
-		ans->status = MP_DNS_NXDOMAIN;
-		return 0;
-	}
-	return dns->ops->query(dns, name, type, ans, max_ms);
-}
 
 void mp_dns_answer_clear(struct mp_dns_answer *ans)
 {

@@ -73,15 +73,4 @@ int mp_dns_name_from_wire(const unsigned char *p, size_t len, char *out, size_t 
 			  size_t *used_r);
 int mp_dns_answer_add(struct mp_dns_answer *ans, const struct mp_dns_rr *rr);
 
-/* Backend vtable (internal to src/dns). */
-struct mp_dns_ops {
-	/* max_ms: 0, or a bound below the backend's own timeout */
-	int (*query)(struct mp_dns *dns, const char *name, uint16_t type, struct mp_dns_answer *ans,
-		     unsigned max_ms);
-	void (*destroy)(struct mp_dns *dns);
-};
-
-struct mp_dns *mp_dns_alloc(const struct mp_dns_ops *ops, void *impl, const char *desc);
-void *mp_dns_impl(const struct mp_dns *dns);
-
 #endif

@@ -17,9 +17,9 @@
  * built-in local zones (test., invalid., the private reverse zones, ...)
  * are removed, so a site resolver's own zones answer.
  */
-#include "dns/dns.h"
+#include "dns/backend.h"
 
-#include "conf.h"
+#include "conf/conf.h"
 #include "dns/cache.h"
 #include "util/buf.h"
 #include "util/diag.h"

@@ -23,7 +23,7 @@
  * temporary failure when its bound runs out. The zone is read-only once
  * loaded: lookups from any thread need no lock.
  */
-#include "dns/dns.h"
+#include "dns/backend.h"
 
 #include "util/arena.h"
 #include "util/buf.h"

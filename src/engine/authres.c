@@ -179,7 +179,7 @@ const char *mp_authres_value(struct mp_txn *t)
 	mp_buf_init(&b);
 	mp_buf_adds(&b, t->set->authserv_id);
 	if (t->spf.done) {
-		mp_buf_printf(&b, ";\n\tspf=%s", mp_authres_name(t->spf.r));
+		mp_buf_printf(&b, ";\n\tspf=%s", mp_auth_result_name(t->spf.r));
 		if (t->from_len > 0)
 			property(&b, "smtp.mailfrom", t->from);
 		else
@@ -192,7 +192,7 @@ const char *mp_authres_value(struct mp_txn *t)
 		for (size_t i = 0; i < t->n_sigs; i++) {
 			const struct mp_dkim_sig *s = &t->sigs[i];
 			char b8[9];
-			mp_buf_printf(&b, ";\n\tdkim=%s", mp_authres_name(s->result));
+			mp_buf_printf(&b, ";\n\tdkim=%s", mp_auth_result_name(s->result));
 			if (s->domain && *s->domain)
 				property(&b, "header.d", s->domain);
 			if (s->selector && *s->selector)

@@ -233,8 +233,8 @@ int mp_txn_log_summary(struct mp_txn *t, const char *action, enum mp_stage stage
 	field(l, "rcpt", rcpt_list(t, r));
 	if (r != NULL) {
 		field(l, "policy", r->policy);
-		field(l, "spf", r->spf_done ? mp_authres_name(r->spf) : "-");
-		field(l, "dkim", r->dkim_done ? mp_authres_name(r->dkim) : "-");
+		field(l, "spf", r->spf_done ? mp_auth_result_name(r->spf) : "-");
+		field(l, "dkim", r->dkim_done ? mp_auth_result_name(r->dkim) : "-");
 		field(l, "rules", rules_list(t, r));
 	}
 	if (action == NULL && r != NULL) {

@@ -17,7 +17,7 @@
 #ifndef MP_ENGINE_H
 #define MP_ENGINE_H
 
-#include "checks.h"
+#include "auth/checks.h"
 #include "rules/program.h"
 
 #include <stdbool.h>
@@ -138,7 +138,7 @@ struct mp_result {
 	size_t n_would;
 	struct mp_rcpt_info *rcpts;
 	size_t n_rcpts;
-	enum mp_authres spf, spf_helo, dkim;
+	enum mp_auth_result spf, spf_helo, dkim;
 	bool spf_done, spf_helo_done, dkim_done;
 	const struct mp_dkim_sig *sigs;
 	size_t n_sigs;

@@ -13,7 +13,7 @@
  */
 #include "engine/internal.h"
 
-#include "lists.h"
+#include "match/lists.h"
 #include "util/file.h"
 
 #include <stdio.h>
@@ -130,7 +130,7 @@ static int test(struct mp_ctx *x, const struct mp_expr *e)
 		}
 	}
 	case MP_T_RESULT: {
-		bool eq = mp_val_result(x, e->field) == (enum mp_authres)e->result;
+		bool eq = mp_val_result(x, e->field) == (enum mp_auth_result)e->result;
 		return tv(e->op == MP_OP_EQ ? eq : !eq);
 	}
 	case MP_T_IP:

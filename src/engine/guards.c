@@ -10,7 +10,7 @@
  */
 #include "engine/internal.h"
 
-#include "lindex.h"
+#include "match/lindex.h"
 
 #include <pthread.h>
 #include <stdlib.h>

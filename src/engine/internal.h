@@ -13,8 +13,8 @@
 
 #include "engine/engine.h"
 #include "mail/address.h"
-#include "prefilter.h"
-#include "regex.h"
+#include "match/prefilter.h"
+#include "match/regex.h"
 #include "rules/ruleset.h"
 #include "util/arena.h"
 #include "util/buf.h"
@@ -110,7 +110,7 @@ struct mp_rcpt {
 
 struct lazy {
 	bool done;
-	enum mp_authres r;
+	enum mp_auth_result r;
 };
 
 struct mp_txn {
@@ -137,7 +137,7 @@ struct mp_txn {
 	bool dkim_body;             /* signed: DKIM wants the body */
 	const struct mp_dkim_sig *sigs;
 	size_t n_sigs;
-	enum mp_authres dkim;
+	enum mp_auth_result dkim;
 
 	struct mp_rcpt *rcpts;
 	size_t n_rcpts, cap_rcpts, n_accepted;
@@ -205,7 +205,7 @@ void mp_eval_terminal(struct mp_ctx *x, const struct mp_action *a, int rule_idx,
 /* Scalar form of a field for ${...}: first value of a multi-valued one. */
 const char *mp_val_scalar(struct mp_ctx *x, enum mp_field_id f, char *buf, size_t len,
 			  size_t *len_r);
-enum mp_authres mp_val_spf(struct mp_txn *t);
+enum mp_auth_result mp_val_spf(struct mp_txn *t);
 struct mp_envelope mp_val_envelope(struct mp_txn *t);
 /* Iterates the values of a (possibly multi-valued) string field. */
 struct mp_viter {
@@ -216,7 +216,7 @@ bool mp_val_next(struct mp_ctx *x, const struct mp_expr *e, struct mp_viter *it,
 		 const char **s_r, size_t *len_r);
 double mp_val_number(struct mp_ctx *x, const struct mp_expr *e);
 bool mp_val_bool(struct mp_ctx *x, const struct mp_expr *e);
-enum mp_authres mp_val_result(struct mp_ctx *x, enum mp_field_id f);
+enum mp_auth_result mp_val_result(struct mp_ctx *x, enum mp_field_id f);
 /* guards.c: answers from the prefilter and the value index, valid once the
  * field's stage has come (for headers: all of them). */
 /* Whether the regex with prefilter bit pf on key may match some value. */

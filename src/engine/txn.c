@@ -775,13 +775,13 @@ bool mp_txn_wants_body(const struct mp_txn *t)
 
 /* pass if any signature passes, else fail if any fails, else the worst
  * error, else none. */
-static enum mp_authres dkim_summary(const struct mp_dkim_sig *s, size_t n)
+static enum mp_auth_result dkim_summary(const struct mp_dkim_sig *s, size_t n)
 {
 	static const int rank[MP_AR_COUNT] = {
 		[MP_AR_NONE] = 0, [MP_AR_NEUTRAL] = 1, [MP_AR_POLICY] = 2,
 		[MP_AR_PERMERROR] = 3, [MP_AR_TEMPERROR] = 4, [MP_AR_SOFTFAIL] = 1,
 	};
-	enum mp_authres worst = MP_AR_NONE;
+	enum mp_auth_result worst = MP_AR_NONE;
 
 	for (size_t i = 0; i < n; i++) {
 		if (s[i].result == MP_AR_PASS)

@@ -36,7 +36,7 @@ struct mp_envelope mp_val_envelope(struct mp_txn *t)
 	};
 }
 
-enum mp_authres mp_val_spf(struct mp_txn *t)
+enum mp_auth_result mp_val_spf(struct mp_txn *t)
 {
 	if (!t->spf.done) {
 		struct mp_envelope env = mp_val_envelope(t);
@@ -57,7 +57,7 @@ enum mp_authres mp_val_spf(struct mp_txn *t)
 	return t->spf.r;
 }
 
-static enum mp_authres mp_val_spf_helo(struct mp_txn *t)
+static enum mp_auth_result mp_val_spf_helo(struct mp_txn *t)
 {
 	if (!t->spf_helo.done) {
 		struct mp_envelope env = mp_val_envelope(t);
@@ -118,7 +118,7 @@ static bool mp_val_aligned(struct mp_txn *t, const char *domain)
 	return oa && ob && strcmp(oa, ob) == 0;
 }
 
-enum mp_authres mp_val_result(struct mp_ctx *x, enum mp_field_id f)
+enum mp_auth_result mp_val_result(struct mp_ctx *x, enum mp_field_id f)
 {
 	switch (f) {
 	case MP_F_SPF:
@@ -354,7 +354,7 @@ const char *mp_val_scalar(struct mp_ctx *x, enum mp_field_id f, char *buf, size_
 		sl = strlen(s);
 		break;
 	case MP_T_RESULT:
-		s = mp_authres_name(mp_val_result(x, f));
+		s = mp_auth_result_name(mp_val_result(x, f));
 		sl = strlen(s);
 		break;
 	default: {

@@ -13,7 +13,7 @@
  */
 #include "replay/replay.h"
 
-#include "conf.h"
+#include "conf/conf.h"
 #include "dns/dns.h"
 #include "rules/ruleset.h"
 #include "util/buf.h"
@@ -152,7 +152,7 @@ static const char *parse_case(struct tcase *c, char *text, size_t len, int *line
 		else if (strcmp(k, "queue-id") == 0)
 			c->env.queue_id = v;
 		else if (strcmp(k, "spf") == 0 || strcmp(k, "spf-helo") == 0) {
-			int r = mp_authres_parse(v);
+			int r = mp_auth_result_parse(v);
 			if (r < 0 || r == MP_AR_POLICY)
 				return "expected an SPF result (pass, fail, softfail, neutral, none, temperror, permerror)";
 			if (k[3] == '\0')

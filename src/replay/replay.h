@@ -10,7 +10,7 @@
 #ifndef MP_REPLAY_H
 #define MP_REPLAY_H
 
-#include "checks.h"
+#include "auth/checks.h"
 #include "engine/engine.h"
 
 #include <stdbool.h>

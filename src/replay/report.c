@@ -5,7 +5,7 @@
  */
 #include "replay/replay.h"
 
-#include "log.h"
+#include "util/log.h"
 #include "util/buf.h"
 #include "util/utf8.h"
 
@@ -275,13 +275,13 @@ static void report_text(const struct mp_replay *r, FILE *out)
 	fprintf(out, "%s\n", res->n_rules ? "" : " (none)");
 	score_str(res->score, buf, sizeof(buf));
 	fprintf(out, "score: %s\n", buf);
-	fprintf(out, "spf: %s%s  spf.helo: %s%s  dkim: %s%s\n", mp_authres_name(res->spf),
-		res->spf_done ? "" : " (not checked)", mp_authres_name(res->spf_helo),
-		res->spf_helo_done ? "" : " (not checked)", mp_authres_name(res->dkim),
+	fprintf(out, "spf: %s%s  spf.helo: %s%s  dkim: %s%s\n", mp_auth_result_name(res->spf),
+		res->spf_done ? "" : " (not checked)", mp_auth_result_name(res->spf_helo),
+		res->spf_helo_done ? "" : " (not checked)", mp_auth_result_name(res->dkim),
 		res->dkim_done ? "" : " (not checked)");
 	for (size_t i = 0; i < res->n_sigs; i++) {
 		const struct mp_dkim_sig *s = &res->sigs[i];
-		fprintf(out, "  dkim signature: %s d=%s s=%s %s", mp_authres_name(s->result), s->domain,
+		fprintf(out, "  dkim signature: %s d=%s s=%s %s", mp_auth_result_name(s->result), s->domain,
 			s->selector, s->algorithm);
 		if (s->bits)
 			fprintf(out, " %u bits", s->bits);
@@ -473,14 +473,14 @@ int mp_report_json(const struct mp_replay *r, FILE *out)
 	json_object_object_add(o, "score", number(res->score));
 	json_object_object_add(o, "limit", res->limit ? jstr(res->limit) : NULL);
 	json_object_object_add(o, "policy", jstr(res->policy));
-	json_object_object_add(o, "spf", jstr(mp_authres_name(res->spf)));
-	json_object_object_add(o, "spf_helo", jstr(mp_authres_name(res->spf_helo)));
-	json_object_object_add(o, "dkim", jstr(mp_authres_name(res->dkim)));
+	json_object_object_add(o, "spf", jstr(mp_auth_result_name(res->spf)));
+	json_object_object_add(o, "spf_helo", jstr(mp_auth_result_name(res->spf_helo)));
+	json_object_object_add(o, "dkim", jstr(mp_auth_result_name(res->dkim)));
 	a = json_object_new_array();
 	for (size_t i = 0; i < res->n_sigs; i++) {
 		const struct mp_dkim_sig *s = &res->sigs[i];
 		json_object *so = json_object_new_object();
-		json_object_object_add(so, "result", jstr(mp_authres_name(s->result)));
+		json_object_object_add(so, "result", jstr(mp_auth_result_name(s->result)));
 		json_object_object_add(so, "domain", jstr(s->domain));
 		json_object_object_add(so, "selector", jstr(s->selector));
 		json_object_object_add(so, "algorithm", jstr(s->algorithm));

@@ -4,7 +4,7 @@
  */
 #include "rules/dump.h"
 
-#include "regex.h"
+#include "match/regex.h"
 
 #include <stdio.h>
 

@@ -60,31 +60,6 @@ const struct mp_field_info *mp_field_info(enum mp_field_id id)
 	return &fields[id];
 }
 
-const char *mp_stage_name(enum mp_stage s)
-{
-	static const char *names[] = { "connect", "helo", "mail", "rcpt", "header", "eom" };
-
-	return (unsigned)s < MP_STAGE_COUNT ? names[s] : "?";
-}
-
-static const char *results[MP_AR_COUNT] = {
-	"none", "pass", "fail", "softfail", "neutral", "temperror", "permerror", "policy",
-};
-
-const char *mp_authres_name(enum mp_authres r)
-{
-	return (unsigned)r < MP_AR_COUNT ? results[r] : "?";
-}
-
-int mp_authres_parse(const char *s)
-{
-	for (int i = 0; i < MP_AR_COUNT; i++) {
-		if (strcmp(s, results[i]) == 0)
-			return i;
-	}
-	return -1;
-}
-
 const char *mp_op_name(enum mp_op op)
 {
 	static const char *names[] = { "", "==", "!=", "~", "!~", "in", "not in",

@@ -3,7 +3,7 @@
  */
 #include "rules/lex.h"
 
-#include "regex.h"
+#include "match/regex.h"
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/diag.h"

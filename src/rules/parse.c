@@ -22,8 +22,8 @@
  */
 #include "rules/loader.h"
 
-#include "lists.h"
-#include "regex.h"
+#include "match/lists.h"
+#include "match/regex.h"
 #include "rules/lex.h"
 #include "util/arena.h"
 #include "util/diag.h"
@@ -548,7 +548,7 @@ static bool check_test(struct parser *p, struct mp_expr *e, const struct mp_fiel
 			return true;
 		}
 		if (f->type == MP_T_RESULT) {
-			int res = v->t == T_IDENT || v->t == T_STRING ? mp_authres_parse(v->s) : -1;
+			int res = v->t == T_IDENT || v->t == T_STRING ? mp_auth_result_parse(v->s) : -1;
 			if (res < 0 || (res == MP_AR_POLICY && f->id != MP_F_DKIM)) {
 				static const char *const results[] = { "pass", "fail", "softfail", "neutral",
 								       "none", "temperror", "permerror" };

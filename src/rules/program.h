@@ -10,41 +10,14 @@
 #ifndef MP_PROGRAM_H
 #define MP_PROGRAM_H
 
+#include "types/types.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct mp_list;
 struct mp_regex;
-
-enum mp_stage {
-	MP_STAGE_CONNECT,
-	MP_STAGE_HELO,
-	MP_STAGE_MAIL,
-	MP_STAGE_RCPT,
-	MP_STAGE_HEADER,
-	MP_STAGE_EOM,
-	MP_STAGE_COUNT
-};
-
-const char *mp_stage_name(enum mp_stage s);
-
-/* SPF/DKIM result values, also the bare words of the rule language. */
-enum mp_authres {
-	MP_AR_NONE,
-	MP_AR_PASS,
-	MP_AR_FAIL,
-	MP_AR_SOFTFAIL,
-	MP_AR_NEUTRAL,
-	MP_AR_TEMPERROR,
-	MP_AR_PERMERROR,
-	MP_AR_POLICY,
-	MP_AR_COUNT
-};
-
-const char *mp_authres_name(enum mp_authres r);
-/* -1 when s is not a result word. */
-int mp_authres_parse(const char *s);
 
 enum mp_field_id {
 	MP_F_CLIENT_IP,
@@ -86,8 +59,6 @@ enum mp_field_id {
 enum mp_ftype { MP_T_IP, MP_T_STR, MP_T_NUM, MP_T_RESULT, MP_T_BOOL };
 
 /* How `in` matches a list against the field. */
-enum mp_fmatch { MP_M_NONE, MP_M_IP, MP_M_ADDRESS, MP_M_DOMAIN, MP_M_STRING };
-
 enum mp_need {
 	MP_NEED_SPF = 1,
 	MP_NEED_SPF_HELO = 2,
@@ -130,12 +101,6 @@ const char *mp_op_name(enum mp_op op);
 
 enum mp_expr_kind { MP_E_AND, MP_E_OR, MP_E_NOT, MP_E_TEST };
 
-/* What an SPF or DKIM check says besides its result. */
-struct mp_check_note {
-	const char *limit;  /* a safety limit it reached (SPEC §8), static, or NULL */
-	bool failed;        /* an internal error (no memory): the result means nothing */
-};
-
 /* Every walk over a condition recurses: its height is bounded at load. */
 #define MP_EXPR_MAX_DEPTH 1000
 
@@ -153,7 +118,7 @@ struct mp_expr {
 	const char *hkey;   /* lowercased header name */
 	const char *str;    /* ==, != on strings (and IPs, as text) */
 	double num;         /* numeric comparisons */
-	int result;         /* enum mp_authres for result fields */
+	int result;         /* enum mp_auth_result for result fields */
 	struct mp_regex *re;
 	struct mp_list *list;
 	const char *list_name; /* NULL for inline lists and single CIDRs */

@@ -9,10 +9,10 @@
  */
 #include "rules/ruleset.h"
 
-#include "lindex.h"
-#include "lists.h"
-#include "prefilter.h"
-#include "regex.h"
+#include "match/lindex.h"
+#include "match/lists.h"
+#include "match/prefilter.h"
+#include "match/regex.h"
 #include "rules/loader.h"
 #include "rules/stamps.h"
 #include "util/arena.h"

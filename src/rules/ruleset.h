@@ -13,7 +13,7 @@
 #ifndef MP_RULESET_H
 #define MP_RULESET_H
 
-#include "conf.h"
+#include "conf/conf.h"
 #include "rules/program.h"
 
 #include <stdbool.h>

@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "checks.h"
-#include "conf.h"
+#include "auth/checks.h"
+#include "conf/conf.h"
 #include "engine/engine.h"
 #include "rules/ruleset.h"
 #include "util/diag.h"

@@ -419,7 +419,7 @@ struct counting {
 	struct mp_checks ops;
 };
 
-static enum mp_authres count_spf(void *arg, const struct mp_envelope *env, char *received,
+static enum mp_auth_result count_spf(void *arg, const struct mp_envelope *env, char *received,
 				 size_t rlen, struct mp_check_note *note)
 {
 	struct counting *c = arg;

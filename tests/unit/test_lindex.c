@@ -3,8 +3,8 @@
  * list against mp_list_match / mp_list_match_ip and every literal against
  * a case-insensitive comparison, for generated values in every match mode.
  */
-#include "lindex.h"
-#include "lists.h"
+#include "match/lindex.h"
+#include "match/lists.h"
 #include "util/file.h"
 
 #include <setjmp.h>

@@ -1,7 +1,7 @@
 /* Unit tests: CIDR sets and name sets behind `in`. */
 #include "helpers.h"
 
-#include "lists.h"
+#include "match/lists.h"
 
 #include <stdio.h>
 #include <stdlib.h>

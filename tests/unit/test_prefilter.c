@@ -5,8 +5,8 @@
  * against the prefilter's bits; non-ASCII subjects are not scanned; what
  * cannot be taken is left to PCRE2.
  */
-#include "prefilter.h"
-#include "regex.h"
+#include "match/prefilter.h"
+#include "match/regex.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -5,7 +5,7 @@
 
 #include "dns/dns.h"
 #include "engine/internal.h"
-#include "spf.h"
+#include "auth/spf.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -70,7 +70,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-static enum mp_authres check(const char *ip, const char *from)
+static enum mp_auth_result check(const char *ip, const char *from)
 {
 	return mp_spf_check(spf, dns, ip, "helo.example", from, NULL, 0, 0, NULL);
 }
@@ -152,7 +152,7 @@ static void *run(void *arg)
 	struct worker *w = arg;
 	static const struct {
 		const char *ip, *from;
-		enum mp_authres want;
+		enum mp_auth_result want;
 	} cases[] = {
 		{ "198.51.100.7", "a@pass.example", MP_AR_PASS },
 		{ "203.0.113.1", "a@inc.example", MP_AR_FAIL },

@@ -2,7 +2,7 @@
  * regex - PCRE2 glue; see regex.h.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include "regex.h"
+#include "match/regex.h"
 
 #include <pcre2.h>
 #include <stdio.h>

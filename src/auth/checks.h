@@ -15,7 +15,8 @@
 #ifndef MP_CHECKS_H
 #define MP_CHECKS_H
 
-#include "rules/program.h"
+#include "auth/dkim.h"
+#include "types/types.h"
 #include "util/ip.h"
 
 #include <stdbool.h>
@@ -34,15 +35,6 @@ struct mp_envelope {
 	unsigned dns_timeout_ms;    /* the whole of one SPF check */
 };
 
-struct mp_dkim_sig {
-	enum mp_authres result;
-	const char *domain;
-	const char *selector;
-	const char *b;              /* signature, for header.b */
-	const char *algorithm;
-	unsigned bits;
-};
-
 #define MP_RECEIVED_SPF_MAX 1024
 
 struct mp_checks {
@@ -50,10 +42,10 @@ struct mp_checks {
 	/* SPF of the MAIL FROM identity (the HELO identity for the null
 	 * sender); received gets a Received-SPF value (raw) or ""; note says
 	 * what else the check found (a limit, an internal error). */
-	enum mp_authres (*spf_mailfrom)(void *arg, const struct mp_envelope *env, char *received,
+	enum mp_auth_result (*spf_mailfrom)(void *arg, const struct mp_envelope *env, char *received,
 					size_t rlen, struct mp_check_note *note);
 	/* SPF of the HELO identity. */
-	enum mp_authres (*spf_helo)(void *arg, const struct mp_envelope *env,
+	enum mp_auth_result (*spf_helo)(void *arg, const struct mp_envelope *env,
 				    struct mp_check_note *note);
 	/* DKIM, streamed; begin returns per-message state (NULL: no memory). */
 	void *(*dkim_begin)(void *arg, const struct mp_envelope *env);

@@ -5,7 +5,7 @@
 #ifndef MP_SPF_H
 #define MP_SPF_H
 
-#include "rules/program.h"
+#include "types/types.h"
 
 #include <stddef.h>
 
@@ -23,7 +23,7 @@ void mp_spf_free(struct mp_spf *s);
  * whole check takes at most deadline_ms (0: 5 s); note (when not NULL)
  * names the limit the check reached ("spf_time", "spf_lookups") and says
  * whether it failed for want of memory. */
-enum mp_authres mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *ip,
+enum mp_auth_result mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *ip,
 			     const char *helo, const char *from, char *received, size_t rlen,
 			     unsigned deadline_ms, struct mp_check_note *note);
 

@@ -21,7 +21,7 @@
  *   neutral    the signature itself does not parse, has expired or is
  *              dated in the future
  */
-#include "dkim.h"
+#include "auth/dkim.h"
 
 #include "dns/dns.h"
 #include "util/buf.h"
@@ -210,7 +210,7 @@ static const char *keep(struct mp_dkim_msg *m, const char *s)
 	return c;
 }
 
-static enum mp_authres sig_result(const struct mp_dkim_msg *m, DKIM_SIGINFO *sig)
+static enum mp_auth_result sig_result(const struct mp_dkim_msg *m, DKIM_SIGINFO *sig)
 {
 	unsigned flags = dkim_sig_getflags(sig);
 

@@ -1,7 +1,7 @@
 /*
  * probe - the lookups that decide set membership; see probe.h.
  */
-#include "probe.h"
+#include "match/probe.h"
 
 #include <string.h>
 

@@ -7,9 +7,9 @@
  * does not compile is left out, alone: the key's set is compiled again
  * without it. Vectorscan ids are the bit indexes.
  */
-#include "prefilter.h"
+#include "match/prefilter.h"
 
-#include "regex.h"
+#include "match/regex.h"
 
 #include <hs/hs.h>
 #include <stdlib.h>

@@ -7,12 +7,12 @@
  * administrator testing a rule means by it. Without DNS and without an
  * injected result DKIM is none.
  */
-#include "checks.h"
+#include "auth/checks.h"
 
-#include "dkim.h"
+#include "auth/dkim.h"
 #include "dns/dns.h"
 #include "mail/address.h"
-#include "spf.h"
+#include "auth/spf.h"
 #include "util/arena.h"
 #include "util/file.h"
 
@@ -48,7 +48,7 @@ static struct mp_dns *dns_ref(struct mp_checker *c)
 	return dns;
 }
 
-static enum mp_authres spf_mailfrom(void *arg, const struct mp_envelope *env, char *received,
+static enum mp_auth_result spf_mailfrom(void *arg, const struct mp_envelope *env, char *received,
 				    size_t rlen, struct mp_check_note *note)
 {
 	struct mp_checker *c = arg;
@@ -57,28 +57,28 @@ static enum mp_authres spf_mailfrom(void *arg, const struct mp_envelope *env, ch
 		received[0] = '\0';
 	memset(note, 0, sizeof(*note));
 	if (c->inj.spf >= 0)
-		return (enum mp_authres)c->inj.spf;
+		return (enum mp_auth_result)c->inj.spf;
 	struct mp_dns *dns = dns_ref(c);
 	if (dns == NULL)
 		return MP_AR_NONE;
-	enum mp_authres r = mp_spf_check(c->spf, dns, env->client_ip, env->helo, env->mail_from,
+	enum mp_auth_result r = mp_spf_check(c->spf, dns, env->client_ip, env->helo, env->mail_from,
 					 received, rlen, env->dns_timeout_ms, note);
 	mp_dns_unref(dns);
 	return r;
 }
 
-static enum mp_authres spf_helo(void *arg, const struct mp_envelope *env,
+static enum mp_auth_result spf_helo(void *arg, const struct mp_envelope *env,
 				struct mp_check_note *note)
 {
 	struct mp_checker *c = arg;
 
 	memset(note, 0, sizeof(*note));
 	if (c->inj.spf_helo >= 0)
-		return (enum mp_authres)c->inj.spf_helo;
+		return (enum mp_auth_result)c->inj.spf_helo;
 	struct mp_dns *dns = dns_ref(c);
 	if (dns == NULL)
 		return MP_AR_NONE;
-	enum mp_authres r = mp_spf_check(c->spf, dns, env->client_ip, env->helo, NULL, NULL, 0,
+	enum mp_auth_result r = mp_spf_check(c->spf, dns, env->client_ip, env->helo, NULL, NULL, 0,
 					 env->dns_timeout_ms, note);
 	mp_dns_unref(dns);
 	return r;
@@ -170,7 +170,7 @@ static size_t dkim_end(void *vst, const struct mp_dkim_sig **sigs_r, struct mp_c
 	}
 	for (size_t i = 0; i < nsig; i++) {
 		struct mp_dkim_sig *s = &st->sigs[i];
-		s->result = (enum mp_authres)inj->dkim;
+		s->result = (enum mp_auth_result)inj->dkim;
 		s->domain = n ? inj->dkim_domains[i]
 			      : st->from_domain ? st->from_domain : "";
 		s->selector = "injected";
@@ -283,7 +283,7 @@ int mp_injected_set_dkim(struct mp_injected *inj, const char *spec)
 		return -1;
 	memcpy(word, spec, wl);
 	word[wl] = '\0';
-	int r = mp_authres_parse(word);
+	int r = mp_auth_result_parse(word);
 	if (r < 0)
 		return -1;
 	mp_injected_clear(inj);

@@ -11,10 +11,12 @@
 #ifndef MP_LOG_H
 #define MP_LOG_H
 
-#include "conf.h"
 #include "util/buf.h"
 
 #include <stddef.h>
+
+enum mp_log_target { MP_LOGTO_SYSLOG, MP_LOGTO_STDERR };
+enum mp_log_level { MP_LOG_ERROR, MP_LOG_WARN, MP_LOG_INFO, MP_LOG_DEBUG };
 
 void mp_log_setup(enum mp_log_target target, enum mp_log_level level);
 void mp_log_close(void);

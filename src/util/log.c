@@ -1,7 +1,7 @@
 /*
  * log - syslog or stderr logging and key=value lines; see log.h.
  */
-#include "log.h"
+#include "util/log.h"
 
 #include <pthread.h>
 #include <stdarg.h>

@@ -9,6 +9,8 @@
 #ifndef MP_CONF_H
 #define MP_CONF_H
 
+#include "util/log.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -17,8 +19,6 @@ struct mp_diags;
 enum mp_recipient_policy { MP_RCPT_SPLIT, MP_RCPT_STRICTEST };
 enum mp_mode { MP_MODE_ENFORCE, MP_MODE_DRY_RUN };
 enum mp_on_error { MP_ONERR_TEMPFAIL, MP_ONERR_ACCEPT };
-enum mp_log_target { MP_LOGTO_SYSLOG, MP_LOGTO_STDERR };
-enum mp_log_level { MP_LOG_ERROR, MP_LOG_WARN, MP_LOG_INFO, MP_LOG_DEBUG };
 
 struct mp_conf {
 	char *path;             /* file read, NULL for built-in defaults */

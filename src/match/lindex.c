@@ -6,9 +6,9 @@
  * (masked address, id) pairs. A value is probed the way mp_list_match
  * probes one list, once for all of them.
  */
-#include "lindex.h"
+#include "match/lindex.h"
 
-#include "probe.h"
+#include "match/probe.h"
 
 #include "util/arena.h"
 #include "util/strmap.h"

@@ -11,7 +11,7 @@
 #ifndef MP_LINDEX_H
 #define MP_LINDEX_H
 
-#include "lists.h"
+#include "match/lists.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -10,10 +10,20 @@
 #ifndef MP_DKIM_H
 #define MP_DKIM_H
 
-#include "checks.h"
+#include "types/types.h"
 
 #include <stdbool.h>
 #include <stddef.h>
+
+/* One verified signature, as a check reports it. */
+struct mp_dkim_sig {
+	enum mp_auth_result result;
+	const char *domain;
+	const char *selector;
+	const char *b;              /* signature, for header.b */
+	const char *algorithm;
+	unsigned bits;
+};
 
 struct mp_dns;
 struct mp_dkim;

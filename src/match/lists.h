@@ -9,7 +9,7 @@
 #ifndef MP_LISTS_H
 #define MP_LISTS_H
 
-#include "rules/program.h"
+#include "types/types.h"
 #include "util/ip.h"
 
 #include <stdbool.h>

@@ -7,9 +7,9 @@
  * (`strings`), the domain of `domain` and `@domain` items (`domains`), and
  * the parent of `.domain` items (`subdomains`).
  */
-#include "lists.h"
+#include "match/lists.h"
 
-#include "probe.h"
+#include "match/probe.h"
 
 #include "util/arena.h"
 #include "util/diag.h"

@@ -48,7 +48,7 @@
  * mechanisms are permerror. A loopback client, which libspf2 passes
  * unchecked, is none.
  */
-#include "spf.h"
+#include "auth/spf.h"
 
 #include "dns/dns.h"
 #include "util/buf.h"
@@ -537,7 +537,7 @@ static bool has_error(SPF_response_t *resp, SPF_errcode_t code)
 	return false;
 }
 
-static enum mp_authres map(SPF_response_t *resp)
+static enum mp_auth_result map(SPF_response_t *resp)
 {
 	/* libspf2 passes a loopback client without looking at the record; we
 	 * report that nothing was checked rather than a pass no record gave */
@@ -553,7 +553,7 @@ static enum mp_authres map(SPF_response_t *resp)
 	case SPF_RESULT_PERMERROR: return MP_AR_PERMERROR;
 	default: break;
 	}
-	enum mp_authres r = MP_AR_NONE;
+	enum mp_auth_result r = MP_AR_NONE;
 	for (int i = 0; i < SPF_response_messages(resp); i++) {
 		SPF_error_t *err = SPF_response_message(resp, i);
 		if (!SPF_error_errorp(err))
@@ -616,7 +616,7 @@ static void pair(struct mp_buf *b, const char *key, const char *v)
  * unquoted). why: the reason when our result is not libspf2's, or NULL.
  * false when out of memory. */
 static bool received_value(const struct mp_spf *s, const struct run *r, bool helo_identity,
-			   enum mp_authres res, const char *why, char *out, size_t outlen)
+			   enum mp_auth_result res, const char *why, char *out, size_t outlen)
 {
 	struct mp_buf b;
 	const char *who = r->sender;
@@ -624,7 +624,7 @@ static bool received_value(const struct mp_spf *s, const struct run *r, bool hel
 	if (out == NULL || outlen == 0)
 		return true;
 	mp_buf_init(&b);
-	mp_buf_printf(&b, "%s (", mp_authres_name(res));
+	mp_buf_printf(&b, "%s (", mp_auth_result_name(res));
 	comment_text(&b, s->receiver);
 	mp_buf_adds(&b, ": ");
 	if (why != NULL) {
@@ -676,14 +676,14 @@ static bool received_value(const struct mp_spf *s, const struct run *r, bool hel
 	return ok;
 }
 
-enum mp_authres mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *ip,
+enum mp_auth_result mp_spf_check(struct mp_spf *s, struct mp_dns *dns, const char *ip,
 			     const char *helo, const char *from, char *received, size_t rlen,
 			     unsigned deadline_ms, struct mp_check_note *note)
 {
 	SPF_request_t *req = SPF_request_new(s->server);
 	SPF_response_t *resp = NULL;
 	struct run run = { .dns = dns };
-	enum mp_authres res = MP_AR_TEMPERROR;
+	enum mp_auth_result res = MP_AR_TEMPERROR;
 	struct in_addr a4;
 	struct in6_addr a6;
 

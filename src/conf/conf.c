@@ -5,7 +5,7 @@
  * good or a message saying what is wrong with it. Every line is checked, so
  * one run reports every mistake in the file.
  */
-#include "conf.h"
+#include "conf/conf.h"
 
 #include "util/diag.h"
 #include "util/file.h"

@@ -1,0 +1,26 @@
+/*
+ * milter - the libmilter callbacks (milter.c); see there.
+ *
+ * The callbacks know the process around them only through struct
+ * mp_milter_host, so the daemon depends on them and not the other way.
+ */
+#ifndef MP_MILTER_H
+#define MP_MILTER_H
+
+struct mp_checks;
+struct mp_ruleset;
+struct smfiDesc;
+
+struct mp_milter_host {
+	/* a new reference to the rule set in force, NULL only before start */
+	struct mp_ruleset *(*ruleset)(void);
+	/* SPF and DKIM over the resolver in force */
+	const struct mp_checks *(*checks)(void);
+};
+
+/* Before smfi_register; host outlives the milter. Reads the test-only
+ * fault injection switch (MILTER_POLICY_TEST_FAIL) once. */
+void mp_milter_init(const struct mp_milter_host *host);
+struct smfiDesc *mp_milter_desc(void);
+
+#endif
