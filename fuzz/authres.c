@@ -4,8 +4,9 @@
  * The input is a field value. Besides not crashing: a value that starts
  * with our id followed by ';' is always ours.
  */
-#include "engine/internal.h"
+#include "mail/authres.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 

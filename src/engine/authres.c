@@ -1,209 +1,33 @@
 /*
- * authres - Authentication-Results (RFC 8601) and Received-SPF (RFC 7208
- * §9.1) as SPEC §5 describes them.
- *
- * While the header arrives, every Authentication-Results field is counted
- * and those whose authserv-id is ours (ASCII case-insensitive) are noted
- * by index, for removal before our own field is inserted at the top. Our
- * field carries only the results that were computed; with none it is left
- * out. Property values are written bare when RFC 8601's pvalue allows it
- * (a token, or an address or domain made of dot-atoms) and quoted
- * otherwise (header.b can hold '/' and '+').
+ * authres - the transaction's Authentication-Results and Received-SPF
+ * values: its results handed to the builders of mail/authres.c.
  */
 #include "engine/internal.h"
 
-#include "util/file.h"
-#include "util/utf8.h"
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-/* Skips whitespace, line breaks and (nested) comments; *open set when a
- * comment runs to the end. */
-static const char *skip_cfws(const char *p, bool *open)
-{
-	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-			p++;
-		if (*p != '(')
-			return p;
-		int depth = 0;
-		const char *start = p;
-		for (; *p; p++) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			else if (*p == '(')
-				depth++;
-			else if (*p == ')' && --depth == 0) {
-				p++;
-				break;
-			}
-		}
-		if (depth > 0) {
-			*open = true;
-			return start;
-		}
-	}
-}
-
-/* Whether the authserv-id at p (after CFWS) equals id: compared up to the
- * first byte that cannot be part of a token, a trailing dot ignored. */
-static bool id_at(const char *p, const char *authserv_id)
-{
-	char id[256];
-	size_t n = 0;
-
-	if (*p == '"') {
-		for (p++; *p && *p != '"' && n + 1 < sizeof(id); p++) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			id[n++] = *p;
-		}
-	} else {
-		/* a token ends at a control, a space, a tspecial or a non-ASCII
-		 * byte; a reader that skips "\x0b" must not see an id we kept */
-		while (*p && (unsigned char)*p > ' ' && (unsigned char)*p < 0x7f &&
-		       strchr("()<>@,;:\\\"/[]?=", *p) == NULL && n + 1 < sizeof(id))
-			id[n++] = *p++;
-	}
-	while (n > 0 && id[n - 1] == '.')
-		n--;
-	id[n] = '\0';
-	return n > 0 && mp_ascii_ieq(id, authserv_id);
-}
-
-/* Ours when the authserv-id is ours as any lenient reader could take it:
- * after an unterminated comment, any word before the first ';' that is
- * our id makes it ours. */
-bool mp_authres_is_ours(const char *value, const char *authserv_id)
-{
-	bool open = false;
-	const char *p = skip_cfws(value, &open);
-
-	if (!open)
-		return id_at(p, authserv_id);
-	while (*p && *p != ';') {
-		while (*p == '(' || *p == ')' || *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-			p++;
-		if (*p == '\0' || *p == ';')
-			break;
-		if (id_at(p, authserv_id))
-			return true;
-		while (*p && *p != ';' && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' &&
-		       *p != '(' && *p != ')')
-			p++;
-	}
-	return false;
-}
-
-static bool tspecial(unsigned char c)
-{
-	return strchr("()<>@,;:\\\"/[]?=", c) != NULL;
-}
-
-static bool atext(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
-}
-
-static bool dot_atom(const char *s, size_t n)
-{
-	if (n == 0 || s[0] == '.' || s[n - 1] == '.')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '.' ? s[i + 1] == '.' : !atext((unsigned char)s[i]))
-			return false;
-	}
-	return true;
-}
-
-/* A pvalue that needs no quotes: a token, or [dot-atom "@"] dot-atom. */
-static bool bare_ok(const char *v)
-{
-	size_t n = strlen(v);
-	bool token = n > 0;
-
-	for (size_t i = 0; i < n && token; i++) {
-		unsigned char c = (unsigned char)v[i];
-		token = c > ' ' && c < 0x7f && !tspecial(c);
-	}
-	if (token)
-		return true;
-	const char *at = strrchr(v, '@');
-	if (at == NULL)
-		return dot_atom(v, n);
-	return (at == v || dot_atom(v, (size_t)(at - v))) && dot_atom(at + 1, strlen(at + 1));
-}
-
-/* Appends "name=value", quoting value when it must be (controls and
- * invalid UTF-8 are dropped first: the value comes from the message). */
-static void property(struct mp_buf *b, const char *name, const char *raw)
-{
-	struct mp_buf v;
-
-	mp_buf_init(&v);
-	for (const char *p = raw; *p; p++) {
-		if ((unsigned char)*p >= 0x20 && *p != 0x7f)
-			mp_buf_addc(&v, *p);
-	}
-	struct mp_buf clean;
-	mp_buf_init(&clean);
-	mp_utf8_clean(&clean, v.p ? v.p : "", v.len, 1);
-	const char *s = clean.p ? clean.p : "";
-	if (v.oom || clean.oom)
-		b->oom = true;
-	mp_buf_printf(b, " %s=", name);
-	if (bare_ok(s)) {
-		mp_buf_adds(b, s);
-	} else {
-		mp_buf_addc(b, '"');
-		for (; *s; s++) {
-			if (*s == '"' || *s == '\\')
-				mp_buf_addc(b, '\\');
-			mp_buf_addc(b, *s);
-		}
-		mp_buf_addc(b, '"');
-	}
-	mp_buf_free(&v);
-	mp_buf_free(&clean);
-}
+#include "mail/authres.h"
 
 /* Our Authentication-Results value, or NULL when nothing was computed. */
 const char *mp_authres_value(struct mp_txn *t)
 {
+	struct mp_authres in = { .authserv_id = t->set->authserv_id, .spf = t->spf.done,
+				 .spf_result = t->spf.r, .mailfrom = t->from,
+				 .helo = t->conn->helo, .dkim = t->dkim_done };
 	struct mp_buf b;
-	bool any = false;
 
-	mp_buf_init(&b);
-	mp_buf_adds(&b, t->set->authserv_id);
-	if (t->spf.done) {
-		mp_buf_printf(&b, ";\n\tspf=%s", mp_auth_result_name(t->spf.r));
-		if (t->from_len > 0)
-			property(&b, "smtp.mailfrom", t->from);
-		else
-			property(&b, "smtp.helo", t->conn->helo);
-		any = true;
-	}
-	if (t->dkim_done) {
-		if (t->n_sigs == 0)
-			mp_buf_adds(&b, ";\n\tdkim=none");
-		for (size_t i = 0; i < t->n_sigs; i++) {
-			const struct mp_dkim_sig *s = &t->sigs[i];
-			char b8[9];
-			mp_buf_printf(&b, ";\n\tdkim=%s", mp_auth_result_name(s->result));
-			if (s->domain && *s->domain)
-				property(&b, "header.d", s->domain);
-			if (s->selector && *s->selector)
-				property(&b, "header.s", s->selector);
-			if (s->b && *s->b) {
-				snprintf(b8, sizeof(b8), "%s", s->b);
-				property(&b, "header.b", b8);
-			}
+	if (t->dkim_done && t->n_sigs > 0) {
+		struct mp_authres_dkim *s = mp_arena_alloc(&t->arena, t->n_sigs * sizeof(*s));
+		if (s == NULL) {
+			t->oom = true;
+			return NULL;
 		}
-		any = true;
+		for (size_t i = 0; i < t->n_sigs; i++)
+			s[i] = (struct mp_authres_dkim){ t->sigs[i].result, t->sigs[i].domain,
+							 t->sigs[i].selector, t->sigs[i].b };
+		in.sigs = s;
+		in.n_sigs = t->n_sigs;
 	}
+	mp_buf_init(&b);
+	bool any = mp_authres_build(&in, &b);
 	if (any && b.oom)
 		t->oom = true; /* an internal error, never a header left out */
 	const char *v = any && !b.oom ? mp_txn_strdup(t, b.p) : NULL;
@@ -215,17 +39,9 @@ const char *mp_authres_value(struct mp_txn *t)
 const char *mp_received_spf_value(struct mp_txn *t)
 {
 	char out[MP_TEXT_MAX * 2 + 1];
-	size_t n = 0;
 
 	if (!t->spf.done || t->received_spf == NULL || *t->received_spf == '\0')
 		return NULL;
-	for (const char *p = t->received_spf; *p && n + 1 < sizeof(out); p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c >= 0x20 && c < 0x7f)
-			out[n++] = (char)c;
-		else if (c >= 0x80)
-			out[n++] = '?';
-	}
-	out[n] = '\0';
+	mp_received_spf_clean(t->received_spf, out, sizeof(out));
 	return mp_txn_strdup(t, out);
 }

@@ -250,7 +250,6 @@ void mp_txn_add_would(struct mp_ctx *x, const struct mp_rule *r);
 int mp_result_build(struct mp_txn *t);
 
 /* authres.c */
-bool mp_authres_is_ours(const char *value, const char *authserv_id);
 const char *mp_authres_value(struct mp_txn *t);
 const char *mp_received_spf_value(struct mp_txn *t);
 

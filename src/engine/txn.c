@@ -14,6 +14,8 @@
  */
 #include "engine/internal.h"
 
+#include "mail/authres.h"
+
 #include "mail/header.h"
 #include "util/file.h"
 
