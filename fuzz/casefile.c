@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_write("x.case", parts[0], lens[0]);
 	fz_write("zone.txt", n > 1 ? parts[1] : (const uint8_t *)"", n > 1 ? lens[1] : 0);
 	char *files[] = { (char *)fz_path("x.case") };
-	if (mp_cases_run(conf, NULL, files, 1, null) < -1)
+	if (mp_cases_run(conf, NULL, NULL, files, 1, null) < -1)
 		abort();
 	return 0;
 }

@@ -102,6 +102,9 @@ static int usage(const char *why)
 struct opts {
 	const char *conf_path;
 	const char *rules;
+	/* test and benchmark switches, from the environment (read here only) */
+	struct mp_load_opts load;      /* MP_PREFILTER=0: no prefilter, no value index */
+	struct mp_daemon_opts daemon;  /* MP_BENCH_NAGLE, MILTER_POLICY_TEST_FAIL */
 	const char *cmd;
 	char **args;     /* the command's own arguments */
 	int n_args;
@@ -157,12 +160,12 @@ static struct mp_conf *load_conf(const struct opts *o)
 	return c;
 }
 
-static struct mp_ruleset *load_rules(const struct mp_conf *c)
+static struct mp_ruleset *load_rules(const struct opts *o, const struct mp_conf *c)
 {
 	struct mp_diags d;
 
 	mp_diags_init(&d);
-	struct mp_ruleset *rs = mp_ruleset_load(c, &d);
+	struct mp_ruleset *rs = mp_ruleset_load_with(c, &o->load, &d);
 	if (rs == NULL) {
 		mp_diags_print_source(&d, stderr);
 		if (mp_diags_count(&d) == 0)
@@ -263,7 +266,7 @@ static int cmd_check(struct opts *o)
 	struct mp_conf *c = load_conf(o);
 	if (c == NULL)
 		return EXIT_ERRORS;
-	struct mp_ruleset *rs = load_rules(c);
+	struct mp_ruleset *rs = load_rules(o, c);
 	if (rs == NULL) {
 		mp_conf_free(c);
 		return EXIT_ERRORS;
@@ -468,7 +471,7 @@ static int cmd_test(struct opts *o)
 				       json ? "--json" : "a message");
 			goto out;
 		}
-		int failed = mp_cases_run(c, o->rules, case_files, n_cases, stdout);
+		int failed = mp_cases_run(c, o->rules, &o->load, case_files, n_cases, stdout);
 		rc = failed == 0 ? 0 : EXIT_ERRORS;
 		goto out;
 	}
@@ -477,7 +480,7 @@ static int cmd_test(struct opts *o)
 		rc = EXIT_ERRORS;
 		goto out;
 	}
-	rs = load_rules(c);
+	rs = load_rules(o, c);
 	if (rs == NULL) {
 		rc = EXIT_ERRORS;
 		goto out;
@@ -528,7 +531,7 @@ static int cmd_run(const struct opts *o)
 		else
 			return usage_for("run", "run: unknown argument '%s'", o->args[i]);
 	}
-	return mp_daemon_run(o->conf_path, o->rules, foreground);
+	return mp_daemon_run(o->conf_path, o->rules, foreground, &o->daemon);
 }
 
 int main(int argc, char **argv)
@@ -537,6 +540,10 @@ int main(int argc, char **argv)
 	int rc;
 
 	memset(&o, 0, sizeof(o));
+	const char *pf = getenv("MP_PREFILTER");
+	o.load.no_index = pf != NULL && strcmp(pf, "0") == 0;
+	o.daemon.nagle = getenv("MP_BENCH_NAGLE") != NULL;
+	o.daemon.fail_in = getenv("MILTER_POLICY_TEST_FAIL");
 	if (parse_global(argc, argv, &o) < 0) {
 		free(o.args);
 		return usage(NULL);

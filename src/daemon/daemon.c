@@ -65,6 +65,7 @@ static struct {
 	unsigned long reloads, failures;
 	bool foreground;
 	atomic_bool stopping;
+	const struct mp_daemon_opts *opts;
 	struct mp_checker *checker;   /* SPF/DKIM over the resolver in force */
 	char *dns_key;                /* the DNS settings the resolver was made with */
 	pthread_t thread;
@@ -189,7 +190,8 @@ static void reload(const char *why)
 	mp_diags_init(&d);
 	struct mp_conf *conf = mp_conf_open(D.conf_path, MP_DEFAULT_CONF, D.rules_override, &d);
 	if (conf != NULL) {
-		rs = mp_ruleset_load_ex(conf, &d, &failed);
+		struct mp_load_opts lo = { .failed_r = &failed };
+		rs = mp_ruleset_load_with(conf, &lo, &d);
 		if (rs != NULL && use_dns(conf, &d) < 0) {
 			mp_ruleset_unref(rs);
 			rs = NULL;
@@ -321,7 +323,7 @@ static int listen_inet(const char *spec, char *err, size_t errlen)
 	}
 	int fd = socket(res->ai_family, res->ai_socktype, res->ai_protocol);
 	int one = 1;
-	int nodelay = getenv("MP_BENCH_NAGLE") == NULL; /* for the socket benchmark only */
+	int nodelay = !D.opts->nagle; /* Nagle on: for the socket benchmark only */
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof(nodelay)) < 0 ||
 	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
@@ -631,8 +633,11 @@ static void quiet_stdio(bool keep_stderr)
 
 /* ---- run ---------------------------------------------------------------- */
 
-int mp_daemon_run(const char *conf_path, const char *rules_override, bool foreground)
+int mp_daemon_run(const char *conf_path, const char *rules_override, bool foreground,
+		  const struct mp_daemon_opts *opts)
 {
+	static const struct mp_daemon_opts none = { false, NULL };
+	D.opts = opts ? opts : &none;
 	struct mp_diags d;
 	char err[512];
 	uid_t uid;
@@ -678,7 +683,8 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 			(long)other, D.conf->pidfile);
 		return MP_EX_OSERR;
 	}
-	static const struct mp_milter_host host = { ruleset_in_force, checks_in_force };
+	static struct mp_milter_host host = { ruleset_in_force, checks_in_force, NULL };
+	host.fail_in = D.opts->fail_in;
 	mp_milter_init(&host);
 	if (smfi_register(*mp_milter_desc()) != MI_SUCCESS) {
 		fprintf(stderr, "milter-policy: not starting: smfi_register failed\n");

@@ -18,9 +18,18 @@ struct mp_conf;
 #define MP_EX_CONFIG 78 /* EX_CONFIG: cannot start because of the configuration */
 #define MP_EX_OSERR 71  /* EX_OSERR: the system refused something */
 
+/* Switches for the tests and benchmarks only, set at the command line's
+ * edge (main.c reads them from the environment). */
+struct mp_daemon_opts {
+	bool nagle;            /* MP_BENCH_NAGLE: leave Nagle on for inet sockets */
+	const char *fail_in;   /* MILTER_POLICY_TEST_FAIL: a callback that fails as
+				* if memory ran out */
+};
+
 /* `run`: returns the process exit code. conf_path NULL: built-in defaults
- * (or the default file when it exists). */
-int mp_daemon_run(const char *conf_path, const char *rules_override, bool foreground);
+ * (or the default file when it exists). opts NULL: none. */
+int mp_daemon_run(const char *conf_path, const char *rules_override, bool foreground,
+		  const struct mp_daemon_opts *opts);
 /* What `run` would refuse before serving (the user and group, the socket's
  * and the pidfile's directories), for `check`: say() once per problem;
  * returns how many. */

@@ -97,20 +97,17 @@ static sfsistat refuse(SMFICTX *ctx, const struct mp_verdict *v)
 	return v->outcome == MP_O_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
 
-/* Fault injection for the tests: MILTER_POLICY_TEST_FAIL=<callback> makes
- * that callback behave as if memory had run out. Read once at start. */
-static const char *fail_in;
 static const struct mp_milter_host *H;
 
 void mp_milter_init(const struct mp_milter_host *host)
 {
 	H = host;
-	fail_in = getenv("MILTER_POLICY_TEST_FAIL");
 }
 
+/* Fault injection for the tests (host->fail_in). */
 static bool injected(const char *where)
 {
-	return fail_in != NULL && strcmp(fail_in, where) == 0;
+	return H->fail_in != NULL && strcmp(H->fail_in, where) == 0;
 }
 
 /* on_internal_error: tempfail, or accept - loudly, never silently. */

@@ -16,10 +16,12 @@ struct mp_milter_host {
 	struct mp_ruleset *(*ruleset)(void);
 	/* SPF and DKIM over the resolver in force */
 	const struct mp_checks *(*checks)(void);
+	/* tests only: the callback ("mail", "rcpt", "eoh", "eom") that fails
+	 * as if memory had run out, or NULL */
+	const char *fail_in;
 };
 
-/* Before smfi_register; host outlives the milter. Reads the test-only
- * fault injection switch (MILTER_POLICY_TEST_FAIL) once. */
+/* Before smfi_register; host outlives the milter. */
 void mp_milter_init(const struct mp_milter_host *host);
 struct smfiDesc *mp_milter_desc(void);
 

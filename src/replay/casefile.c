@@ -219,7 +219,8 @@ static const char *parse_case(struct tcase *c, char *text, size_t len, int *line
 }
 
 static struct mp_ruleset *get_ruleset(struct rs_cache **cache, const struct mp_conf *base,
-				      const char *dir, const struct tcase *c, struct mp_buf *out)
+				      const struct mp_load_opts *lo, const char *dir,
+				      const struct tcase *c, struct mp_buf *out)
 {
 	char key[4096];
 
@@ -239,7 +240,7 @@ static struct mp_ruleset *get_ruleset(struct rs_cache **cache, const struct mp_c
 	struct mp_diags d;
 	char where[4200];
 	mp_diags_init(&d);
-	struct mp_ruleset *rs = mp_ruleset_load(&conf, &d);
+	struct mp_ruleset *rs = mp_ruleset_load_with(&conf, lo, &d);
 	if (rs == NULL) {
 		for (size_t i = 0; i < d.n; i++) {
 			mp_diag_where(&d.v[i], where, sizeof(where));
@@ -407,7 +408,7 @@ static void check(const struct tcase *c, const struct mp_replay *r, struct mp_bu
 
 /* Runs one case; appends what went wrong to b. */
 static void run_case(const char *path, const struct mp_conf *conf, const char *rules_override,
-		     struct rs_cache **cache, struct mp_buf *b)
+		     const struct mp_load_opts *lo, struct rs_cache **cache, struct mp_buf *b)
 {
 	size_t len;
 	char *text = mp_read_file(path, CASE_MAX, &len);
@@ -464,7 +465,7 @@ static void run_case(const char *path, const struct mp_conf *conf, const char *r
 	/* --rules on the command line beats the case's rules: */
 	char *dir = rules_override ? strdup(rules_override)
 		    : c.rules ? mp_path_join(c.dir, c.rules) : strdup(conf->rules_dir);
-	struct mp_ruleset *rs = dir ? get_ruleset(cache, conf, dir, &c, b) : NULL;
+	struct mp_ruleset *rs = dir ? get_ruleset(cache, conf, lo, dir, &c, b) : NULL;
 	free(dir);
 	if (rs == NULL) {
 		fail(b, "rules did not load");
@@ -493,8 +494,8 @@ out:
 	free(text);
 }
 
-int mp_cases_run(const struct mp_conf *conf, const char *rules_override, char **files,
-		 int n_files, FILE *out)
+int mp_cases_run(const struct mp_conf *conf, const char *rules_override,
+		 const struct mp_load_opts *lo, char **files, int n_files, FILE *out)
 {
 	struct rs_cache *cache = NULL;
 	int passed = 0, failed = 0;
@@ -502,7 +503,7 @@ int mp_cases_run(const struct mp_conf *conf, const char *rules_override, char **
 	for (int i = 0; i < n_files; i++) {
 		struct mp_buf b;
 		mp_buf_init(&b);
-		run_case(files[i], conf, rules_override, &cache, &b);
+		run_case(files[i], conf, rules_override, lo, &cache, &b);
 		if (b.len == 0) {
 			passed++;
 		} else {

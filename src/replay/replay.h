@@ -96,7 +96,8 @@ int mp_report_json(const struct mp_replay *r, FILE *out);
 
 /* casefile.c: runs case files; prints failures and "N passed, N failed".
  * Returns the number of failed cases, or -1 on a usage-level problem. */
-int mp_cases_run(const struct mp_conf *conf, const char *rules_override, char **files,
-		 int n_files, FILE *out);
+struct mp_load_opts;
+int mp_cases_run(const struct mp_conf *conf, const char *rules_override,
+		 const struct mp_load_opts *lo, char **files, int n_files, FILE *out);
 
 #endif

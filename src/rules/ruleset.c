@@ -504,14 +504,13 @@ static void note_used(struct mp_loader *ld)
 
 /* Gives every header name the rules test an id, puts the regexes of header
  * and envelope tests into the prefilter and the literal and list tests of
- * envelope fields into the value index (unless MP_PREFILTER=0 in the
- * environment, which the tests use to show that results do not depend on
- * either), and derives each rule's guard. */
-static void index_tests(struct mp_loader *ld, struct vec *order)
+ * envelope fields into the value index (unless index is false: the tests
+ * show with it that results do not depend on either), and derives each
+ * rule's guard. */
+static void index_tests(struct mp_loader *ld, struct vec *order, bool index)
 {
 	struct mp_ruleset *rs = ld->rs;
-	const char *env = getenv("MP_PREFILTER");
-	struct hwalk w = { .ld = ld, .prefilter = env == NULL || strcmp(env, "0") != 0 };
+	struct hwalk w = { .ld = ld, .prefilter = index };
 
 	for (size_t i = 0; i < order->n; i++) {
 		struct mp_rfile *rf = (struct mp_rfile *)order->v[i];
@@ -667,12 +666,16 @@ static struct mp_policy *new_policy(struct mp_ruleset *rs, const char *name, con
 
 struct mp_ruleset *mp_ruleset_load(const struct mp_conf *conf, struct mp_diags *d)
 {
-	return mp_ruleset_load_ex(conf, d, NULL);
+	return mp_ruleset_load_with(conf, NULL, d);
 }
 
-struct mp_ruleset *mp_ruleset_load_ex(const struct mp_conf *conf, struct mp_diags *d,
-				      struct mp_stamps **failed_r)
+struct mp_ruleset *mp_ruleset_load_with(const struct mp_conf *conf, const struct mp_load_opts *o,
+					struct mp_diags *d)
 {
+	static const struct mp_load_opts defaults = { false, NULL };
+	if (o == NULL)
+		o = &defaults;
+	struct mp_stamps **failed_r = o->failed_r;
 	struct mp_ruleset *rs = calloc(1, sizeof(*rs));
 	struct mp_loader ld;
 	struct vec order = { 0 };
@@ -774,7 +777,7 @@ struct mp_ruleset *mp_ruleset_load_ex(const struct mp_conf *conf, struct mp_diag
 		}
 	}
 	resolve_lists(&ld, &order);
-	index_tests(&ld, &order);
+	index_tests(&ld, &order, !o->no_index);
 	for (size_t i = 0; i < order.n; i++) {
 		const struct mp_rfile *rf = order.v[i];
 		for (size_t j = 0; j < rf->n_items; j++)

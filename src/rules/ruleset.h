@@ -41,10 +41,19 @@ struct mp_settings {
 };
 
 struct mp_ruleset *mp_ruleset_load(const struct mp_conf *conf, struct mp_diags *d);
-/* The same; when loading fails, *failed_r (if not NULL) gets what the
- * attempt read, so the caller can wait for those files to change. */
-struct mp_ruleset *mp_ruleset_load_ex(const struct mp_conf *conf, struct mp_diags *d,
-				      struct mp_stamps **failed_r);
+
+struct mp_load_opts {
+	/* no prefilter and no value index: every test is evaluated (a test
+	 * and benchmark switch, MP_PREFILTER=0 at the command line's edge:
+	 * results must not depend on them) */
+	bool no_index;
+	/* when loading fails, what the attempt read, so the caller can wait
+	 * for those files to change (NULL: not wanted) */
+	struct mp_stamps **failed_r;
+};
+/* The same with options (NULL: the defaults). */
+struct mp_ruleset *mp_ruleset_load_with(const struct mp_conf *conf, const struct mp_load_opts *o,
+					struct mp_diags *d);
 struct mp_ruleset *mp_ruleset_ref(struct mp_ruleset *rs);
 void mp_ruleset_unref(struct mp_ruleset *rs);
 

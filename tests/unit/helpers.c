@@ -60,11 +60,17 @@ void th_rmdir(char *dir)
 
 struct mp_ruleset *th_load(const char *const *files, struct mp_conf *conf, struct mp_diags *d)
 {
+	return th_load_with(files, conf, NULL, d);
+}
+
+struct mp_ruleset *th_load_with(const char *const *files, struct mp_conf *conf,
+				const struct mp_load_opts *o, struct mp_diags *d)
+{
 	char *dir = th_mkdir(files);
 	struct mp_conf *c = conf ? conf : mp_conf_new();
 
 	assert_int_equal(mp_conf_set_rules_dir(c, dir), 0);
-	struct mp_ruleset *rs = mp_ruleset_load(c, d);
+	struct mp_ruleset *rs = mp_ruleset_load_with(c, o, d);
 	if (conf == NULL)
 		mp_conf_free(c);
 	th_rmdir(dir);

@@ -24,6 +24,9 @@ void th_rmdir(char *dir);
 /* Loads files as a rule set; on failure NULL and the errors in d (which
  * the caller frees). conf may be NULL for defaults. */
 struct mp_ruleset *th_load(const char *const *files, struct mp_conf *conf, struct mp_diags *d);
+struct mp_load_opts;
+struct mp_ruleset *th_load_with(const char *const *files, struct mp_conf *conf,
+				const struct mp_load_opts *o, struct mp_diags *d);
 /* Loads a single global.rules, asserting success. */
 struct mp_ruleset *th_global(const char *text);
 /* First diagnostic message ("" when none). */

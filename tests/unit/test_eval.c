@@ -645,9 +645,9 @@ static void test_regex_limit(void **state)
 	mp_diags_free(&d);
 	/* without it, the limit is hit: neither rule decides on what was not
 	 * examined (not even the negated one), on_limit does (SPEC §8) */
-	setenv("MP_PREFILTER", "0", 1);
+	const struct mp_load_opts no_index = { .no_index = true };
 	mp_diags_init(&d);
-	rs = th_load(files, c, &d);
+	rs = th_load_with(files, c, &no_index, &d);
 	assert_non_null(rs);
 	assert_null(mp_ruleset_prefilter(rs));
 	th_run(rs, &m, &r);
@@ -673,8 +673,7 @@ static void test_regex_limit(void **state)
 				NULL };
 	c->on_limit = MP_ONERR_ACCEPT;
 	mp_diags_init(&d);
-	rs = th_load(aware, c, &d);
-	unsetenv("MP_PREFILTER");
+	rs = th_load_with(aware, c, &no_index, &d);
 	mp_conf_free(c);
 	assert_non_null(rs);
 	th_run(rs, &m, &r);

@@ -305,7 +305,8 @@ static void test_change_detection(void **state)
 	/* a failed load hands back what it read: unchanged until a file changes */
 	write_file(dir, "new.example.rules", "rule \"n\" { bogus }\n");
 	struct mp_stamps *failed = NULL;
-	assert_null(mp_ruleset_load_ex(c, &d, &failed));
+	struct mp_load_opts lo = { .failed_r = &failed };
+	assert_null(mp_ruleset_load_with(c, &lo, &d));
 	assert_non_null(failed);
 	assert_false(mp_stamps_changed(failed));
 	write_file(dir, "new.example.rules", "rule \"n\" { accept }\n\n");
