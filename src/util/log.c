@@ -84,7 +84,7 @@ static bool plain(const char *s)
 	return true;
 }
 
-static void mp_log_escape(struct mp_buf *out, const char *v, size_t max)
+static void escape_value(struct mp_buf *out, const char *v, size_t max)
 {
 	size_t len = strlen(v);
 	bool cut = len > max;
@@ -123,7 +123,7 @@ void mp_logline_add(struct mp_logline *l, const char *key, const char *value)
 		mp_buf_addc(&l->b, ' ');
 	mp_buf_adds(&l->b, key);
 	mp_buf_addc(&l->b, '=');
-	mp_log_escape(&l->b, value, VALUE_MAX);
+	escape_value(&l->b, value, VALUE_MAX);
 }
 
 void mp_logline_addf(struct mp_logline *l, const char *key, const char *fmt, ...)
