@@ -9,15 +9,19 @@
 #define MP_LOADER_H
 
 #include "rules/program.h"
+#include "rules/ruleset.h"
+#include "util/arena.h"
 #include "util/strmap.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 
-struct mp_arena;
 struct mp_diags;
+struct mp_lindex;
 struct mp_list;
+struct mp_prefilter;
 struct mp_regex;
-struct mp_ruleset;
+struct mp_stamps;
 
 enum mp_item_kind { MP_ITEM_RULE, MP_ITEM_INCLUDE, MP_ITEM_THRESHOLD };
 
@@ -56,16 +60,50 @@ struct mp_loader {
 	unsigned link_gen;          /* policies linked so far */
 };
 
-/* Parses one file (already read) into an mp_rfile. Errors go to ld->diags;
- * the result is returned even when some of it was bad. NULL: no memory. */
-struct mp_rfile *mp_parse_file(struct mp_loader *ld, const char *path,
-			       const char *text, size_t len);
 
-/* Called by the parser; implemented in ruleset.c. */
+/* Called by the parser while it reads a file (loader.c): what the rule set
+ * keeps, list declarations, files to watch. */
 int mp_loader_add_list(struct mp_loader *ld, struct mp_list *l, const char *file,
 		       int line, int col);
 int mp_loader_keep_regex(struct mp_loader *ld, struct mp_regex *re);
 int mp_loader_keep_list(struct mp_loader *ld, struct mp_list *l);
 void mp_loader_stamp(struct mp_loader *ld, const char *path);
+
+/* ---- the rule set under construction (internal to src/rules) ---------- */
+
+/* A growable array of pointers. */
+struct vec {
+	void **v;
+	size_t n, cap;
+};
+
+struct mp_ruleset {
+	atomic_int refs;
+	struct mp_arena arena;
+	struct mp_settings set;
+	char *dir;
+	struct mp_policy global;
+	struct mp_policy **pols;
+	size_t n_pols;
+	struct mp_policy *deflt;
+	struct mp_strmap domains;
+	struct vec regexes, lists;
+	size_t n_named_lists, n_rules;
+	struct mp_stamps *stamps;
+	char **top;          /* top-level file names, sorted */
+	size_t n_top;
+	struct mp_strmap hkeys;  /* lowercased header name -> id + 1 */
+	struct mp_strmap used;   /* lowercased header names a transaction indexes: those
+				  * the rules test or remove, and those results read */
+	size_t n_hkeys;
+	struct mp_prefilter *pf;
+	struct mp_lindex *lindex[MP_F_COUNT]; /* per envelope field, or NULL */
+	size_t n_vids;
+};
+
+int mp_vec_push(struct vec *v, void *p);
+
+
+
 
 #endif

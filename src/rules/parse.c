@@ -21,6 +21,7 @@
  *              | 'count' 'header' STRING op NUMBER
  */
 #include "rules/loader.h"
+#include "rules/parse.h"
 
 #include "match/lists.h"
 #include "match/regex.h"
