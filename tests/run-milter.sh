@@ -1,6 +1,9 @@
 #!/bin/sh
 # Integration tests: the real daemon on a unix socket in a temporary
-# directory, driven by miltertest (tests/milter/*.lua), plus startup checks.
+# directory, driven by miltertest, plus startup checks. The scripts sit in
+# one folder per daemon configuration: tests/milter/enforce, dry-run,
+# internal-error-tempfail, internal-error-accept (lib.lua, rules/ and
+# zone.txt are shared).
 # The daemon runs as nobody, logs to stderr at debug level; scripts read
 # that log. Each daemon must stop cleanly on SIGTERM (exit 0 - under the
 # sanitizers a leak or an error report changes that).
@@ -76,8 +79,8 @@ stop() { # stop NAME: SIGTERM, then a clean exit and the stop line
 	fi
 }
 
-run_scripts() { # run_scripts NAME PATTERN
-	for s in "$here"/milter/$2; do
+run_scripts() { # run_scripts NAME FOLDER: every script of tests/milter/FOLDER
+	for s in "$here"/milter/$2/*.lua; do
 		if timeout 60 miltertest -D socket="unix:$tmp/$1.sock" -D log="$tmp/$1.log" \
 			-D bin="$bin" -D conf="$tmp/$1.conf" -D rules="$tmp/rules" \
 			-D lib="$here/milter/lib.lua" -D fixtures="$here/dkim/fixtures" \
@@ -123,7 +126,7 @@ if [ "$(ps -o user= -p "$pid")" = "nobody" ]; then pass; else fail "daemon runs 
 out=$("$bin" -c "$tmp/main.conf" run -f 2>&1)
 rc=$?
 if [ "$rc" -ne 0 ] && printf '%s' "$out" | grep -q "already running"; then pass; else fail "second instance: exit $rc: $out"; fi
-run_scripts main 't*.lua'
+run_scripts main enforce
 stop main
 [ -e "$tmp/main.pid" ] && fail "pidfile left behind" || pass
 
@@ -131,17 +134,17 @@ stop main
 cp -r "$here/milter/rules/." "$tmp/rules/"
 conf dry "mode = dry-run"
 start dry
-run_scripts dry 'dr*.lua'
+run_scripts dry dry-run
 stop dry
 
 # internal errors, injected: tempfail (the default), then accept
 conf ie
 start ie MILTER_POLICY_TEST_FAIL=rcpt
-run_scripts ie 'ie*.lua'
+run_scripts ie internal-error-tempfail
 stop ie
 conf ia "on_internal_error = accept"
 start ia MILTER_POLICY_TEST_FAIL=eoh
-run_scripts ia 'ia*.lua'
+run_scripts ia internal-error-accept
 stop ia
 
 # an inet6 listener on ::1 (where the machine has IPv6 loopback)
@@ -152,7 +155,10 @@ if ip -6 addr show lo 2>/dev/null | grep -q "::1"; then
 	: > "$tmp/v6.log"
 	"$bin" -c "$tmp/v6.conf" run -f 2> "$tmp/v6.log" &
 	pid=$!
-	sleep 0.5
+	for _ in $(seq 100); do
+		ss -ltn | grep -q "\[::1\]:$port" && break
+		sleep 0.05
+	done
 	if ss -ltn | grep -q "\[::1\]:$port"; then pass; else fail "no inet6 listener on [::1]:$port"; cat "$tmp/v6.log"; fi
 	stop v6
 fi
