@@ -52,6 +52,17 @@ static void rm_tree(const char *path)
 	rmdir(path);
 }
 
+void th_write_file(const char *dir, const char *name, const char *text)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
 void th_rmdir(char *dir)
 {
 	rm_tree(dir);

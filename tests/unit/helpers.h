@@ -21,6 +21,8 @@
  * temporary directory and returns its path (free with th_rmdir). */
 char *th_mkdir(const char *const *files);
 void th_rmdir(char *dir);
+/* Writes dir/name with text (replacing it). */
+void th_write_file(const char *dir, const char *name, const char *text);
 /* Loads files as a rule set; on failure NULL and the errors in d (which
  * the caller frees). conf may be NULL for defaults. */
 struct mp_ruleset *th_load(const char *const *files, struct mp_conf *conf, struct mp_diags *d);

@@ -221,17 +221,6 @@ static void test_empty_dir_and_missing(void **state)
 	mp_diags_free(&d);
 }
 
-static void write_file(const char *dir, const char *name, const char *text)
-{
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 static void test_change_detection(void **state)
 {
 	const char *files[] = { "global.rules", "list l file \"l.txt\"\nrule \"a\" { when helo in l accept }\n",
@@ -245,24 +234,24 @@ static void test_change_detection(void **state)
 	struct mp_ruleset *rs = mp_ruleset_load(c, &d);
 	assert_non_null(rs);
 	assert_false(mp_ruleset_changed(rs));
-	write_file(dir, "l.txt", "a.example\nb.example\n"); /* a list file */
+	th_write_file(dir, "l.txt", "a.example\nb.example\n"); /* a list file */
 	assert_true(mp_ruleset_changed(rs));
 	mp_ruleset_unref(rs);
 
 	rs = mp_ruleset_load(c, &d);
 	assert_false(mp_ruleset_changed(rs));
-	write_file(dir, "new.example.rules", "rule \"n\" { accept }\n"); /* a new policy */
+	th_write_file(dir, "new.example.rules", "rule \"n\" { accept }\n"); /* a new policy */
 	assert_true(mp_ruleset_changed(rs));
 	mp_ruleset_unref(rs);
 
 	/* a failed load hands back what it read: unchanged until a file changes */
-	write_file(dir, "new.example.rules", "rule \"n\" { bogus }\n");
+	th_write_file(dir, "new.example.rules", "rule \"n\" { bogus }\n");
 	struct mp_stamps *failed = NULL;
 	struct mp_load_opts lo = { .failed_r = &failed };
 	assert_null(mp_ruleset_load_with(c, &lo, &d));
 	assert_non_null(failed);
 	assert_false(mp_stamps_changed(failed));
-	write_file(dir, "new.example.rules", "rule \"n\" { accept }\n\n");
+	th_write_file(dir, "new.example.rules", "rule \"n\" { accept }\n\n");
 	assert_true(mp_stamps_changed(failed));
 	mp_stamps_free(failed);
 	mp_stamps_free(NULL);

@@ -10,16 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void put(const char *dir, const char *name, const char *text)
-{
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-}
-
 static char *path_of(const char *dir, const char *name)
 {
 	char *p = malloc(strlen(dir) + strlen(name) + 2);
@@ -65,16 +55,16 @@ static void test_changes(void **state)
 	assert_false(mp_stamps_has(s, "/etc/passwd"));
 	assert_false(mp_stamps_changed(s));
 	/* a new size */
-	put(dir, "list.txt", "a\nb\n");
+	th_write_file(dir, "list.txt", "a\nb\n");
 	assert_true(mp_stamps_changed(s));
 	/* stamped again: quiet until the next change */
 	struct mp_stamps *now = mp_stamps_now(s);
 	assert_non_null(now);
 	assert_false(mp_stamps_changed(now));
 	/* a new top-level file is a change; another kind of file is not */
-	put(dir, "notes.txt", "x");
+	th_write_file(dir, "notes.txt", "x");
 	assert_false(mp_stamps_changed(now));
-	put(dir, "c.example.rules", "");
+	th_write_file(dir, "c.example.rules", "");
 	assert_true(mp_stamps_changed(now));
 	mp_stamps_free(now);
 	/* a file that goes away is a change */
