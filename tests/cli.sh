@@ -224,6 +224,7 @@ expect trace-threshold-crossed 0 "^  true  threshold 5 .*score 7.5 >= 5$" "$bin"
 expect trace-threshold-decides 0 "^  true  threshold 7 .*score 7.5 >= 7, decides$" "$bin" $S test --client-ip 192.0.2.1 "$tmp/win.eml"
 expect trace-threshold-not 0 "^  false threshold 20 .*score 7.5 < 20$" "$bin" $S test --client-ip 192.0.2.1 "$tmp/win.eml"
 expect trace-decision-threshold 0 "^decision: reject at eom (threshold 7, score 7.5)$" "$bin" $S test --client-ip 192.0.2.1 "$tmp/win.eml"
+expect trace-rcpt-not-reached 0 "^  rcpt <bob@example.com> (not reached)$" "$bin" $R test --client-ip 198.51.100.7 --from alice@sender.example --rcpt bob@example.com --spf fail "$tmp/clean.eml"
 expect trace-rule-decides 0 "^  true  spf-fail .*\[global\] decides$" "$bin" $R test --client-ip 198.51.100.7 --from alice@sender.example --rcpt bob@example.com --spf fail "$tmp/clean.eml"
 expect bad-client-port-zero 2 "test: --client-port: '0' is not a port" "$bin" $R test --client-port 0 --rcpt a@b.example
 

@@ -183,8 +183,7 @@ void mp_replay_env_init(struct mp_replay_env *env)
 /* Fills in what the caller left out, noting it in out->defaults. */
 static void env_defaults(const struct mp_replay_env *env, struct mp_replay *out)
 {
-	out->env = *env;
-	out->env.rcpts = NULL;
+	out->env = *env; /* rcpts: the caller's, or NULL when from the message */
 	if (env->client_ip == NULL) {
 		out->env.client_ip = "127.0.0.1";
 		out->defaults |= MP_ENV_DEF_CLIENT_IP;

@@ -68,8 +68,8 @@ struct mp_replay {
 	const struct mp_message *msg;
 	bool no_rcpt;            /* no recipient given or found */
 	/* the envelope replayed, defaults filled in (its strings are the
-	 * caller's or static; rcpts is NULL: see result->rcpts), and which
-	 * parts were defaults (MP_ENV_DEF_*) */
+	 * caller's or static; rcpts is the caller's, NULL when taken from the
+	 * message: see result->rcpts), and which parts were defaults */
 	struct mp_replay_env env;
 	unsigned defaults;
 };

@@ -98,6 +98,11 @@ static void envelope_text(const struct mp_replay *r, FILE *out)
 	fprintf(out, "  rcpt");
 	for (size_t i = 0; res != NULL && i < res->n_rcpts; i++)
 		fprintf(out, "%s <%s>", i ? "," : "", res->rcpts[i].addr);
+	/* refused before RCPT: the recipients given, never sent */
+	for (size_t i = 0; (res == NULL || res->n_rcpts == 0) && e->rcpts && e->rcpts[i]; i++)
+		fprintf(out, "%s <%s>", i ? "," : "", e->rcpts[i]);
+	if ((res == NULL || res->n_rcpts == 0) && e->rcpts && e->rcpts[0])
+		fprintf(out, " (not reached)");
 	fprintf(out, "%s\n\n", (d & MP_ENV_DEF_RCPT) ? " (from the message's To:/Cc:; --rcpt to choose)" : "");
 }
 
@@ -396,6 +401,9 @@ static json_object *envelope_obj(const struct mp_replay *r)
 	json_object_object_add(o, "from", jstr(r->txn ? mp_txn_from(r->txn) : ""));
 	for (size_t i = 0; r->result != NULL && i < r->result->n_rcpts; i++)
 		json_object_array_add(a, jstr(r->result->rcpts[i].addr));
+	/* refused before RCPT: the recipients given, never sent */
+	for (size_t i = 0; (r->result == NULL || r->result->n_rcpts == 0) && e->rcpts && e->rcpts[i]; i++)
+		json_object_array_add(a, jstr(e->rcpts[i]));
 	json_object_object_add(o, "rcpt", a);
 	a = json_object_new_array();
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
