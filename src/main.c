@@ -419,13 +419,10 @@ static int cmd_test(struct opts *o)
 		} else if (strcmp(a, "--client-name") == 0) {
 			env.client_name = v;
 		} else if (strcmp(a, "--client-port") == 0) {
-			char *end;
-			unsigned long port = strtoul(v, &end, 10);
-			if (*v < '0' || *v > '9' || *end != '\0' || port == 0 || port > 65535) {
+			if (mp_parse_port(v, &env.client_port) < 0) {
 				rc = usage_for("test", "test: --client-port: '%s' is not a port (1 to 65535)", v);
 				goto out;
 			}
-			env.client_port = (unsigned)port;
 		} else if (strcmp(a, "--helo") == 0) {
 			env.helo = v;
 		} else if (strcmp(a, "--from") == 0) {

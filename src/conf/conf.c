@@ -208,12 +208,22 @@ static const char *set_path(struct setter_ctx *x, char **dst, const char *v)
 	return NULL;
 }
 
-static bool is_port(const char *s)
+int mp_parse_port(const char *s, unsigned *port_r)
 {
 	unsigned long long v;
 	const char *rest = parse_ulong(s, &v);
 
-	return rest != NULL && *rest == '\0' && v >= 1 && v <= 65535;
+	if (rest == NULL || *rest != '\0' || v < 1 || v > 65535)
+		return -1;
+	*port_r = (unsigned)v;
+	return 0;
+}
+
+static bool is_port(const char *s)
+{
+	unsigned port;
+
+	return mp_parse_port(s, &port) == 0;
 }
 
 static const char *set_socket(struct setter_ctx *x, const char *v)

@@ -64,5 +64,7 @@ int mp_conf_set_rules_dir(struct mp_conf *c, const char *dir);
 int mp_parse_duration_ms(const char *s, unsigned *ms_r);
 int mp_parse_size(const char *s, size_t *bytes_r);
 int mp_parse_bool(const char *s, bool *b_r);
+/* A TCP port, 1 to 65535 (the socket key, test's --client-port, case files). */
+int mp_parse_port(const char *s, unsigned *port_r);
 
 #endif

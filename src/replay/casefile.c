@@ -131,11 +131,8 @@ static const char *parse_case(struct tcase *c, char *text, size_t len, int *line
 		else if (strcmp(k, "client-name") == 0)
 			c->env.client_name = v;
 		else if (strcmp(k, "client-port") == 0) {
-			char *pend;
-			unsigned long port = strtoul(v, &pend, 10);
-			if (*v < '0' || *v > '9' || *pend != '\0' || port == 0 || port > 65535)
+			if (mp_parse_port(v, &c->env.client_port) < 0)
 				return "client-port: expected a port, 1 to 65535";
-			c->env.client_port = (unsigned)port;
 		}
 		else if (strcmp(k, "helo") == 0)
 			c->env.helo = v;
