@@ -53,6 +53,12 @@ void mp_diags_add(struct mp_diags *d, const char *file, int line, int col,
 		d->oom = true;
 		return;
 	}
+	/* messages quote rule, list and configuration text: nothing in them
+	 * may drive a terminal or split a log line */
+	for (char *p = msg; *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
 	for (size_t i = 0; i < d->n; i++) {
 		if (same(&d->v[i], file, line, col, msg)) {
 			free(msg);

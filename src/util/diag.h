@@ -4,7 +4,8 @@
  * Loaders add every error they find and keep going; the caller decides what a
  * non-empty record means. Identical diagnostics (a file included by several
  * policies) are kept once. After `limit` entries further ones are counted,
- * not stored. The record owns its strings; mp_diags_free releases them.
+ * not stored. Control characters in a message become '?'. The record owns
+ * its strings; mp_diags_free releases them.
  */
 #ifndef MP_DIAG_H
 #define MP_DIAG_H

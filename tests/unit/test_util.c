@@ -146,6 +146,12 @@ static void test_diag_where_and_suggest(void **state)
 	mp_diag_where(&g, where, sizeof(where));
 	assert_string_equal(where, "f.rules");
 	assert_string_equal(mp_suggest("mail.form.domain", cands, 3), "mail.from.domain");
+	/* a message quoting a file's text cannot drive a terminal or split a line */
+	struct mp_diags d;
+	mp_diags_init(&d);
+	mp_diags_add(&d, "f.rules", 1, 1, "rule '%s' has no closing '}'", "a\x1b[31m\nb\x7f");
+	assert_string_equal(d.v[0].msg, "rule 'a?[31m?b?' has no closing '}'");
+	mp_diags_free(&d);
 	assert_null(mp_suggest("zzzzzz", cands, 3));
 }
 
