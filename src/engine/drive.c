@@ -38,8 +38,10 @@ int mp_drive_message(struct mp_txn *t, const struct mp_drive_msg *m, struct mp_v
 		if (mp_txn_header(t, m->hdrs[i].name, m->hdrs[i].value) < 0)
 			return -1;
 	}
-	if (mp_verdict_ends(v) || mp_txn_eoh(t, v) < 0)
-		return mp_verdict_ends(v) ? 0 : -1;
+	if (mp_verdict_ends(v))
+		return 0;
+	if (mp_txn_eoh(t, v) < 0)
+		return -1;
 	size_t chunk = m->chunk ? m->chunk : DEFAULT_CHUNK;
 	for (size_t off = 0; !mp_verdict_ends(v) && off < m->body_len && mp_txn_wants_body(t);
 	     off += chunk) {

@@ -67,6 +67,8 @@ int mp_txn_edits(struct mp_txn *t, const struct mp_edit **edits_r, size_t *n_r)
 	*n_r = 0;
 	if (r == NULL)
 		return -1;
+	if (t->edits_done)
+		goto done;
 	t->n_edits = 0;
 	if (mp_verdict_ends(&r->v))
 		return 0;
@@ -110,6 +112,8 @@ int mp_txn_edits(struct mp_txn *t, const struct mp_edit **edits_r, size_t *n_r)
 		     r->quarantine && *r->quarantine ? r->quarantine : "milter-policy");
 	if (t->oom)
 		return -1;
+	t->edits_done = true;
+done:
 	*edits_r = t->edits;
 	*n_r = t->n_edits;
 	return 0;

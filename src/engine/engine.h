@@ -234,7 +234,8 @@ struct mp_edit {
 };
 
 /* After end of message: the changes, none for a message refused or
- * discarded. 0, or -1 on no memory. Valid until the transaction is freed. */
+ * discarded. 0, or -1 on no memory. Built once; valid until the
+ * transaction is freed. */
 int mp_txn_edits(struct mp_txn *t, const struct mp_edit **edits_r, size_t *n_r);
 
 /* The key=value fields of one log line (SPEC §6), in order; the caller

@@ -114,8 +114,9 @@ struct lazy {
 };
 
 struct mp_txn {
-	struct mp_edit *edits;       /* mp_txn_edits */
+	struct mp_edit *edits;       /* mp_txn_edits, built once */
 	size_t n_edits, cap_edits;
+	bool edits_done;
 	struct mp_conn *conn;
 	struct mp_ruleset *rs;
 	const struct mp_settings *set;
