@@ -1,12 +1,12 @@
 /*
- * link - reading rule files once and linking each policy: its file with
+ * link - linking each policy: its file with
  * includes expanded in place (cycles and depth checked, a file reached a
  * second time in one policy linked once), rule names unique per policy,
  * and the rules indexed by the stage they can first decide at.
  */
 #include "rules/loader.h"
 #include "rules/link.h"
-#include "rules/parse.h"
+#include "rules/pipeline.h"
 
 #include "util/diag.h"
 #include "util/file.h"
@@ -16,34 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RULE_FILE_MAX (64u * 1024 * 1024)
 #define MAX_INCLUDE_DEPTH 32
-
-/* Reads and parses a file once; NULL (errno set) when it cannot be read. */
-struct mp_rfile *mp_load_file(struct mp_loader *ld, struct vec *order, const char *path)
-{
-	void *found;
-	size_t len;
-
-	if (mp_strmap_get(&ld->files, path, &found))
-		return found;
-	mp_loader_stamp(ld, path);
-	char *text = mp_read_file(path, RULE_FILE_MAX, &len);
-	if (text == NULL)
-		return NULL;
-	struct mp_rfile *rf = mp_parse_file(ld, path, text, len);
-	free(text);
-	if (rf == NULL) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	if (mp_strmap_put(&ld->files, rf->path, strlen(rf->path), rf, NULL) < 0 ||
-	    mp_vec_push(order, rf) < 0) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	return rf;
-}
 
 struct linkstate {
 	struct mp_loader *ld;

@@ -1,9 +1,11 @@
 /*
- * loader - state shared by the parser and the rule-set builder while one
- * rule set is being loaded (internal to src/rules).
+ * loader - state shared by the stages of loading one rule set (internal to
+ * src/rules): parse.c -> check.c -> compile_file.c per file (pipeline.c),
+ * then link.c, the list checks and compile.c over the whole directory.
  *
- * The loader owns nothing itself: parsed files, lists and regexes belong to
- * the rule set under construction and die with it when loading fails.
+ * Checked files, lists and regexes belong to the rule set under
+ * construction and die with it when loading fails; syntax trees live in
+ * the scratch arena, released when loading ends.
  */
 #ifndef MP_LOADER_H
 #define MP_LOADER_H
@@ -38,21 +40,22 @@ struct mp_rfile {
 	const char *path;      /* as shown in diagnostics */
 	struct mp_item *items;
 	size_t n_items;
-	struct mp_expr **list_refs; /* tests naming a list, resolved after parsing */
+	struct mp_expr **list_refs; /* tests naming a list, resolved once all are read */
 	size_t n_list_refs;
 	bool linking;          /* on the include stack right now */
 	unsigned linked_in;    /* the last policy (struct linkstate gen) it was linked into */
 };
 
 struct mp_list_decl {
-	struct mp_list *list;
+	struct mp_list *list;  /* NULL until built (compile_file.c), or if it failed */
 	const char *file;
 	int line, col;
 };
 
 struct mp_loader {
 	struct mp_ruleset *rs;
-	struct mp_arena *arena;
+	struct mp_arena *arena;     /* the rule set's */
+	struct mp_arena scratch;    /* syntax trees */
 	struct mp_diags *diags;
 	const char *dir;            /* rules_dir */
 	struct mp_strmap files;     /* display path -> struct mp_rfile */
@@ -61,12 +64,7 @@ struct mp_loader {
 };
 
 
-/* Called by the parser while it reads a file (loader.c): what the rule set
- * keeps, list declarations, files to watch. */
-int mp_loader_add_list(struct mp_loader *ld, struct mp_list *l, const char *file,
-		       int line, int col);
-int mp_loader_keep_regex(struct mp_loader *ld, struct mp_regex *re);
-int mp_loader_keep_list(struct mp_loader *ld, struct mp_list *l);
+/* A file the daemon watches for changes (loader.c). */
 void mp_loader_stamp(struct mp_loader *ld, const char *path);
 
 /* ---- the rule set under construction (internal to src/rules) ---------- */
@@ -102,8 +100,6 @@ struct mp_ruleset {
 };
 
 int mp_vec_push(struct vec *v, void *p);
-
-
 
 
 #endif

@@ -1,14 +1,21 @@
 /*
- * parse - one rule file into its items (parse.c); internal to src/rules.
+ * parse - one rule file into its syntax tree (parse.c); internal to
+ * src/rules.
  */
 #ifndef MP_RULES_PARSE_H
 #define MP_RULES_PARSE_H
 
-#include "rules/loader.h"
+#include <stddef.h>
 
-/* Parses one file (already read) into an mp_rfile. Errors go to ld->diags;
- * the result is returned even when some of it was bad. NULL: no memory. */
-struct mp_rfile *mp_parse_file(struct mp_loader *ld, const char *path,
-			       const char *text, size_t len);
+struct mp_arena;
+struct mp_diags;
+struct mp_syn_file;
+
+/* Parses one file (already read). Token texts go to arena (they outlive
+ * loading), syntax nodes to scratch; errors to diags. The tree holds the
+ * statements that parsed completely. NULL: no memory. */
+struct mp_syn_file *mp_parse_file(const char *path, const char *text, size_t len,
+				  struct mp_arena *arena, struct mp_arena *scratch,
+				  struct mp_diags *diags);
 
 #endif

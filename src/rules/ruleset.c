@@ -1,11 +1,13 @@
 /*
  * ruleset - loading a rules directory into policies; see ruleset.h.
  *
- * The pipeline: lex.c and parse.c read each file (handing what the set
- * keeps to loader.c); link.c links each policy, includes expanded;
- * check.c resolves list names across the directory; compile.c builds the
- * prefilter, the value index and the guards. This file runs them in that
- * order and answers the queries. Everything compiled lives in the rule
+ * The pipeline: each file is read once (pipeline.c) through lex.c and
+ * parse.c (syntax tree), check.c (names, types, stages: program nodes) and
+ * compile_file.c (regexes, lists); link.c links each policy, includes
+ * expanded; check.c resolves list names across the directory; compile.c
+ * builds the prefilter, the value index and the guards. This file runs
+ * them in that order, sorts the errors by file and position, and answers
+ * the queries. Everything compiled lives in the rule
  * set's arena; regexes and lists, which own memory of their own, are also
  * kept in vectors for freeing.
  */
@@ -19,6 +21,7 @@
 #include "rules/check.h"
 #include "rules/compile.h"
 #include "rules/link.h"
+#include "rules/pipeline.h"
 #include "rules/stamps.h"
 #include "util/arena.h"
 #include "util/diag.h"
@@ -113,7 +116,7 @@ struct mp_ruleset *mp_ruleset_load_with(const struct mp_conf *conf, const struct
 	struct mp_ruleset *rs = calloc(1, sizeof(*rs));
 	struct mp_loader ld;
 	struct vec order = { 0 };
-	size_t errors0 = mp_diags_count(d);
+	size_t errors0 = mp_diags_count(d), first = d->n;
 	const char *dir = conf->rules_dir;
 
 	if (rs == NULL) {
@@ -132,6 +135,7 @@ struct mp_ruleset *mp_ruleset_load_with(const struct mp_conf *conf, const struct
 	ld.arena = &rs->arena;
 	ld.diags = d;
 	ld.dir = dir;
+	mp_arena_init(&ld.scratch);
 	mp_strmap_init(&ld.files);
 	mp_strmap_init(&ld.lists);
 	if (rs->dir == NULL || rs->set.authserv_id == NULL) {
@@ -211,7 +215,9 @@ struct mp_ruleset *mp_ruleset_load_with(const struct mp_conf *conf, const struct
 		}
 	}
 	mp_check_lists(&ld, &order);
-	mp_compile_index(&ld, &order, !o->no_index);
+	mp_arena_release(&ld.scratch);
+	if (mp_diags_count(d) == errors0)
+		mp_compile_index(&ld, &order, !o->no_index);
 	for (size_t i = 0; i < order.n; i++) {
 		const struct mp_rfile *rf = order.v[i];
 		for (size_t j = 0; j < rf->n_items; j++)
@@ -227,6 +233,8 @@ struct mp_ruleset *mp_ruleset_load_with(const struct mp_conf *conf, const struct
 	mp_strmap_free(&ld.lists);
 	return rs;
 fail:
+	mp_diags_sort(d, first);
+	mp_arena_release(&ld.scratch);
 	free(order.v);
 	mp_strmap_free(&ld.files);
 	mp_strmap_free(&ld.lists);

@@ -90,6 +90,54 @@ void mp_diags_add(struct mp_diags *d, const char *file, int line, int col,
 	d->v[d->n++] = (struct mp_diag){ f, line, col, msg };
 }
 
+struct sortkey {
+	size_t rank, i;  /* the file's first appearance; the entry's place */
+	const struct mp_diag *g;
+};
+
+static int cmp_key(const void *x, const void *y)
+{
+	const struct sortkey *a = x, *b = y;
+
+	if (a->rank != b->rank)
+		return a->rank < b->rank ? -1 : 1;
+	if (a->g->line != b->g->line)
+		return a->g->line < b->g->line ? -1 : 1;
+	if (a->g->col != b->g->col)
+		return a->g->col < b->g->col ? -1 : 1;
+	return a->i < b->i ? -1 : a->i > b->i;
+}
+
+void mp_diags_sort(struct mp_diags *d, size_t from)
+{
+	if (from >= d->n || d->n - from < 2)
+		return;
+	size_t n = d->n - from;
+	struct sortkey *k = malloc(n * sizeof(*k));
+	struct mp_diag *v = malloc(n * sizeof(*v));
+	if (k == NULL || v == NULL) {
+		free(k);
+		free(v);
+		return; /* left in the order found */
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct mp_diag *g = &d->v[from + i];
+		k[i] = (struct sortkey){ i, i, g };
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(k[j].g->file, g->file) == 0) {
+				k[i].rank = k[j].rank;
+				break;
+			}
+		}
+	}
+	qsort(k, n, sizeof(*k), cmp_key);
+	for (size_t i = 0; i < n; i++)
+		v[i] = *k[i].g;
+	memcpy(&d->v[from], v, n * sizeof(*v));
+	free(k);
+	free(v);
+}
+
 size_t mp_diags_count(const struct mp_diags *d)
 {
 	return d->n + d->dropped + (d->oom ? 1 : 0);

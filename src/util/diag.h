@@ -33,6 +33,10 @@ void mp_diags_free(struct mp_diags *d);
 void mp_diags_add(struct mp_diags *d, const char *file, int line, int col,
 		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 size_t mp_diags_count(const struct mp_diags *d);
+/* Orders the entries from index from on by file (in the order the files
+ * first appear), then line and column; entries at one place keep their
+ * order. */
+void mp_diags_sort(struct mp_diags *d, size_t from);
 /* "FILE:LINE:COL", "FILE:LINE" or "FILE", as much as the diagnostic knows. */
 void mp_diag_where(const struct mp_diag *g, char *buf, size_t size);
 /* Prints "FILE:LINE:COL: message" lines (LINE:COL left out when 0). */

@@ -3,8 +3,11 @@
  * rule, are golden files: tests/diag/type-errors and action-errors. */
 #include "helpers.h"
 
+#include "rules/parse.h"
 #include "rules/program.h"
 #include "rules/stamps.h"
+#include "rules/syntax.h"
+#include "util/arena.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +47,61 @@ static void test_structure(void **state)
 		     "cannot read included file nope.rules: No such file or directory");
 	expect_error("rule \"a\" { when (helo == \"x\" accept }", 1, 30, "expected ')'");
 	expect_error("rule \"a\" { when helo == \"x\" and accept }", 1, 33, "expected a condition");
+}
+
+/* The parser knows the grammar only: a rule wrong in every other way
+ * parses into its tree without a word; the checker and the compiler say
+ * the rest, each error once, in the order of the text. */
+static void test_grammar_only(void **state)
+{
+	const char *text = "rule \"a b\" { when helo == 5 and nosuch ~ /(/ and "
+			   "client.ip == \"x\" and header \"S\" ~ /(/ reject 999 }\n";
+	struct mp_arena arena, scratch;
+	struct mp_diags d;
+
+	(void)state;
+	mp_arena_init(&arena);
+	mp_arena_init(&scratch);
+	mp_diags_init(&d);
+	struct mp_syn_file *sf = mp_parse_file("t.rules", text, strlen(text), &arena, &scratch, &d);
+	assert_non_null(sf);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(sf->n_stmts, 1);
+	assert_int_equal(sf->stmts[0].kind, MP_SYN_RULE);
+	assert_string_equal(sf->stmts[0].name.s, "a b");
+	assert_int_equal(sf->stmts[0].when->kind, MP_SYN_AND);
+	assert_int_equal(sf->n_tests, 4);
+	assert_string_equal(sf->tests[1]->field.s, "nosuch");
+	assert_int_equal(sf->tests[1]->op, MP_OP_MATCH);
+	assert_int_equal(sf->tests[1]->val.t, T_REGEX);
+	assert_null(sf->tests[1]->e);
+	assert_int_equal(sf->stmts[0].n_actions, 1);
+	assert_string_equal(sf->stmts[0].actions[0].code.s, "999");
+	mp_arena_release(&scratch);
+	mp_arena_release(&arena);
+
+	const char *files[] = { "global.rules", text, NULL };
+	struct mp_ruleset *rs = th_load(files, NULL, &d);
+	assert_null(rs);
+	static const struct { int col; const char *msg; } want[] = {
+		{ 6, "rule names use letters" },
+		{ 27, "expected a quoted string after '==', found '5'" },
+		{ 33, "unknown field 'nosuch'" },
+		{ 63, "not an IP address" },
+		{ 86, "bad regex: missing closing parenthesis" },
+		{ 95, "reply code 999 does not match reject" },
+	};
+	if (d.n != sizeof(want) / sizeof(want[0])) {
+		mp_diags_print(&d, stderr);
+		fail();
+	}
+	for (size_t i = 0; i < d.n; i++) {
+		if (d.v[i].col != want[i].col || strstr(d.v[i].msg, want[i].msg) == NULL) {
+			mp_diags_print(&d, stderr);
+			fail_msg("entry %zu: wanted %d: %s", i, want[i].col, want[i].msg);
+		}
+	}
+	mp_diags_free(&d);
 }
 
 static void test_nesting(void **state)
@@ -264,6 +322,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_structure),
+		cmocka_unit_test(test_grammar_only),
 		cmocka_unit_test(test_nesting),
 		cmocka_unit_test(test_many_errors_collected),
 		cmocka_unit_test(test_includes_and_policies),
