@@ -49,7 +49,7 @@ def run_once(args, stdin):
     if stdin:
         p.stdin.write(stdin)
     p.stdin.close()
-    out = p.stdout.read()
+    p.stdout.read()
     err = p.stderr.read()
     _, status, usage = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)

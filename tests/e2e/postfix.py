@@ -7,7 +7,6 @@ non_smtpd_milters. The milter settings are the ones docs/postfix.md shows.
 import json
 import os
 import subprocess
-import time
 
 from testbed import free_port, port_open, wait_for
 
