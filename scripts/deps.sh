@@ -1,5 +1,6 @@
 # Sourced by the scripts: installs the Debian 12 packages the build and the
-# tests need, if any is missing (non-interactive, as root).
+# tests need, if any is missing (non-interactive, as root). scdoc builds the
+# manual pages; man-db and groff-base check that they render.
 # publicsuffix is named because libpsl5 only recommends it, and alignment
 # (dkim.aligned, spf.aligned) needs the list. unbound (the server), python3-spf,
 # python3-authres, python3-dkim and python3-nacl (its ed25519) serve the
@@ -11,7 +12,8 @@
 MP_PACKAGES="build-essential cmake pkg-config libpcre2-dev libjson-c-dev libpsl-dev
 publicsuffix libmilter-dev libsystemd-dev libcmocka-dev miltertest python3
 libspf2-dev libunbound-dev libopendkim-dev libvectorscan-dev unbound python3-spf python3-authres
-python3-dkim python3-nacl iproute2 postfix swaks libio-socket-inet6-perl m4 liblockfile1 libwrap0"
+python3-dkim python3-nacl iproute2 postfix swaks libio-socket-inet6-perl m4 liblockfile1 libwrap0
+scdoc man-db groff-base"
 
 # Debian's sendmail packages, not installed (they conflict with postfix) but
 # kept for tests/e2e/sendmail.py to unpack into a private root.
@@ -34,6 +36,11 @@ mp_fetch_sendmail() {
 
 mp_install_deps() {
 	mp_install_packages && mp_fetch_sendmail
+}
+
+# What building and checking the Debian package needs (scripts/package).
+mp_install_package_deps() {
+	MP_PACKAGES="debhelper dpkg-dev lintian" mp_install_packages
 }
 
 # What only the benchmarks need: OpenDKIM (a peer to measure against),

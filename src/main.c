@@ -281,9 +281,11 @@ static int cmd_check(struct opts *o)
 	if (dump) {
 		mp_ruleset_dump(rs, stdout);
 	} else {
-		printf("%s: %zu rules, %zu lists, %zu policies besides global: %s\n",
-		       mp_ruleset_dir(rs), mp_ruleset_n_rules(rs), mp_ruleset_n_lists(rs),
-		       mp_ruleset_n_policies(rs), refusals ? "rules OK, but `run` would refuse" : "OK");
+		size_t nr = mp_ruleset_n_rules(rs), nl = mp_ruleset_n_lists(rs),
+		       np = mp_ruleset_n_policies(rs);
+		printf("%s: %zu rule%s, %zu list%s, %zu polic%s besides global: %s\n",
+		       mp_ruleset_dir(rs), nr, nr == 1 ? "" : "s", nl, nl == 1 ? "" : "s", np,
+		       np == 1 ? "y" : "ies", refusals ? "rules OK, but `run` would refuse" : "OK");
 		printf("policies: global");
 		for (size_t i = 0; i < mp_ruleset_n_policies(rs); i++)
 			printf(", %s", mp_ruleset_policy_at(rs, i)->name);

@@ -65,7 +65,7 @@ run long-regex-line 1 "regex longer than 65536 bytes" "$bin" check "$d"
 
 d=$(rules long-comment)
 $py -c 'print("# " + "c"*(10*1024*1024)); print("rule \"a\" { accept }")' > "$d/global.rules"
-run long-comment-line 0 "1 rules" "$bin" check "$d"
+run long-comment-line 0 "1 rule," "$bin" check "$d"
 
 d=$(rules deep-parens)
 $py -c 'print("rule \"a\" { when " + "("*100000 + "tls" + ")"*100000 + " accept }")' > "$d/global.rules"
@@ -77,7 +77,7 @@ run deep-not 1 "condition nested more than 100 levels deep" "$bin" check "$d"
 
 d=$(rules long-chain)
 $py -c 'print("rule \"a\" { when " + " or ".join("helo == \"h%d\"" % i for i in range(20000)) + " accept }")' > "$d/global.rules"
-run long-or-chain 0 "1 rules" "$bin" check "$d"
+run long-or-chain 0 "1 rule," "$bin" check "$d"
 
 d=$(rules deep-braces)
 $py -c 'print("list l " + "{"*100000 + " }")' > "$d/global.rules"

@@ -41,7 +41,7 @@ struct mp_conf *mp_conf_new(void)
 	c->user = xstrdup("milter-policy");
 	c->group = xstrdup("milter-policy");
 	c->pidfile = xstrdup("/run/milter-policy/milter-policy.pid");
-	c->rules_dir = xstrdup("/etc/milter-policy/rules.d");
+	c->rules_dir = xstrdup(MP_DEFAULT_RULES_DIR);
 	c->authserv_id = xstrdup(host);
 	c->dns_servers = calloc(1, sizeof(char *));
 	if (!c->socket || !c->user || !c->group || !c->pidfile || !c->rules_dir ||
@@ -541,6 +541,11 @@ static const struct {
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+const char *mp_conf_key_name(size_t i)
+{
+	return i < N_KEYS ? keys[i].key : NULL;
+}
 
 static void parse_line(struct setter_ctx *x, char *line, const char *path,
 		       int lineno, int *seen, struct mp_diags *d)
