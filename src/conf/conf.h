@@ -60,10 +60,10 @@ struct mp_conf *mp_conf_open(const char *path, const char *default_path,
 /* Replaces rules_dir (for --rules). 0 or -1 on no memory. */
 int mp_conf_set_rules_dir(struct mp_conf *c, const char *dir);
 
-/* Value parsers shared with the case-file reader. 0 or -1. */
 /* The i-th configuration key, NULL past the last (the manual's test). */
 const char *mp_conf_key_name(size_t i);
 
+/* Value parsers shared with the case-file reader. 0 or -1. */
 int mp_parse_duration_ms(const char *s, unsigned *ms_r);
 int mp_parse_size(const char *s, size_t *bytes_r);
 int mp_parse_bool(const char *s, bool *b_r);
