@@ -56,7 +56,8 @@ static const struct {
 		  "stdin or an empty one) through the rules, or runs test-case files.\n"
 		  "ENVELOPE: --client-ip IP --client-name NAME --client-port N --helo NAME --tls\n"
 		  "          --from ADDR --rcpt ADDR... --auth USER --queue-id ID\n"
-		  "          --spf RESULT --spf-helo RESULT --dkim RESULT[:DOMAIN,...] --dns-zone FILE\n"
+		  "          --spf RESULT --spf-helo RESULT --dkim RESULT[:DOMAIN,...] --dmarc RESULT[:POLICY]\n"
+		  "          --dns-zone FILE\n"
 		  "  --json   the result as JSON\n"
 		  "  --rules DIR   the rules, also over a case file's rules:\n" },
 	{ "reload", "usage: milter-policy [-c FILE] [--rules DIR] reload\n"
@@ -105,6 +106,7 @@ struct opts {
 	/* test and benchmark switches, from the environment (read here only) */
 	struct mp_load_opts load;      /* MP_PREFILTER=0: no prefilter, no value index */
 	struct mp_daemon_opts daemon;  /* MP_BENCH_NAGLE, MILTER_POLICY_TEST_FAIL */
+	const char *dmarc_seed;        /* MP_DMARC_SEED: test's pct= draws repeatable */
 	const char *cmd;
 	char **args;     /* the command's own arguments */
 	int n_args;
@@ -313,7 +315,7 @@ static int result_arg(const char *opt, const char *v, int *dst)
  * and the results given on the command line (inj is handed over). NULL
  * after printing why. */
 static struct mp_checker *test_checker(const struct mp_conf *c, const char *zone,
-				       struct mp_injected *inj)
+				       struct mp_injected *inj, const char *seed)
 {
 	struct mp_checker *ck = mp_checker_new(c->authserv_id);
 	struct mp_diags d;
@@ -322,6 +324,8 @@ static struct mp_checker *test_checker(const struct mp_conf *c, const char *zone
 		fprintf(stderr, "milter-policy: out of memory\n");
 		return NULL;
 	}
+	if (seed != NULL)
+		mp_checker_set_seed(ck, strtoull(seed, NULL, 0));
 	*mp_checker_injected(ck) = *inj;
 	mp_injected_init(inj);
 	mp_diags_init(&d);
@@ -343,7 +347,7 @@ static bool test_option(const char *a)
 {
 	static const char *const with_value[] = {
 		"--client-ip", "--client-name", "--client-port", "--helo", "--from", "--rcpt", "--auth",
-		"--queue-id", "--spf", "--spf-helo", "--dkim", "--dns-zone",
+		"--queue-id", "--spf", "--spf-helo", "--dkim", "--dmarc", "--dns-zone",
 	};
 
 	for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]); i++) {
@@ -447,6 +451,12 @@ static int cmd_test(struct opts *o)
 					       "not '%s'", v);
 				goto out;
 			}
+		} else if (strcmp(a, "--dmarc") == 0) {
+			if (mp_injected_set_dmarc(&inj, v) < 0) {
+				rc = usage_for("test", "test: --dmarc: expected RESULT[:POLICY] (pass, fail, none, "
+					       "temperror, permerror; none, quarantine, reject), not '%s'", v);
+				goto out;
+			}
 		} else if (strcmp(a, "--dns-zone") == 0) {
 			zone = v;
 		}
@@ -474,7 +484,7 @@ static int cmd_test(struct opts *o)
 		rc = failed == 0 ? 0 : EXIT_ERRORS;
 		goto out;
 	}
-	env.checker = test_checker(c, zone, &inj);
+	env.checker = test_checker(c, zone, &inj, o->dmarc_seed);
 	if (env.checker == NULL) {
 		rc = EXIT_ERRORS;
 		goto out;
@@ -543,6 +553,7 @@ int main(int argc, char **argv)
 	o.load.no_index = pf != NULL && strcmp(pf, "0") == 0;
 	o.daemon.nagle = getenv("MP_BENCH_NAGLE") != NULL;
 	o.daemon.fail_in = getenv("MILTER_POLICY_TEST_FAIL");
+	o.dmarc_seed = getenv("MP_DMARC_SEED");
 	if (parse_global(argc, argv, &o) < 0) {
 		free(o.args);
 		return usage(NULL);

@@ -188,7 +188,8 @@ assert o["score"] == 6 and o["rules"] == ["unsigned-bank"]
 json_expect json-bank-signed '
 assert o["subject"] == "Your account" and o["dkim"] == "pass", o
 assert [h["name"] for h in o["headers_added"]] == ["Authentication-Results"], o["headers_added"]
-assert o["headers_added"][0]["value"] == "mx.test.example;\n\tspf=pass smtp.mailfrom=alerts@bank.example;\n\tdkim=pass header.d=bank.example header.s=injected", o
+assert o["headers_added"][0]["value"] == "mx.test.example;\n\tspf=pass smtp.mailfrom=alerts@bank.example;\n\tdkim=pass header.d=bank.example header.s=injected;\n\tdmarc=pass (p=reject dis=none) header.from=bank.example", o
+assert o["dmarc"] == {"result": "pass", "policy": "reject", "domain": "bank.example"}, o["dmarc"]
 ' "$bin" $R test --json --client-ip 198.51.100.7 --from alerts@bank.example --rcpt bob@example.com --dkim pass "$tmp/bank.eml"
 json_expect json-exe '
 assert o["action"] == "reject" and o["stage"] == "header", o
@@ -275,7 +276,7 @@ assert set(o["would_decision"]) == keys, o["would_decision"]
 T="-c $tmp/trace.conf --rules $top/rules"
 expect edits-trace-header 0 "^add header: X-Policy-Trace: rules=unsigned-bank; action=accept; stage=eom; score=6$" "$bin" $T test --client-ip 198.51.100.7 --from alerts@bank.example --rcpt bob@example.com "$tmp/bank.eml"
 expect edits-subject 0 "^change header: Subject: \[SUSPECT\] Your account$" "$bin" $T test --client-ip 198.51.100.7 --from alerts@bank.example --rcpt bob@example.com "$tmp/bank.eml"
-expect log-line-summary 0 "^log line: id=test client=198.51.100.7 helo=localhost from=<alerts@bank.example> rcpt=<bob@example.com> policy=example.com spf=pass dkim=none rules=unsigned-bank action=accept stage=eom rule=- score=6 ms=0$" "$bin" $T test --client-ip 198.51.100.7 --from alerts@bank.example --rcpt bob@example.com "$tmp/bank.eml"
+expect log-line-summary 0 "^log line: id=test client=198.51.100.7 helo=localhost from=<alerts@bank.example> rcpt=<bob@example.com> policy=example.com spf=pass dkim=none dmarc=pass rules=unsigned-bank action=accept stage=eom rule=- score=6 ms=0$" "$bin" $T test --client-ip 198.51.100.7 --from alerts@bank.example --rcpt bob@example.com "$tmp/bank.eml"
 expect log-line-rcpt 0 "^log line: id=Q1 rcpt=<old-sales@example.com> action=reject stage=rcpt rule=closed-mailbox reply=\"550 5.1.1 Mailbox closed" "$bin" $R test --queue-id Q1 --client-ip 198.51.100.7 --from alice@sender.example --rcpt old-sales@example.com --rcpt bob@example.com --spf pass "$tmp/clean.eml"
 json_expect json-edits '
 kinds = [(e["kind"], e["name"]) for e in o["edits"]]

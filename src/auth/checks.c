@@ -1,6 +1,6 @@
 /*
- * checks - the checker: real SPF and DKIM over the DNS module, injected
- * results first; see checks.h.
+ * checks - the checker: real SPF, DKIM and DMARC over the DNS module,
+ * injected results first; see checks.h.
  *
  * The injected DKIM "verifier" watches the From field so that `--dkim pass`
  * yields a signature aligned with the From domain, which is what an
@@ -10,6 +10,7 @@
 #include "auth/checks.h"
 
 #include "auth/dkim.h"
+#include "auth/dmarc.h"
 #include "dns/dns.h"
 #include "mail/address.h"
 #include "auth/spf.h"
@@ -17,8 +18,11 @@
 #include "util/file.h"
 
 #include <pthread.h>
+#include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 struct mp_checker {
 	struct mp_injected inj;
@@ -27,6 +31,8 @@ struct mp_checker {
 	pthread_mutex_t lock;       /* guards dns */
 	struct mp_dns *dns;
 	struct mp_checks ops;
+	uint64_t seed;              /* of the pct= draws */
+	atomic_uint_fast64_t draws;
 };
 
 /* One message's DKIM: real (libopendkim) or injected. */
@@ -194,6 +200,53 @@ static void dkim_free(void *vst)
 	free(st);
 }
 
+/* The n-th draw of the pct= sample, 0-99 (SplitMix64 over seed + n). */
+static unsigned draw(struct mp_checker *c)
+{
+	uint64_t z = c->seed + (atomic_fetch_add(&c->draws, 1) + 1) * 0x9e3779b97f4a7c15ULL;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return (unsigned)((z ^ (z >> 31)) % 100);
+}
+
+static void dmarc(void *arg, const struct mp_dmarc_in *in0, struct mp_dmarc_out *out,
+		  struct mp_check_note *note)
+{
+	struct mp_checker *c = arg;
+	struct mp_dmarc_in in = *in0;
+
+	memset(note, 0, sizeof(*note));
+	if (c->inj.dmarc >= 0) {
+		/* as given; the From domain's own record, alignment as computed */
+		memset(out, 0, sizeof(*out));
+		out->result = (enum mp_auth_result)c->inj.dmarc;
+		out->policy = (enum mp_dmarc_policy)c->inj.dmarc_policy;
+		out->has_record = out->result == MP_AR_PASS || out->result == MP_AR_FAIL;
+		if (out->has_record && in.from_domain != NULL)
+			snprintf(out->domain, sizeof(out->domain), "%s", in.from_domain);
+		if (!out->has_record)
+			out->policy = MP_DMARC_P_NONE;
+		for (size_t i = 0; i < in.n_sigs && out->has_record; i++)
+			out->aligned_dkim |= in.sigs[i].result == MP_AR_PASS &&
+					     mp_dmarc_aligned(in.sigs[i].domain, in.from_domain, false);
+		out->aligned_spf = out->has_record && in.spf == MP_AR_PASS &&
+				   mp_dmarc_aligned(in.spf_domain, in.from_domain, false);
+		return;
+	}
+	in.sample = draw(c);
+	struct mp_dns *dns = dns_ref(c);
+	if (mp_dmarc_evaluate(dns, &in, out) < 0)
+		note->failed = true;
+	mp_dns_unref(dns);
+}
+
+void mp_checker_set_seed(struct mp_checker *c, uint64_t seed)
+{
+	c->seed = seed;
+	atomic_store(&c->draws, 0);
+}
+
 struct mp_checker *mp_checker_new(const char *receiver)
 {
 	struct mp_checker *c = calloc(1, sizeof(*c));
@@ -221,7 +274,11 @@ struct mp_checker *mp_checker_new(const char *receiver)
 		.dkim_body = dkim_body,
 		.dkim_end = dkim_end,
 		.dkim_free = dkim_free,
+		.dmarc = dmarc,
 	};
+	if (getrandom(&c->seed, sizeof(c->seed), GRND_NONBLOCK) != sizeof(c->seed))
+		c->seed = (uint64_t)(uintptr_t)c ^ 0x5deece66dULL;
+	atomic_init(&c->draws, 0);
 	return c;
 }
 
@@ -260,7 +317,29 @@ const struct mp_checks *mp_checker_ops(struct mp_checker *c)
 void mp_injected_init(struct mp_injected *inj)
 {
 	memset(inj, 0, sizeof(*inj));
-	inj->spf = inj->spf_helo = inj->dkim = -1;
+	inj->spf = inj->spf_helo = inj->dkim = inj->dmarc = -1;
+}
+
+int mp_injected_set_dmarc(struct mp_injected *inj, const char *spec)
+{
+	char word[16];
+	const char *colon = strchr(spec, ':');
+	size_t wl = colon ? (size_t)(colon - spec) : strlen(spec);
+
+	if (wl >= sizeof(word))
+		return -1;
+	memcpy(word, spec, wl);
+	word[wl] = '\0';
+	int r = mp_auth_result_parse(word);
+	if (r != MP_AR_PASS && r != MP_AR_FAIL && r != MP_AR_NONE && r != MP_AR_TEMPERROR &&
+	    r != MP_AR_PERMERROR)
+		return -1;
+	int p = colon ? mp_dmarc_policy_parse(colon + 1, strlen(colon + 1)) : MP_DMARC_P_NONE;
+	if (p < 0)
+		return -1;
+	inj->dmarc = r;
+	inj->dmarc_policy = p;
+	return 0;
 }
 
 void mp_injected_clear(struct mp_injected *inj)

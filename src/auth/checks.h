@@ -16,11 +16,13 @@
 #define MP_CHECKS_H
 
 #include "auth/dkim.h"
+#include "auth/dmarc.h"
 #include "types/types.h"
 #include "util/ip.h"
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct mp_dns;
 
@@ -58,12 +60,17 @@ struct mp_checks {
 	 * were not verified), failed when memory ran out on the way. */
 	size_t (*dkim_end)(void *st, const struct mp_dkim_sig **sigs_r, struct mp_check_note *note);
 	void (*dkim_free)(void *st);
+	/* DMARC at end of message from the results so far (in; its sample is
+	 * drawn here); note.failed when memory ran out. */
+	void (*dmarc)(void *arg, const struct mp_dmarc_in *in, struct mp_dmarc_out *out,
+		      struct mp_check_note *note);
 };
 
 /* Results given on the command line or in a case file; -1: not given. */
 struct mp_injected {
 	int spf, spf_helo, dkim;
 	char **dkim_domains;        /* NULL-terminated, or NULL */
+	int dmarc, dmarc_policy;    /* result, enum mp_dmarc_policy */
 };
 
 struct mp_checker;
@@ -84,5 +91,11 @@ void mp_injected_init(struct mp_injected *inj);
  * domain (aligned). */
 int mp_injected_set_dkim(struct mp_injected *inj, const char *spec);
 void mp_injected_clear(struct mp_injected *inj);
+/* Parses RESULT[:POLICY] for --dmarc (pass, fail, none, temperror,
+ * permerror; none, quarantine, reject, default none); 0 or -1. */
+int mp_injected_set_dmarc(struct mp_injected *inj, const char *spec);
+/* The seed of the draws for DMARC pct= (a test switch: the same seed, the
+ * same draws in the same order); by default a random one. */
+void mp_checker_set_seed(struct mp_checker *c, uint64_t seed);
 
 #endif

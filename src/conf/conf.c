@@ -50,7 +50,7 @@ struct mp_conf *mp_conf_new(void)
 		return NULL;
 	}
 	c->add_auth_results = true;
-	c->spf = c->spf_helo = c->dkim = true;
+	c->spf = c->spf_helo = c->dkim = c->dmarc = true;
 	c->dns_timeout_ms = 5000;
 	c->recipient_policy = MP_RCPT_SPLIT;
 	c->mode = MP_MODE_ENFORCE;
@@ -325,6 +325,7 @@ BOOL_SETTER(add_trace_header)
 BOOL_SETTER(spf)
 BOOL_SETTER(spf_helo)
 BOOL_SETTER(dkim)
+BOOL_SETTER(dmarc)
 
 /* IP[@PORT] */
 static bool valid_server(const char *s)
@@ -525,6 +526,7 @@ static const struct {
 	{ "spf", set_spf },
 	{ "spf_helo", set_spf_helo },
 	{ "dkim", set_dkim },
+	{ "dmarc", set_dmarc },
 	{ "dns_servers", set_dns_servers },
 	{ "dns_timeout", set_dns_timeout },
 	{ "dns_zone_file", set_dns_zone_file },

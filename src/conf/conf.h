@@ -29,7 +29,7 @@ struct mp_conf {
 	char *rules_dir;        /* relative paths resolved against the file's dir */
 	char *authserv_id;
 	bool add_auth_results, add_received_spf, add_trace_header;
-	bool spf, spf_helo, dkim;
+	bool spf, spf_helo, dkim, dmarc;
 	char **dns_servers;     /* NULL-terminated, "IP" or "IP@PORT" */
 	size_t n_dns_servers;
 	unsigned dns_timeout_ms;

@@ -7,12 +7,22 @@
 #include "mail/authres.h"
 
 /* Our Authentication-Results value, or NULL when nothing was computed. */
-const char *mp_authres_value(struct mp_txn *t)
+const char *mp_authres_value(struct mp_txn *t, bool quarantined)
 {
 	struct mp_authres in = { .authserv_id = t->set->authserv_id, .spf = t->spf.done,
 				 .spf_result = t->spf.r, .mailfrom = t->from,
 				 .helo = t->conn->helo, .dkim = t->dkim_done };
 	struct mp_buf b;
+
+	/* dmarc = no: no dmarc= at all */
+	if (t->dmarc_done && t->set->dmarc) {
+		const struct mp_dmarc_out *d = &t->dmarc;
+		in.dmarc = true;
+		in.dmarc_result = d->result;
+		in.dmarc_policy = d->has_record ? mp_dmarc_policy_name(d->policy) : NULL;
+		in.dmarc_disposition = quarantined ? "quarantine" : "none";
+		in.header_from = t->dmarc_from;
+	}
 
 	if (t->dkim_done && t->n_sigs > 0) {
 		struct mp_authres_dkim *s = mp_arena_alloc(&t->arena, t->n_sigs * sizeof(*s));

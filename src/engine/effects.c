@@ -239,6 +239,9 @@ int mp_txn_log_summary(struct mp_txn *t, const char *action, enum mp_stage stage
 		field(l, "policy", r->policy);
 		field(l, "spf", r->spf_done ? mp_auth_result_name(r->spf) : "-");
 		field(l, "dkim", r->dkim_done ? mp_auth_result_name(r->dkim) : "-");
+		/* only where it was evaluated: the line of SPEC §6 otherwise */
+		if (r->dmarc_done && r->dmarc != MP_AR_NONE)
+			field(l, "dmarc", mp_auth_result_name(r->dmarc));
 		field(l, "rules", rules_list(t, r));
 	}
 	if (action == NULL && r != NULL) {

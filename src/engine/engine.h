@@ -139,6 +139,12 @@ struct mp_result {
 	struct mp_rcpt_info *rcpts;
 	size_t n_rcpts;
 	enum mp_auth_result spf, spf_helo, dkim;
+	/* DMARC when it was evaluated (dmarc_done): result, the policy that
+	 * applies, the domain whose record did ("" without one) */
+	bool dmarc_done;
+	enum mp_auth_result dmarc;
+	const char *dmarc_policy;
+	const char *dmarc_domain;
 	bool spf_done, spf_helo_done, dkim_done;
 	const struct mp_dkim_sig *sigs;
 	size_t n_sigs;

@@ -140,6 +140,10 @@ struct mp_txn {
 	size_t n_sigs;
 	enum mp_auth_result dkim;
 
+	bool dmarc_done;            /* evaluated (at end of message, on first use) */
+	struct mp_dmarc_out dmarc;
+	const char *dmarc_from;     /* the From domain it evaluated, or NULL */
+
 	struct mp_rcpt *rcpts;
 	size_t n_rcpts, cap_rcpts, n_accepted;
 	const struct mp_policy *first_pol;
@@ -207,6 +211,8 @@ void mp_eval_terminal(struct mp_ctx *x, const struct mp_action *a, int rule_idx,
 const char *mp_val_scalar(struct mp_ctx *x, enum mp_field_id f, char *buf, size_t len,
 			  size_t *len_r);
 enum mp_auth_result mp_val_spf(struct mp_txn *t);
+/* DMARC, evaluated on first use at end of message (dmarc = no: none). */
+const struct mp_dmarc_out *mp_val_dmarc(struct mp_txn *t);
 struct mp_envelope mp_val_envelope(struct mp_txn *t);
 /* Iterates the values of a (possibly multi-valued) string field. */
 struct mp_viter {
@@ -251,7 +257,7 @@ void mp_txn_add_would(struct mp_ctx *x, const struct mp_rule *r);
 int mp_result_build(struct mp_txn *t);
 
 /* authres.c */
-const char *mp_authres_value(struct mp_txn *t);
+const char *mp_authres_value(struct mp_txn *t, bool quarantined);
 const char *mp_received_spf_value(struct mp_txn *t);
 
 #endif

@@ -235,11 +235,12 @@ static void effects_to_would(struct mp_txn *t, struct mp_result *r)
 	r->redirect = NULL;
 }
 
-/* Authentication-Results and Received-SPF for a message that goes on. */
-static void auth_headers(struct mp_txn *t, struct mp_result *r)
+/* Authentication-Results and Received-SPF for a message that goes on
+ * (quarantined: into the hold queue, DMARC's disposition). */
+static void auth_headers(struct mp_txn *t, struct mp_result *r, bool quarantined)
 {
 	if (t->set->add_auth_results) {
-		r->auth_results = mp_authres_value(t);
+		r->auth_results = mp_authres_value(t, quarantined);
 		int *del = t->n_ar_ours ? mp_arena_alloc(&t->arena, t->n_ar_ours * sizeof(int)) : NULL;
 		for (size_t i = 0; del != NULL && i < t->n_ar_ours; i++)
 			del[i] = t->ar_ours[t->n_ar_ours - 1 - i];
@@ -337,7 +338,7 @@ int mp_result_build(struct mp_txn *t)
 
 	r->quarantine = v.outcome == MP_O_QUARANTINE ? t->v_quarantine : NULL;
 	if (!moot && t->eom_done)
-		auth_headers(t, r);
+		auth_headers(t, r, v.outcome == MP_O_QUARANTINE && t->set->mode != MP_MODE_DRY_RUN);
 	if (t->set->mode == MP_MODE_DRY_RUN) {
 		r->dry_run_mode = true;
 		r->would_v = v;
@@ -376,5 +377,9 @@ int mp_result_build(struct mp_txn *t)
 	r->dkim_done = t->dkim_done;
 	r->sigs = t->sigs;
 	r->n_sigs = t->n_sigs;
+	r->dmarc_done = t->dmarc_done;
+	r->dmarc = t->dmarc.result;
+	r->dmarc_policy = mp_dmarc_policy_name(t->dmarc.policy);
+	r->dmarc_domain = t->dmarc.domain;
 	return t->oom ? -1 : 0;
 }

@@ -885,6 +885,9 @@ int mp_txn_eom(struct mp_txn *t, struct mp_verdict *v)
 		if ((t->set->add_auth_results || t->set->add_received_spf) &&
 		    !refusing(t->v.outcome) && t->v.outcome != MP_O_DISCARD)
 			mp_val_spf(t);
+		if (t->set->add_auth_results && !refusing(t->v.outcome) &&
+		    t->v.outcome != MP_O_DISCARD)
+			mp_val_dmarc(t);
 	}
 	return finish(t, v);
 }

@@ -3,18 +3,17 @@
  *
  * Callers check the stage first (mp_val_known); the getters assume the data
  * of that stage is there. SPF is computed on first use and cached in the
- * transaction. Organisational domains come from libpsl's packaged list,
- * loaded once per process.
+ * transaction. Organisational domains: mail/orgdomain.c.
  */
 #include "engine/internal.h"
 
+#include "mail/orgdomain.h"
 #include "util/file.h"
 
-#include <libpsl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static bool mp_val_known(const struct mp_ctx *x, enum mp_field_id f)
 {
@@ -57,6 +56,59 @@ enum mp_auth_result mp_val_spf(struct mp_txn *t)
 	return t->spf.r;
 }
 
+/* The From domain DMARC evaluates: that of every From address when they
+ * agree; several domains, or an address without one, conflict. */
+static void dmarc_from(struct mp_txn *t, struct mp_dmarc_in *in)
+{
+	size_t stored = t->n_from < MP_FROM_MAX ? t->n_from : MP_FROM_MAX;
+	const char *d = NULL;
+	size_t dl = 0;
+
+	if (t->n_from > stored) {
+		in->from_conflict = true;
+		return;
+	}
+	for (size_t i = 0; i < stored; i++) {
+		const struct mp_mailbox *m = &t->from_boxes[i];
+		const char *dom = m->addr + m->domain;
+		size_t len = m->domain < m->len ? m->len - m->domain : 0;
+		if (len == 0 || (d != NULL && (len != dl || strncasecmp(d, dom, len) != 0))) {
+			in->from_conflict = true;
+			return;
+		}
+		d = dom;
+		dl = len;
+	}
+	if (d != NULL && (in->from_domain = mp_arena_strndup(&t->arena, d, dl)) == NULL)
+		t->oom = true;
+}
+
+const struct mp_dmarc_out *mp_val_dmarc(struct mp_txn *t)
+{
+	const struct mp_checks *ck = t->conn->checks;
+
+	if (t->dmarc_done)
+		return &t->dmarc;
+	t->dmarc_done = true;
+	memset(&t->dmarc, 0, sizeof(t->dmarc));
+	t->dmarc.result = MP_AR_NONE;
+	if (!t->set->dmarc || ck == NULL || ck->dmarc == NULL)
+		return &t->dmarc;
+	struct mp_dmarc_in in;
+	struct mp_check_note note = { NULL, false };
+	memset(&in, 0, sizeof(in));
+	dmarc_from(t, &in);
+	in.spf = mp_val_spf(t);
+	in.spf_domain = t->spf_domain;
+	in.sigs = t->dkim_done ? t->sigs : NULL;
+	in.n_sigs = t->dkim_done ? t->n_sigs : 0;
+	ck->dmarc(ck->arg, &in, &t->dmarc, &note);
+	t->dmarc_from = in.from_domain;
+	if (note.failed)
+		t->oom = true; /* an internal error, never a made-up result */
+	return &t->dmarc;
+}
+
 static enum mp_auth_result mp_val_spf_helo(struct mp_txn *t)
 {
 	if (!t->spf_helo.done) {
@@ -74,34 +126,6 @@ static enum mp_auth_result mp_val_spf_helo(struct mp_txn *t)
 	return t->spf_helo.r;
 }
 
-static const psl_ctx_t *psl;
-static pthread_once_t psl_once = PTHREAD_ONCE_INIT;
-
-static void psl_load(void)
-{
-	psl = psl_latest(NULL);
-	if (psl == NULL)
-		psl = psl_builtin();
-}
-
-/* Organisational domain of d (lowercased into buf); d itself when libpsl
- * has none (a public suffix, or no list). */
-static const char *org_domain(const char *d, char *buf, size_t len)
-{
-	size_t l = strlen(d);
-
-	while (l > 0 && d[l - 1] == '.')
-		l--;
-	if (l == 0 || l >= len)
-		return NULL;
-	memcpy(buf, d, l);
-	buf[l] = '\0';
-	mp_ascii_lower(buf);
-	pthread_once(&psl_once, psl_load);
-	const char *r = psl ? psl_registrable_domain(psl, buf) : NULL;
-	return r ? r : buf;
-}
-
 /* Whether domain shares its organisational domain with the From domain.
  * Only a message with exactly one From address can be aligned. */
 static bool mp_val_aligned(struct mp_txn *t, const char *domain)
@@ -113,8 +137,8 @@ static bool mp_val_aligned(struct mp_txn *t, const char *domain)
 	const struct mp_mailbox *m = &t->from_boxes[0];
 	if (m->domain >= m->len || (m->flags & MP_MB_MALFORMED))
 		return false;
-	const char *oa = org_domain(domain, a, sizeof(a));
-	const char *ob = org_domain(m->addr + m->domain, b, sizeof(b));
+	const char *oa = mp_org_domain(domain, a, sizeof(a));
+	const char *ob = mp_org_domain(m->addr + m->domain, b, sizeof(b));
 	return oa && ob && strcmp(oa, ob) == 0;
 }
 
@@ -127,6 +151,11 @@ enum mp_auth_result mp_val_result(struct mp_ctx *x, enum mp_field_id f)
 		return mp_val_spf_helo(x->txn);
 	case MP_F_DKIM:
 		return x->txn->dkim;
+	case MP_F_DMARC:
+		return mp_val_dmarc(x->txn)->result;
+	case MP_F_DMARC_POLICY:
+		/* compared with the policy the rule names (check.c) */
+		return (enum mp_auth_result)mp_val_dmarc(x->txn)->policy;
 	default:
 		return MP_AR_NONE;
 	}
@@ -179,6 +208,10 @@ bool mp_val_bool(struct mp_ctx *x, const struct mp_expr *e)
 		return false;
 	case MP_F_SPF_ALIGNED:
 		return mp_val_spf(t) == MP_AR_PASS && mp_val_aligned(t, t->spf_domain);
+	case MP_F_DMARC_ALIGNED_SPF:
+		return mp_val_dmarc(t)->aligned_spf;
+	case MP_F_DMARC_ALIGNED_DKIM:
+		return mp_val_dmarc(t)->aligned_dkim;
 	case MP_F_LIMIT_EXCEEDED:
 		return t->limit != NULL;
 	default:
@@ -307,6 +340,7 @@ bool mp_val_next(struct mp_ctx *x, const struct mp_expr *e, struct mp_viter *it,
 	case MP_F_AUTH_USER: s = t->auth_user ? t->auth_user : ""; break;
 	case MP_F_SPF_DOMAIN: s = t->spf_domain; break;
 	case MP_F_LIMIT_NAME: s = t->limit ? t->limit : ""; break;
+	case MP_F_DMARC_DOMAIN: s = mp_val_dmarc(t)->domain; break;
 	case MP_F_BODY:
 		s = t->body.p ? t->body.p : "";
 		len = t->body.len;
@@ -354,7 +388,9 @@ const char *mp_val_scalar(struct mp_ctx *x, enum mp_field_id f, char *buf, size_
 		sl = strlen(s);
 		break;
 	case MP_T_RESULT:
-		s = mp_auth_result_name(mp_val_result(x, f));
+		s = f == MP_F_DMARC_POLICY
+			    ? mp_dmarc_policy_name((enum mp_dmarc_policy)mp_val_result(x, f))
+			    : mp_auth_result_name(mp_val_result(x, f));
 		sl = strlen(s);
 		break;
 	default: {

@@ -172,7 +172,7 @@ static void property(struct mp_buf *b, const char *name, const char *raw)
 
 bool mp_authres_build(const struct mp_authres *in, struct mp_buf *out)
 {
-	if (!in->spf && !in->dkim)
+	if (!in->spf && !in->dkim && !in->dmarc)
 		return false;
 	mp_buf_adds(out, in->authserv_id);
 	if (in->spf) {
@@ -198,6 +198,14 @@ bool mp_authres_build(const struct mp_authres *in, struct mp_buf *out)
 				property(out, "header.b", b8);
 			}
 		}
+	}
+	if (in->dmarc) {
+		mp_buf_printf(out, ";\n\tdmarc=%s", mp_auth_result_name(in->dmarc_result));
+		if (in->dmarc_policy != NULL)
+			mp_buf_printf(out, " (p=%s dis=%s)", in->dmarc_policy,
+				      in->dmarc_disposition ? in->dmarc_disposition : "none");
+		if (in->header_from != NULL && *in->header_from)
+			property(out, "header.from", in->header_from);
 	}
 	return true;
 }

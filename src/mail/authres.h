@@ -29,6 +29,11 @@ struct mp_authres {
 	bool dkim;                       /* DKIM was checked (no signature: dkim=none) */
 	const struct mp_authres_dkim *sigs;
 	size_t n_sigs;
+	bool dmarc;                      /* DMARC was evaluated */
+	enum mp_auth_result dmarc_result;
+	const char *dmarc_policy;        /* p=; NULL: no record applied, no comment */
+	const char *dmarc_disposition;   /* dis= */
+	const char *header_from;         /* the From domain; NULL or "": left out */
 };
 
 /* Appends our field's value to out (folded with "\n\t"); false, out left

@@ -162,6 +162,9 @@ static const char *parse_case(struct tcase *c, char *text, size_t len, int *line
 				return "out of memory";
 			if (rc < 0)
 				return "expected a DKIM result, optionally RESULT:domain[,domain]";
+		} else if (strcmp(k, "dmarc") == 0) {
+			if (mp_injected_set_dmarc(mp_checker_injected(c->env.checker), v) < 0)
+				return "expected a DMARC result, optionally RESULT:POLICY (none, quarantine, reject)";
 		} else if (strcmp(k, "dns-zone") == 0)
 			c->dns_zone = v;
 		else if (strcmp(k, "rules") == 0)

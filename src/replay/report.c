@@ -284,6 +284,10 @@ static void report_text(const struct mp_replay *r, FILE *out)
 		res->spf_done ? "" : " (not checked)", mp_auth_result_name(res->spf_helo),
 		res->spf_helo_done ? "" : " (not checked)", mp_auth_result_name(res->dkim),
 		res->dkim_done ? "" : " (not checked)");
+	if (res->dmarc_done)
+		fprintf(out, "dmarc: %s  dmarc.policy: %s  dmarc.domain: %s\n",
+			mp_auth_result_name(res->dmarc), res->dmarc_policy,
+			res->dmarc_domain[0] ? res->dmarc_domain : "(none)");
 	for (size_t i = 0; i < res->n_sigs; i++) {
 		const struct mp_dkim_sig *s = &res->sigs[i];
 		fprintf(out, "  dkim signature: %s d=%s s=%s %s", mp_auth_result_name(s->result), s->domain,
@@ -496,6 +500,15 @@ int mp_report_json(const struct mp_replay *r, FILE *out)
 		json_object_array_add(a, so);
 	}
 	json_object_object_add(o, "dkim_signatures", a);
+	if (res->dmarc_done) {
+		json_object *d = json_object_new_object();
+		json_object_object_add(d, "result", jstr(mp_auth_result_name(res->dmarc)));
+		json_object_object_add(d, "policy", jstr(res->dmarc_policy));
+		json_object_object_add(d, "domain", jstr(res->dmarc_domain));
+		json_object_object_add(o, "dmarc", d);
+	} else {
+		json_object_object_add(o, "dmarc", NULL);
+	}
 	a = json_object_new_array();
 	for (size_t i = 0; i < res->n_rcpts; i++) {
 		const struct mp_rcpt_info *ri = &res->rcpts[i];

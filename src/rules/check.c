@@ -11,6 +11,7 @@
 #include "rules/check.h"
 #include "rules/syntax.h"
 
+#include "auth/dmarc.h"
 #include "match/lists.h"
 #include "util/arena.h"
 #include "util/diag.h"
@@ -154,28 +155,52 @@ static const struct mp_field_info *test_field(struct checker *c, const struct mp
 	return NULL;
 }
 
-/* A result operand: pass, fail, ... (policy for dkim only). */
+/* A result operand: pass, fail, ... (policy for dkim only; dmarc has no
+ * softfail or neutral); for dmarc.policy none, quarantine or reject. */
 static bool check_result(struct checker *c, struct mp_expr *e, const struct mp_field_info *f,
 			 const char *fname, const struct mp_token *v)
 {
 	char desc[96];
-	int res = v->t == T_IDENT || v->t == T_STRING ? mp_auth_result_parse(v->s) : -1;
+	bool word = v->t == T_IDENT || v->t == T_STRING;
 
-	if (res >= 0 && (res != MP_AR_POLICY || f->id == MP_F_DKIM)) {
+	if (f->id == MP_F_DMARC_POLICY) {
+		static const char *const policies[] = { "none", "quarantine", "reject" };
+		int p = word ? mp_dmarc_policy_parse(v->s, v->len) : -1;
+		if (p >= 0) {
+			e->result = p;
+			return true;
+		}
+		const char *near = word ? mp_suggest(v->s, policies, 3) : NULL;
+		char hint[48] = "";
+		if (near != NULL)
+			snprintf(hint, sizeof(hint), " (did you mean '%s'?)", near);
+		error_at(c, v->line, v->col, "'%s' is compared with none, quarantine or reject, not %s%s",
+			 fname, mp_tok_describe(v, desc, sizeof(desc)), hint);
+		return false;
+	}
+	int res = word ? mp_auth_result_parse(v->s) : -1;
+	bool dmarc = f->id == MP_F_DMARC;
+	bool ok = res >= 0 && (res != MP_AR_POLICY || f->id == MP_F_DKIM) &&
+		  (!dmarc || (res != MP_AR_SOFTFAIL && res != MP_AR_NEUTRAL && res != MP_AR_POLICY));
+	if (ok) {
 		e->result = res;
 		return true;
 	}
 	static const char *const results[] = { "pass", "fail", "softfail", "neutral",
 					       "none", "temperror", "permerror" };
-	const char *near = res < 0 && (v->t == T_IDENT || v->t == T_STRING)
-				   ? mp_suggest(v->s, results, 7) : NULL;
+	const char *near = res < 0 && word ? mp_suggest(v->s, results, 7) : NULL;
 	char hint[48] = "";
 	if (near != NULL)
 		snprintf(hint, sizeof(hint), " (did you mean '%s'?)", near);
-	error_at(c, v->line, v->col,
-		 "'%s' is compared with pass, fail, softfail, neutral, none, temperror or permerror%s, not %s%s",
-		 fname, f->id == MP_F_DKIM ? " (or policy)" : "",
-		 mp_tok_describe(v, desc, sizeof(desc)), hint);
+	if (dmarc)
+		error_at(c, v->line, v->col,
+			 "'%s' is compared with pass, fail, none, temperror or permerror, not %s%s", fname,
+			 mp_tok_describe(v, desc, sizeof(desc)), hint);
+	else
+		error_at(c, v->line, v->col,
+			 "'%s' is compared with pass, fail, softfail, neutral, none, temperror or permerror%s, not %s%s",
+			 fname, f->id == MP_F_DKIM ? " (or policy)" : "",
+			 mp_tok_describe(v, desc, sizeof(desc)), hint);
 	return false;
 }
 

@@ -9,6 +9,8 @@
 #define F(n, id, t, m, st, multi, named, subst, need) \
 	{ n, id, t, m, st, multi, named, subst, need }
 
+#define DMARC (MP_NEED_DMARC | MP_NEED_SPF | MP_NEED_DKIM)
+
 static const struct mp_field_info fields[MP_F_COUNT] = {
 	F("client.ip", MP_F_CLIENT_IP, MP_T_IP, MP_M_IP, MP_STAGE_CONNECT, 0, 0, 1, 0),
 	F("client.name", MP_F_CLIENT_NAME, MP_T_STR, MP_M_DOMAIN, MP_STAGE_CONNECT, 0, 0, 1, 0),
@@ -40,6 +42,12 @@ static const struct mp_field_info fields[MP_F_COUNT] = {
 	F("dkim.domains", MP_F_DKIM_DOMAINS, MP_T_STR, MP_M_DOMAIN, MP_STAGE_EOM, 1, 0, 1, MP_NEED_DKIM),
 	F("dkim.aligned", MP_F_DKIM_ALIGNED, MP_T_BOOL, MP_M_NONE, MP_STAGE_EOM, 0, 0, 1, MP_NEED_DKIM),
 	F("spf.aligned", MP_F_SPF_ALIGNED, MP_T_BOOL, MP_M_NONE, MP_STAGE_EOM, 0, 0, 1, MP_NEED_SPF),
+	F("dmarc", MP_F_DMARC, MP_T_RESULT, MP_M_NONE, MP_STAGE_EOM, 0, 0, 1, DMARC),
+	F("dmarc.policy", MP_F_DMARC_POLICY, MP_T_RESULT, MP_M_NONE, MP_STAGE_EOM, 0, 0, 1, DMARC),
+	F("dmarc.domain", MP_F_DMARC_DOMAIN, MP_T_STR, MP_M_DOMAIN, MP_STAGE_EOM, 0, 0, 1, DMARC),
+	F("dmarc.aligned.spf", MP_F_DMARC_ALIGNED_SPF, MP_T_BOOL, MP_M_NONE, MP_STAGE_EOM, 0, 0, 1, DMARC),
+	F("dmarc.aligned.dkim", MP_F_DMARC_ALIGNED_DKIM, MP_T_BOOL, MP_M_NONE, MP_STAGE_EOM, 0, 0, 1,
+	  DMARC),
 	F("score", MP_F_SCORE, MP_T_NUM, MP_M_NONE, MP_STAGE_EOM, 0, 0, 1, 0),
 	F("limit.exceeded", MP_F_LIMIT_EXCEEDED, MP_T_BOOL, MP_M_NONE, MP_STAGE_EOM, 0, 0, 1,
 	  MP_NEED_LIMIT),

@@ -50,6 +50,11 @@ enum mp_field_id {
 	MP_F_DKIM_DOMAINS,
 	MP_F_DKIM_ALIGNED,
 	MP_F_SPF_ALIGNED,
+	MP_F_DMARC,
+	MP_F_DMARC_POLICY,       /* a result-like field: none, quarantine, reject */
+	MP_F_DMARC_DOMAIN,
+	MP_F_DMARC_ALIGNED_SPF,
+	MP_F_DMARC_ALIGNED_DKIM,
 	MP_F_SCORE,
 	MP_F_LIMIT_EXCEEDED,
 	MP_F_LIMIT_NAME,
@@ -66,6 +71,7 @@ enum mp_need {
 	MP_NEED_BODY = 8,
 	MP_NEED_SIZE = 16,
 	MP_NEED_LIMIT = 32,  /* tests limit.*: still evaluated past a limit */
+	MP_NEED_DMARC = 64,  /* DMARC, from SPF and DKIM (which it needs too) */
 };
 
 struct mp_field_info {

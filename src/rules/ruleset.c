@@ -85,6 +85,7 @@ static void copy_settings(struct mp_ruleset *rs, const struct mp_conf *c)
 	rs->set.spf = c->spf;
 	rs->set.spf_helo = c->spf_helo;
 	rs->set.dkim = c->dkim;
+	rs->set.dmarc = c->dmarc;
 	rs->set.on_internal_error = c->on_internal_error;
 	rs->set.on_limit = c->on_limit;
 	rs->set.authserv_id = mp_arena_strdup(&rs->arena, c->authserv_id);

@@ -34,7 +34,7 @@ struct mp_settings {
 	enum mp_recipient_policy recipient_policy;
 	enum mp_mode mode;
 	bool add_auth_results, add_received_spf, add_trace_header;
-	bool spf, spf_helo, dkim;
+	bool spf, spf_helo, dkim, dmarc;
 	enum mp_on_error on_internal_error;
 	enum mp_on_error on_limit;
 	const char *authserv_id;

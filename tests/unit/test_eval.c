@@ -409,7 +409,8 @@ static void test_lazy_checks(void **state)
 	assert_true(r.res->spf_done);
 	assert_true(r.res->dkim_done);
 	assert_string_equal(r.res->auth_results,
-			    "mx.test.example;\n\tspf=none smtp.mailfrom=alice@sender.example;\n\tdkim=none");
+			    "mx.test.example;\n\tspf=none smtp.mailfrom=alice@sender.example;\n\tdkim=none;\n"
+			    "\tdmarc=none");
 	th_run_free(&r);
 	/* ... but not for one refused */
 	m.helo = "x";

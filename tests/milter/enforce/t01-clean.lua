@@ -12,7 +12,8 @@ if not mt.eom_check(conn, MT_HDRADD, "X-Policy-Trace", " rules=com-header; actio
 if mt.eom_check(conn, MT_HDRCHANGE) then fail("a header was changed") end
 -- SPF (pass, from the test zone) and DKIM (none) run for the header
 if not mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results",
-	" mx.test.example;\n\tspf=pass smtp.mailfrom=alice@sender.example;\n\tdkim=none", 0) then
+	" mx.test.example;\n\tspf=pass smtp.mailfrom=alice@sender.example;\n\tdkim=none;\n\t" ..
+	"dmarc=none header.from=sender.example", 0) then
 	fail("no Authentication-Results at the top")
 end
 if not mt.eom_check(conn, MT_HDRINSERT, "Received-SPF") then fail("no Received-SPF") end

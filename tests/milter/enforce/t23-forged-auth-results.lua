@@ -20,7 +20,8 @@ no_log_line("id=T23 removing Authentication-Results #1")
 no_log_line("id=T23 removing Authentication-Results #4")
 -- removal comes before insertion; both happen
 if not mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results",
-	" mx.test.example;\n\tspf=fail smtp.mailfrom=x@forged.example;\n\tdkim=none", 0) then
+	" mx.test.example;\n\tspf=fail smtp.mailfrom=x@forged.example;\n\tdkim=none;\n\t" ..
+	"dmarc=none header.from=forged.example", 0) then
 	fail("our field not at the top")
 end
 mt.disconnect(conn)

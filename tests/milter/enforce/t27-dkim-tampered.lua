@@ -15,13 +15,15 @@ if not mt.eom_check(conn, MT_HDRADD, "X-Policy-Warning", " unsigned mail claimin
 	fail("no warning header")
 end
 local ar = "mx.test.example;\n\tspf=pass smtp.mailfrom=alerts@bank.example;\n\t" ..
-	"dkim=fail header.d=bank.example header.s=s2048 header.b=" .. dkim_b8(msg)
+	"dkim=fail header.d=bank.example header.s=s2048 header.b=" .. dkim_b8(msg) .. ";\n\t" ..
+	-- SPF passes for bank.example, aligned: DMARC passes without DKIM
+	"dmarc=pass (p=reject dis=none) header.from=bank.example"
 if not mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results", " " .. ar, 0) then
 	fail("no Authentication-Results with dkim=fail")
 end
 local parsed = authres_parse(ar)
-if parsed ~= "spf=pass  \ndkim=fail bank.example s2048\n" then fail("python3-authres: " .. parsed) end
-log_line("id=T27", "spf=pass dkim=fail rules=com-header,unsigned-bank action=accept")
+if parsed ~= "spf=pass  \ndkim=fail bank.example s2048\ndmarc=pass  \n" then fail("python3-authres: " .. parsed) end
+log_line("id=T27", "spf=pass dkim=fail dmarc=pass rules=com-header,unsigned-bank action=accept")
 -- and unsigned bank mail on the same connection: dkim=none, tagged too
 start_mail(conn, "<alerts@bank.example>", "T27b")
 rcpt(conn, "<bob@example.com>")
@@ -31,8 +33,9 @@ ok(mt.eom(conn), "eom")
 expect(conn, SMFIR_CONTINUE, "end of message")
 if not mt.eom_check(conn, MT_HDRCHANGE, "Subject", " [SUSPECT] statement six") then fail("unsigned not tagged") end
 if not mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results",
-	" mx.test.example;\n\tspf=pass smtp.mailfrom=alerts@bank.example;\n\tdkim=none", 0) then
+	" mx.test.example;\n\tspf=pass smtp.mailfrom=alerts@bank.example;\n\tdkim=none;\n\t" ..
+	"dmarc=pass (p=reject dis=none) header.from=bank.example", 0) then
 	fail("no Authentication-Results with dkim=none")
 end
-log_line("id=T27b", "dkim=none rules=com-header,unsigned-bank action=accept")
+log_line("id=T27b", "dkim=none dmarc=pass rules=com-header,unsigned-bank action=accept")
 mt.disconnect(conn)
