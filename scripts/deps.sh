@@ -3,7 +3,8 @@
 # manual pages; man-db and groff-base check that they render.
 # publicsuffix is named because libpsl5 only recommends it, and alignment
 # (dkim.aligned, spf.aligned) needs the list. unbound (the server), python3-spf,
-# python3-authres, python3-dkim and python3-nacl (its ed25519) serve the
+# python3-authres, python3-dkim and python3-nacl (its ed25519), and
+# python3-authheaders (an independent DMARC evaluation) serve the
 # tests; iproute2 gives them `ss` and `ip`. postfix (its smtp-sink too) and swaks run
 # the end-to-end tests (swaks needs libio-socket-inet6-perl for IPv6); m4,
 # liblockfile1 and libwrap0 are what the private
@@ -11,7 +12,7 @@
 # downloads and unpacks them instead of installing them).
 MP_PACKAGES="build-essential cmake pkg-config libpcre2-dev libjson-c-dev libpsl-dev
 publicsuffix libmilter-dev libsystemd-dev libcmocka-dev miltertest python3
-libspf2-dev libunbound-dev libopendkim-dev libvectorscan-dev unbound python3-spf python3-authres
+libspf2-dev libunbound-dev libopendkim-dev libvectorscan-dev unbound python3-spf python3-authres python3-authheaders
 python3-dkim python3-nacl iproute2 postfix swaks libio-socket-inet6-perl m4 liblockfile1 libwrap0
 scdoc man-db groff-base"
 

@@ -26,6 +26,10 @@ DNS = [
     ("soft.example", "TXT", '"v=spf1 ip4:192.0.2.0/24 ~all"'),
     ("esp.example", "TXT", '"v=spf1 ip4:198.51.100.0/24 -all"'),
     ("v6.example", "TXT", '"v=spf1 ip6:2001:db8:5::/48 -all"'),
+    ("dmarcrej.example", "TXT", '"v=spf1 ip4:198.51.100.0/24 -all"'),
+    ("_dmarc.dmarcrej.example", "TXT", '"v=DMARC1; p=reject"'),
+    ("_dmarc.dmarcq.example", "TXT", '"v=DMARC1; p=quarantine"'),
+    ("_dmarc.dmarcnone.example", "TXT", '"v=DMARC1; p=none; rua=mailto:dmarc@dmarcnone.example"'),
 ]
 RELAY = ["example.com", "example.org", "elsewhere.example"]
 CASES = []
@@ -225,6 +229,63 @@ def dkim_unsigned_tagged(tb, pf):
     m = delivered(tb)[0]
     check(ar_results(m).get("dkim") == "none", "A-R %s" % ar_results(m))
     check(m["Subject"] == "[SUSPECT] statement six", "Subject %r" % m["Subject"])
+
+
+# ---- DMARC ---------------------------------------------------------------
+
+def our_dmarc(m):
+    """The dmarc= part of our Authentication-Results, unfolded."""
+    ours = [v for v in m.get_all("Authentication-Results", [])
+            if v.strip().lower().startswith(AUTHSERV + ";")]
+    check(len(ours) == 1, "Authentication-Results: %s" % m.get_all("Authentication-Results"))
+    parts = [p.strip() for p in re.sub(r"\s+", " ", ours[0]).split(";")]
+    return [p for p in parts if p.startswith("dmarc=")]
+
+
+@case
+def dmarc_pass_delivered(tb, pf):
+    # SPF passes for the From domain itself: aligned
+    t = send(tb, pf, "news@dmarcrej.example", "bob@example.com",
+             msg("dmarc pass", frm="News <news@dmarcrej.example>"))
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    check(our_dmarc(m) == ["dmarc=pass (p=reject dis=none) header.from=dmarcrej.example"],
+          "dmarc %s" % our_dmarc(m))
+
+
+@case
+def dmarc_reject_at_end_of_data(tb, pf):
+    # SPF passes for sender.example, not the From domain: DMARC fails
+    t = send(tb, pf, "alice@sender.example", "bob@example.com",
+             msg("dmarc reject", frm="News <news@dmarcrej.example>"))
+    reply(t.reply_to("RCPT TO"), "250", "RCPT TO")
+    reply(t.end_of_data(), "550 5.7.1 DMARC policy of dmarcrej.example rejects this message",
+          "end of data")
+    check(not tb.sink_messages(1, timeout=1), "a refused message was delivered")
+
+
+@case
+def dmarc_quarantine_held(tb, pf):
+    t = send(tb, pf, "q@sender.example", "bob@example.com",
+             msg("dmarc quarantine", frm="Shop <x@dmarcq.example>"))
+    reply(t.end_of_data(), "250", "end of data")
+    held = wait_for(lambda: [q for q in pf.queue() if q.get("queue_name") == "hold" and
+                             q.get("sender") == "q@sender.example"], 10)
+    check(held, "nothing held: %s" % pf.queue())
+    check(not tb.sink_messages(1, timeout=1), "a quarantined message was delivered")
+
+
+@case
+def dmarc_none_policy_delivered(tb, pf):
+    t = send(tb, pf, "alice@sender.example", "bob@example.com",
+             msg("dmarc monitor", frm="News <x@dmarcnone.example>"))
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    check(our_dmarc(m) == ["dmarc=fail (p=none dis=none) header.from=dmarcnone.example"],
+          "dmarc %s" % our_dmarc(m))
+    line = wait_for(lambda: [l for l in tb.milter_log().splitlines()
+                             if "from=<alice@sender.example>" in l and " dmarc=fail " in l], 5)
+    check(line, "no log line with dmarc=fail")
 
 
 # ---- header changes ------------------------------------------------------

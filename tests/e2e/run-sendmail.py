@@ -94,6 +94,16 @@ def reject_at_end_of_data(tb, sm):
 
 
 @case
+def dmarc_reject_at_end_of_data(tb, sm):
+    # a loopback client: SPF none, nothing aligned, the owner says reject
+    t = sm_send(tb, sm, "alice@sender.example", "bob@example.com",
+                msg("dmarc reject", frm="News <news@dmarcrej.example>"))
+    reply(t.end_of_data(), "550 5.7.1 DMARC policy of dmarcrej.example rejects this message",
+          "end of data")
+    check(not tb.sink_messages(1, timeout=1), "a refused message was delivered")
+
+
+@case
 def subject_tag_and_headers(tb, sm):
     t = sm_send(tb, sm, "alice@sender.example", "bob@example.com", msg("Offer of the week"))
     reply(t.end_of_data(), "250", "end of data")
@@ -199,7 +209,8 @@ def main():
     tb = Testbed(sys.argv[1], "sendmail")
 
     def mta():
-        tb.start_dns([("v6.example", "TXT", '"v=spf1 ip6:2001:db8:5::/48 -all"')])
+        tb.start_dns([("v6.example", "TXT", '"v=spf1 ip6:2001:db8:5::/48 -all"'),
+                      ("_dmarc.dmarcrej.example", "TXT", '"v=DMARC1; p=reject"')])
         tb.start_milter(os.path.join(HERE, "rules"))
         tb.start_sink()
         return Sendmail(tb)
