@@ -9,8 +9,9 @@ signed by bank.example with python3-dkim (tests/dkim/keys).
 Configurations, each run ROUNDS times, alternating, in one invocation:
   no-milter       Postfix alone (the reference of every ratio)
   null-milter     a libmilter milter that does nothing (the floor)
-  mp-100          milter-policy, 100 header-regex rules + SPF + DKIM
-  mp-1000         milter-policy, 1,000 mixed rules + SPF + DKIM
+  mp-100          milter-policy, 100 header-regex rules + SPF + DKIM + DMARC
+  mp-100-nodmarc  the same with dmarc = no: the difference is DMARC's cost
+  mp-1000         milter-policy, 1,000 mixed rules + SPF + DKIM + DMARC
   opendkim        Debian's OpenDKIM verifying (keys from TestDNSData)
   header-checks   Postfix header_checks (pcre), the same 100 regexes, no milter
 For each: msg/s at 10 sessions, the ratio to no-milter in the same round,
@@ -34,7 +35,7 @@ from postfix import Postfix  # noqa: E402
 from testbed import KEYS, Testbed, wait_for  # noqa: E402
 
 ADDR = "192.0.2.10"
-CONFIGS = os.environ.get("MTA_CONFIGS", "no-milter,null-milter,mp-100,mp-1000,opendkim,header-checks").split(",")
+CONFIGS = os.environ.get("MTA_CONFIGS", "no-milter,null-milter,mp-100,mp-100-nodmarc,mp-1000,opendkim,header-checks").split(",")
 HZ = os.sysconf("SC_CLK_TCK")
 
 
@@ -81,7 +82,8 @@ class Bench:
 
     def start(self):
         tb = self.tb
-        tb.start_dns([("bank.example", "TXT", '"v=spf1 ip4:192.0.2.0/24 -all"')])
+        tb.start_dns([("bank.example", "TXT", '"v=spf1 ip4:192.0.2.0/24 -all"'),
+                      ("_dmarc.bank.example", "TXT", '"v=DMARC1; p=reject"')])
         tb.start_sink(store=False)
         rules = tb.path("rules")
         subprocess.run([os.path.join(self.build, "bench", "engine"), "-w", rules, "-s", "100", "-H", "-m"],
@@ -91,6 +93,8 @@ class Bench:
         self.rules = rules
         self.start_null()
         self.start_policy("mp-100", os.path.join(rules, "rules100"))
+        if "mp-100-nodmarc" in CONFIGS:
+            self.start_policy("mp-100-nodmarc", os.path.join(rules, "rules100"), "dmarc = no\n")
         self.start_policy("mp-1000", os.path.join(rules, "rules1000"))
         self.start_opendkim()
         tb.socket = self.milters["null-milter"][0]  # for Postfix's stock milter lines
@@ -111,7 +115,7 @@ class Bench:
         p = self.tb.spawn("null-milter", [os.path.join(self.build, "null-milter"), "unix:" + sock])
         self._wait_socket("null-milter", sock, p)
 
-    def start_policy(self, name, rules_dir):
+    def start_policy(self, name, rules_dir, extra=""):
         d = self.tb.path(name)
         os.mkdir(d)
         os.chown(d, *_ids("nobody"))
@@ -120,8 +124,8 @@ class Bench:
         with open(conf, "w") as f:
             f.write("socket = unix:%s\nsocket_mode = 0666\npidfile = %s/mp.pid\nuser = nobody\n"
                     "group = nogroup\nrules_dir = %s\ndns_servers = 127.0.0.1@%d\n"
-                    "authserv_id = mx.bench.example\nlog = stderr\nreload_check_interval = 0\n"
-                    % (sock, d, rules_dir, self.tb.dns_port))
+                    "authserv_id = mx.bench.example\nlog = stderr\nreload_check_interval = 0\n%s"
+                    % (sock, d, rules_dir, self.tb.dns_port, extra))
         p = self.tb.spawn(name, [self.tb.binary, "-c", conf, "run", "-f"])
         self._wait_socket(name, sock, p)
 
@@ -184,8 +188,12 @@ class Bench:
         spf=pass and dkim=pass (its log shows the results)."""
         for name in [c for c in ("mp-100", "mp-1000") if c in CONFIGS]:
             log = self.tb.read(name + ".log")
-            if "spf=pass dkim=pass" not in log:
+            if "spf=pass dkim=pass dmarc=pass" not in log:
                 raise RuntimeError("%s did not verify: %s" % (name, log[-1000:]))
+        if "mp-100-nodmarc" in CONFIGS:
+            log = self.tb.read("mp-100-nodmarc.log")
+            if "spf=pass dkim=pass rules" not in log:
+                raise RuntimeError("mp-100-nodmarc did not verify: %s" % log[-1000:])
 
     def rss_at(self, sessions, n):
         """A fresh milter-policy with 1,000 rules, at many sessions."""
@@ -226,7 +234,9 @@ def main():
                        "  milter CPU %.3f ms/msg" % res["cpu_ms_per_msg"] if res["cpu_ms_per_msg"] is not None else "",
                        latency[cfg][-1]), flush=True)
         b.check_verdicts()
-        rss = {name: peak_rss_mib(b.milters[name][1].pid) for name in ("null-milter", "mp-100", "mp-1000", "opendkim")}
+        rss = {name: peak_rss_mib(b.milters[name][1].pid)
+               for name in ("null-milter", "mp-100", "mp-100-nodmarc", "mp-1000", "opendkim")
+               if name in b.milters}
         rss100 = b.rss_at(100, n) if "mp-1000" in CONFIGS else float("nan")
     finally:
         b.tb.close()
