@@ -9,6 +9,7 @@
 #include "dns/dns.h"
 #include "engine/engine.h"
 #include "replay/replay.h"
+#include "report/aggregate.h"
 #include "rules/dump.h"
 #include "rules/ruleset.h"
 #include "rules/program.h"
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EXIT_ERRORS 1
@@ -36,6 +38,8 @@ static const char usage_text[] =
 	"                                    replay one message through the rules\n"
 	"  test --case FILE...               run test-case files\n"
 	"  reload                            make the running daemon reload\n"
+	"  dmarc-report [--from DAY] [--to DAY] [--out DIR] [--history FILE]...\n"
+	"                                    write DMARC aggregate reports\n"
 	"  version                           print the version (also --version)\n"
 	"  help [COMMAND]                    this text, or one command's (also --help)\n";
 
@@ -64,6 +68,12 @@ static const struct {
 		    "Loads the configuration and rules first (errors: printed, exit 1, the daemon\n"
 		    "is not signalled), then makes the running daemon (its pidfile) reload and\n"
 		    "waits for its verdict: exit 0 reloaded, 1 failed.\n" },
+	{ "dmarc-report", "usage: milter-policy [-c FILE] dmarc-report [--from DAY] [--to DAY] [--out DIR]\n"
+			  "       [--history FILE]...\n"
+			  "Writes one gzip'd DMARC aggregate report (RFC 7489) per policy domain and UTC\n"
+			  "day from the history files (dmarc_history; --history, repeatable, merges\n"
+			  "several), named receiver!domain!begin!end.xml.gz, into DIR (default: .).\n"
+			  "DAY is YYYY-MM-DD; both default to yesterday (UTC).\n" },
 	{ "version", "usage: milter-policy version\n" },
 	{ "help", "usage: milter-policy help [COMMAND]\n" },
 };
@@ -147,6 +157,72 @@ static int parse_global(int argc, char **argv, struct opts *o)
 		}
 	}
 	return 0;
+}
+
+static void report_written(const struct mp_report_file *f, void *arg)
+{
+	(void)arg;
+	printf("%s: %s, %zu record%s, %zu message%s, %zu bytes\n", f->path, f->policy_domain,
+	       f->records, f->records == 1 ? "" : "s", f->messages, f->messages == 1 ? "" : "s",
+	       f->bytes);
+}
+
+static int cmd_dmarc_report(struct opts *o, const struct mp_conf *c)
+{
+	const char **paths = calloc((size_t)o->n_args + 2, sizeof(char *));
+	char org[256], email[300], err[1200];
+	int64_t today = (int64_t)time(NULL) / 86400;
+	struct mp_report_opts ro = { .from_day = today - 1, .to_day = today - 1, .out_dir = "." };
+	int rc = EXIT_USAGE;
+
+	if (paths == NULL)
+		return EXIT_ERRORS;
+	for (int i = 0; i < o->n_args; i++) {
+		const char *a = o->args[i], *v = i + 1 < o->n_args ? o->args[i + 1] : NULL;
+		if (v == NULL) {
+			usage_for("dmarc-report", "%s needs a value", a);
+			goto out;
+		}
+		if (strcmp(a, "--from") == 0 || strcmp(a, "--to") == 0) {
+			if (mp_report_parse_day(v, a[2] == 'f' ? &ro.from_day : &ro.to_day) < 0) {
+				usage_for("dmarc-report", "%s: expected YYYY-MM-DD, not '%s'", a, v);
+				goto out;
+			}
+		} else if (strcmp(a, "--out") == 0) {
+			ro.out_dir = v;
+		} else if (strcmp(a, "--history") == 0) {
+			paths[ro.n_paths++] = v;
+		} else {
+			usage_for("dmarc-report", "unknown option '%s'", a);
+			goto out;
+		}
+		i++;
+	}
+	if (ro.n_paths == 0 && c->dmarc_history != NULL)
+		paths[ro.n_paths++] = c->dmarc_history;
+	if (ro.n_paths == 0) {
+		usage_for("dmarc-report", "no history: set dmarc_history or give --history FILE");
+		goto out;
+	}
+	if (ro.from_day > ro.to_day) {
+		usage_for("dmarc-report", "--from is after --to");
+		goto out;
+	}
+	snprintf(org, sizeof(org), "%s", c->dmarc_report_org ? c->dmarc_report_org : c->authserv_id);
+	snprintf(email, sizeof(email), "%s%s", c->dmarc_report_email ? "" : "postmaster@",
+		 c->dmarc_report_email ? c->dmarc_report_email : c->authserv_id);
+	ro.org_name = org;
+	ro.email = email;
+	ro.paths = paths;
+	rc = EXIT_ERRORS;
+	if (mp_report_write(&ro, report_written, NULL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "milter-policy: dmarc-report: %s\n", err);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(paths);
+	return rc;
 }
 
 /* The configuration; NULL after printing the errors. */
@@ -573,7 +649,11 @@ int main(int argc, char **argv)
 		rc = cmd_test(&o);
 	else if (strcmp(o.cmd, "run") == 0)
 		rc = cmd_run(&o);
-	else if (strcmp(o.cmd, "reload") == 0)
+	else if (strcmp(o.cmd, "dmarc-report") == 0) {
+		struct mp_conf *c = load_conf(&o);
+		rc = c ? cmd_dmarc_report(&o, c) : EXIT_ERRORS;
+		mp_conf_free(c);
+	} else if (strcmp(o.cmd, "reload") == 0)
 		rc = o.n_args ? usage_for("reload", "reload takes no arguments ('%s')", o.args[0])
 			      : mp_daemon_signal_reload(o.conf_path, o.rules);
 	else

@@ -160,7 +160,8 @@ def purge_checks():
     sh("apt-get", "purge", "-y", "-qq", "milter-policy")
     check(not installed(), "milter-policy is still installed")
     left = [f for f in files if os.path.lexists(f) and not os.path.isdir(f)]
-    left += [d for d in ("/etc/milter-policy", "/run/milter-policy") if os.path.lexists(d)]
+    left += [d for d in ("/etc/milter-policy", "/run/milter-policy", "/var/lib/milter-policy")
+             if os.path.lexists(d)]
     left += [os.path.join(r, f) for r, _, fs in os.walk("/etc/systemd") for f in fs if "milter-policy" in f]
     check(left == [], "left after purge: %s" % left)
     pwd.getpwnam("milter-policy")  # kept, as Debian policy asks

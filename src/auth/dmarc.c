@@ -162,8 +162,10 @@ int mp_dmarc_evaluate(struct mp_dns *dns, const struct mp_dmarc_in *in, struct m
 	}
 	/* pct= (§6.6.4): a failing message outside the sample gets the next
 	 * lower policy */
-	if (out->result == MP_AR_FAIL && pol != MP_DMARC_P_NONE && in->sample >= out->rec.pct)
+	if (out->result == MP_AR_FAIL && pol != MP_DMARC_P_NONE && in->sample >= out->rec.pct) {
 		pol = lower(pol);
+		out->sampled_out = true;
+	}
 	out->policy = pol;
 	return 0;
 }

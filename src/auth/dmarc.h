@@ -65,6 +65,7 @@ struct mp_dmarc_out {
 	bool has_record;
 	struct mp_dmarc_record rec;     /* the record that applied (has_record) */
 	bool org_record;                /* it came from the organisational domain */
+	bool sampled_out;               /* pct= lowered the policy */
 };
 
 /* Evaluates. 0, or -1 when out of memory (out then means nothing). */

@@ -89,6 +89,9 @@ void mp_conf_free(struct mp_conf *c)
 	free(c->authserv_id);
 	free_servers(c);
 	free(c->dns_zone_file);
+	free(c->dmarc_history);
+	free(c->dmarc_report_org);
+	free(c->dmarc_report_email);
 	free(c);
 }
 
@@ -399,6 +402,40 @@ static const char *set_dns_zone_file(struct setter_ctx *x, const char *v)
 	return set_path(x, &x->c->dns_zone_file, v);
 }
 
+static const char *set_dmarc_history(struct setter_ctx *x, const char *v)
+{
+	return set_path(x, &x->c->dmarc_history, v);
+}
+
+/* Printable ASCII, at most max bytes, no character of except. */
+static const char *plain_text(const char *v, size_t max, const char *except)
+{
+	if (*v == '\0')
+		return "empty value";
+	if (strlen(v) > max)
+		return "too long";
+	for (const char *p = v; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if (ch < ' ' || ch >= 0x7f || strchr(except, ch) != NULL)
+			return "printable ASCII only";
+	}
+	return NULL;
+}
+
+static const char *set_dmarc_report_org(struct setter_ctx *x, const char *v)
+{
+	const char *why = plain_text(v, 200, "<>&");
+	return why ? why : set_str(&x->c->dmarc_report_org, v);
+}
+
+static const char *set_dmarc_report_email(struct setter_ctx *x, const char *v)
+{
+	const char *at = strrchr(v, '@');
+	if (plain_text(v, 254, " <>&\"(),;:\\") != NULL || at == NULL || at == v || at[1] == '\0')
+		return "expected an address such as dmarc-reports@example.com";
+	return set_str(&x->c->dmarc_report_email, v);
+}
+
 static const char *set_recipient_policy(struct setter_ctx *x, const char *v)
 {
 	if (strcmp(v, "split") == 0)
@@ -530,6 +567,9 @@ static const struct {
 	{ "dns_servers", set_dns_servers },
 	{ "dns_timeout", set_dns_timeout },
 	{ "dns_zone_file", set_dns_zone_file },
+	{ "dmarc_history", set_dmarc_history },
+	{ "dmarc_report_org", set_dmarc_report_org },
+	{ "dmarc_report_email", set_dmarc_report_email },
 	{ "recipient_policy", set_recipient_policy },
 	{ "mode", set_mode },
 	{ "on_internal_error", set_on_internal_error },

@@ -34,6 +34,9 @@ struct mp_conf {
 	size_t n_dns_servers;
 	unsigned dns_timeout_ms;
 	char *dns_zone_file;
+	char *dmarc_history;        /* SQLite file for aggregate reports, or NULL */
+	char *dmarc_report_org;     /* org_name of our reports; NULL: authserv_id */
+	char *dmarc_report_email;   /* their email and From; NULL: postmaster@authserv_id */
 	enum mp_recipient_policy recipient_policy;
 	enum mp_mode mode;
 	enum mp_on_error on_internal_error;

@@ -26,6 +26,7 @@
 #include "auth/checks.h"
 #include "dns/dns.h"
 #include "conf/conf.h"
+#include "report/history.h"
 #include "util/log.h"
 #include "rules/ruleset.h"
 #include "rules/stamps.h"
@@ -71,7 +72,24 @@ static struct {
 	pthread_t thread;
 	int status_fd;                /* PIDFILE.reload, opened as root at start, or -1 */
 	char *status_path;
+	struct mp_history *history;   /* dmarc_history, from start to stop, or NULL */
+	atomic_llong full_warned;     /* when a full history queue was last logged */
 } D = { .lock = PTHREAD_MUTEX_INITIALIZER, .status_fd = -1 };
+
+/* Rows waiting for the history writer: minutes of a busy MX's mail. */
+#define HISTORY_QUEUE 100000
+
+/* Queues a finished message's DMARC row (milter threads); a full queue is
+ * logged at most once a minute. */
+static void record_dmarc_row(const struct mp_dmarc_row *row)
+{
+	if (mp_history_add(D.history, row) == 0)
+		return;
+	long long now = (long long)time(NULL), last = atomic_load(&D.full_warned);
+	if (now - last >= 60 && atomic_compare_exchange_strong(&D.full_warned, &last, now))
+		mp_log(MP_LOG_WARN, "dmarc_history: the queue is full; rows are dropped (%llu so far)",
+		       (unsigned long long)mp_history_dropped(D.history));
+}
 
 /* The reload verdict file `milter-policy reload` waits on: one line,
  * "ATTEMPT done|failed ERRORS". Written through a descriptor opened at
@@ -164,14 +182,16 @@ static void log_diags(const struct mp_diags *d)
 
 static void warn_restart_only(const struct mp_conf *old, const struct mp_conf *new)
 {
-	static const char *names[] = { "socket", "user", "group", "pidfile" };
-	const char *a[] = { old->socket, old->user, old->group, old->pidfile };
-	const char *b[] = { new->socket, new->user, new->group, new->pidfile };
+	static const char *names[] = { "socket", "user", "group", "pidfile", "dmarc_history" };
+	const char *a[] = { old->socket, old->user, old->group, old->pidfile,
+			    old->dmarc_history ? old->dmarc_history : "" };
+	const char *b[] = { new->socket, new->user, new->group, new->pidfile,
+			    new->dmarc_history ? new->dmarc_history : "" };
 
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		if (strcmp(a[i], b[i]) != 0)
 			mp_log(MP_LOG_WARN, "reload: %s changed to %s; it takes effect at the next start",
-			       names[i], b[i]);
+			       names[i], b[i][0] ? b[i] : "(none)");
 	}
 }
 
@@ -683,7 +703,7 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 			(long)other, D.conf->pidfile);
 		return MP_EX_OSERR;
 	}
-	static struct mp_milter_host host = { ruleset_in_force, checks_in_force, NULL };
+	static struct mp_milter_host host = { ruleset_in_force, checks_in_force, NULL, NULL };
 	host.fail_in = D.opts->fail_in;
 	mp_milter_init(&host);
 	if (smfi_register(*mp_milter_desc()) != MI_SUCCESS) {
@@ -728,6 +748,17 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 		return MP_EX_CONFIG;
 	}
 	mp_diags_free(&d);
+	/* as the user: the file, its WAL and shared-memory files are its own */
+	if (D.conf->dmarc_history != NULL) {
+		D.history = mp_history_open(D.conf->dmarc_history, HISTORY_QUEUE, err, sizeof(err));
+		if (D.history == NULL) {
+			char msg[1200];
+			snprintf(msg, sizeof(msg), "dmarc_history: %s", err);
+			report(fd, MP_EX_CONFIG, msg);
+			return MP_EX_CONFIG;
+		}
+		host.dmarc_row = record_dmarc_row;
+	}
 	if (pthread_create(&D.thread, NULL, reload_thread, NULL) != 0) {
 		report(fd, MP_EX_OSERR, "cannot start the reload thread");
 		return MP_EX_OSERR;
@@ -748,6 +779,16 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 	atomic_store(&D.stopping, true);
 	pthread_kill(D.thread, SIGUSR1);
 	pthread_join(D.thread, NULL);
+	if (D.history != NULL) {
+		/* libmilter has finished its sessions: nothing adds rows now */
+		host.dmarc_row = NULL;
+		uint64_t dropped = mp_history_dropped(D.history);
+		mp_history_close(D.history);
+		D.history = NULL;
+		if (dropped > 0)
+			mp_log(MP_LOG_WARN, "dmarc_history: %llu rows were dropped (the queue was full)",
+			       (unsigned long long)dropped);
+	}
 	if (unlink(D.conf->pidfile) < 0 && errno != ENOENT)
 		mp_log(MP_LOG_WARN, "cannot remove %s: %s", D.conf->pidfile, strerror(errno));
 	if (D.status_fd >= 0) {

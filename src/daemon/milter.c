@@ -18,6 +18,7 @@
 #include "daemon/reply.h"
 
 #include "engine/engine.h"
+#include "report/row.h"
 #include "rules/ruleset.h"
 #include "util/log.h"
 
@@ -511,6 +512,9 @@ static sfsistat cb_eom(SMFICTX *ctx)
 	const struct mp_result *r = mp_txn_result(m->txn);
 	if (r == NULL)
 		return internal_error(ctx, m, "eom");
+	struct mp_dmarc_row row;
+	if (H->dmarc_row != NULL && mp_txn_dmarc_row(m->txn, &row))
+		H->dmarc_row(&row);
 	if (mp_verdict_ends(&v))
 		return message_verdict(ctx, m, &v);
 	const struct mp_edit *edits;

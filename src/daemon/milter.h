@@ -8,6 +8,7 @@
 #define MP_MILTER_H
 
 struct mp_checks;
+struct mp_dmarc_row;
 struct mp_ruleset;
 struct smfiDesc;
 
@@ -19,6 +20,9 @@ struct mp_milter_host {
 	/* tests only: the callback ("mail", "rcpt", "eoh", "eom") that fails
 	 * as if memory had run out, or NULL */
 	const char *fail_in;
+	/* a finished message's DMARC report row (only queued: it must not
+	 * block), or NULL when no history is kept */
+	void (*dmarc_row)(const struct mp_dmarc_row *row);
 };
 
 /* Before smfi_register; host outlives the milter. */

@@ -190,6 +190,10 @@ const char *mp_conn_client_ip(const struct mp_conn *c);
 const char *mp_conn_helo_name(const struct mp_conn *c);
 /* Everything known after eom (or after an early decision). NULL: no memory. */
 const struct mp_result *mp_txn_result(struct mp_txn *t);
+/* The finished message's row for DMARC aggregate reports (report_row.c):
+ * false when there is none (no DMARC record applied, or a tempfail). */
+struct mp_dmarc_row;
+bool mp_txn_dmarc_row(struct mp_txn *t, struct mp_dmarc_row *row);
 const struct mp_trace *mp_txn_trace(const struct mp_txn *t, size_t *n_r);
 
 /* A header field as a message file or an MTA gives it: the value with its
