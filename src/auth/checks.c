@@ -320,17 +320,27 @@ void mp_injected_init(struct mp_injected *inj)
 	inj->spf = inj->spf_helo = inj->dkim = inj->dmarc = -1;
 }
 
-int mp_injected_set_dmarc(struct mp_injected *inj, const char *spec)
+/* The result before the ':' of RESULT[:MORE]; *colon_r the ':' or NULL.
+ * -1 when it is not a result. */
+static int result_word(const char *spec, const char **colon_r)
 {
 	char word[16];
 	const char *colon = strchr(spec, ':');
 	size_t wl = colon ? (size_t)(colon - spec) : strlen(spec);
 
+	*colon_r = colon;
 	if (wl >= sizeof(word))
 		return -1;
 	memcpy(word, spec, wl);
 	word[wl] = '\0';
-	int r = mp_auth_result_parse(word);
+	return mp_auth_result_parse(word);
+}
+
+int mp_injected_set_dmarc(struct mp_injected *inj, const char *spec)
+{
+	const char *colon;
+	int r = result_word(spec, &colon);
+
 	if (r != MP_AR_PASS && r != MP_AR_FAIL && r != MP_AR_NONE && r != MP_AR_TEMPERROR &&
 	    r != MP_AR_PERMERROR)
 		return -1;
@@ -354,15 +364,9 @@ void mp_injected_clear(struct mp_injected *inj)
 
 int mp_injected_set_dkim(struct mp_injected *inj, const char *spec)
 {
-	char word[16];
-	const char *colon = strchr(spec, ':');
-	size_t wl = colon ? (size_t)(colon - spec) : strlen(spec);
+	const char *colon;
+	int r = result_word(spec, &colon);
 
-	if (wl >= sizeof(word))
-		return -1;
-	memcpy(word, spec, wl);
-	word[wl] = '\0';
-	int r = mp_auth_result_parse(word);
 	if (r < 0)
 		return -1;
 	mp_injected_clear(inj);

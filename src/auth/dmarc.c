@@ -15,7 +15,6 @@
 
 #include "dns/dns.h"
 #include "mail/orgdomain.h"
-#include "util/file.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -58,21 +57,6 @@ static int discover(struct mp_dns *dns, const char *domain, struct mp_dmarc_reco
 	return 0;
 }
 
-/* Lowercased, trailing dots dropped, into buf; NULL when it does not fit. */
-static const char *norm(const char *d, char *buf, size_t len)
-{
-	size_t l = strlen(d);
-
-	while (l > 0 && d[l - 1] == '.')
-		l--;
-	if (l == 0 || l >= len)
-		return NULL;
-	memcpy(buf, d, l);
-	buf[l] = '\0';
-	mp_ascii_lower(buf);
-	return buf;
-}
-
 bool mp_dmarc_aligned(const char *a, const char *b, bool strict)
 {
 	char x[256], y[256];
@@ -81,8 +65,8 @@ bool mp_dmarc_aligned(const char *a, const char *b, bool strict)
 	if (a == NULL || b == NULL)
 		return false;
 	if (strict) {
-		na = norm(a, x, sizeof(x));
-		nb = norm(b, y, sizeof(y));
+		na = mp_domain_norm(a, x, sizeof(x));
+		nb = mp_domain_norm(b, y, sizeof(y));
 	} else {
 		na = mp_org_domain(a, x, sizeof(x));
 		nb = mp_org_domain(b, y, sizeof(y));
@@ -120,7 +104,7 @@ int mp_dmarc_evaluate(struct mp_dns *dns, const struct mp_dmarc_in *in, struct m
 		out->result = MP_AR_PERMERROR;
 		return 0;
 	}
-	const char *from = in->from_domain ? norm(in->from_domain, fbuf, sizeof(fbuf)) : NULL;
+	const char *from = in->from_domain ? mp_domain_norm(in->from_domain, fbuf, sizeof(fbuf)) : NULL;
 	if (from == NULL || dns == NULL)
 		return 0;
 	const char *at = from;

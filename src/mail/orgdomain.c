@@ -21,7 +21,7 @@ static void psl_load(void)
 		psl = psl_builtin();
 }
 
-const char *mp_org_domain(const char *d, char *buf, size_t len)
+const char *mp_domain_norm(const char *d, char *buf, size_t len)
 {
 	size_t l = strlen(d);
 
@@ -32,6 +32,13 @@ const char *mp_org_domain(const char *d, char *buf, size_t len)
 	memcpy(buf, d, l);
 	buf[l] = '\0';
 	mp_ascii_lower(buf);
+	return buf;
+}
+
+const char *mp_org_domain(const char *d, char *buf, size_t len)
+{
+	if (mp_domain_norm(d, buf, len) == NULL)
+		return NULL;
 	pthread_once(&psl_once, psl_load);
 	const char *r = psl ? psl_registrable_domain(psl, buf) : NULL;
 	return r ? r : buf;

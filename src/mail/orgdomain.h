@@ -7,6 +7,9 @@
 
 #include <stddef.h>
 
+/* d lowercased, trailing dots dropped, in buf; NULL when it is empty or
+ * does not fit. */
+const char *mp_domain_norm(const char *d, char *buf, size_t len);
 /* The organisational domain of d, lowercased, trailing dots dropped, in buf
  * (or pointing into it); d itself when the list has none (a public suffix,
  * or no list). NULL when d is empty or does not fit. */
