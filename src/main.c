@@ -10,6 +10,7 @@
 #include "engine/engine.h"
 #include "replay/replay.h"
 #include "report/aggregate.h"
+#include "report/send.h"
 #include "rules/dump.h"
 #include "rules/ruleset.h"
 #include "rules/program.h"
@@ -38,7 +39,7 @@ static const char usage_text[] =
 	"                                    replay one message through the rules\n"
 	"  test --case FILE...               run test-case files\n"
 	"  reload                            make the running daemon reload\n"
-	"  dmarc-report [--from DAY] [--to DAY] [--out DIR] [--history FILE]...\n"
+	"  dmarc-report [--from DAY] [--to DAY] [--out DIR] [--history FILE]... [--send]\n"
 	"                                    write DMARC aggregate reports\n"
 	"  version                           print the version (also --version)\n"
 	"  help [COMMAND]                    this text, or one command's (also --help)\n";
@@ -69,11 +70,12 @@ static const struct {
 		    "is not signalled), then makes the running daemon (its pidfile) reload and\n"
 		    "waits for its verdict: exit 0 reloaded, 1 failed.\n" },
 	{ "dmarc-report", "usage: milter-policy [-c FILE] dmarc-report [--from DAY] [--to DAY] [--out DIR]\n"
-			  "       [--history FILE]...\n"
+			  "       [--history FILE]... [--send]\n"
 			  "Writes one gzip'd DMARC aggregate report (RFC 7489) per policy domain and UTC\n"
 			  "day from the history files (dmarc_history; --history, repeatable, merges\n"
 			  "several), named receiver!domain!begin!end.xml.gz, into DIR (default: .).\n"
-			  "DAY is YYYY-MM-DD; both default to yesterday (UTC).\n" },
+			  "DAY is YYYY-MM-DD; both default to yesterday (UTC). --send mails each to\n"
+			  "its rua= mailto: addresses through sendmail -t (verified, size limits kept).\n" },
 	{ "version", "usage: milter-policy version\n" },
 	{ "help", "usage: milter-policy help [COMMAND]\n" },
 };
@@ -159,12 +161,31 @@ static int parse_global(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-static void report_written(const struct mp_report_file *f, void *arg)
+/* What --send does with the reports written. */
+struct sending {
+	bool send;
+	const char *org, *email;
+	struct mp_dns *dns;
+	int failures;
+};
+
+static void report_said(const char *to, const char *what, void *arg)
 {
 	(void)arg;
+	printf("  %s: %s\n", to, what);
+}
+
+static void report_written(const struct mp_report_file *f, void *arg)
+{
+	struct sending *s = arg;
+
 	printf("%s: %s, %zu record%s, %zu message%s, %zu bytes\n", f->path, f->policy_domain,
 	       f->records, f->records == 1 ? "" : "s", f->messages, f->messages == 1 ? "" : "s",
 	       f->bytes);
+	if (s->send && f->rua[0] == '\0')
+		printf("  (no rua=: not sent)\n");
+	else if (s->send && mp_report_send(f, s->org, s->email, s->dns, report_said, NULL) < 0)
+		s->failures++;
 }
 
 static int cmd_dmarc_report(struct opts *o, const struct mp_conf *c)
@@ -173,12 +194,17 @@ static int cmd_dmarc_report(struct opts *o, const struct mp_conf *c)
 	char org[256], email[300], err[1200];
 	int64_t today = (int64_t)time(NULL) / 86400;
 	struct mp_report_opts ro = { .from_day = today - 1, .to_day = today - 1, .out_dir = "." };
+	struct sending s = { false, org, email, NULL, 0 };
 	int rc = EXIT_USAGE;
 
 	if (paths == NULL)
 		return EXIT_ERRORS;
 	for (int i = 0; i < o->n_args; i++) {
 		const char *a = o->args[i], *v = i + 1 < o->n_args ? o->args[i + 1] : NULL;
+		if (strcmp(a, "--send") == 0) {
+			s.send = true;
+			continue;
+		}
 		if (v == NULL) {
 			usage_for("dmarc-report", "%s needs a value", a);
 			goto out;
@@ -215,12 +241,24 @@ static int cmd_dmarc_report(struct opts *o, const struct mp_conf *c)
 	ro.email = email;
 	ro.paths = paths;
 	rc = EXIT_ERRORS;
-	if (mp_report_write(&ro, report_written, NULL, err, sizeof(err)) < 0) {
+	if (s.send) {
+		/* the resolver the daemon uses, for the verification records */
+		struct mp_diags d;
+		mp_diags_init(&d);
+		s.dns = mp_dns_new(c, &d);
+		if (s.dns == NULL)
+			mp_diags_print(&d, stderr);
+		mp_diags_free(&d);
+		if (s.dns == NULL)
+			goto out;
+	}
+	if (mp_report_write(&ro, report_written, &s, err, sizeof(err)) < 0) {
 		fprintf(stderr, "milter-policy: dmarc-report: %s\n", err);
 		goto out;
 	}
-	rc = 0;
+	rc = s.failures ? EXIT_ERRORS : 0;
 out:
+	mp_dns_unref(s.dns);
 	free(paths);
 	return rc;
 }

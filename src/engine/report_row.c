@@ -35,12 +35,30 @@ static const char *disposition(const struct mp_txn *t, const struct mp_result *r
 	}
 }
 
+/* A host name of letters, digits, '-' and '.': the only policy domains
+ * reports are about (a report file is named after it, a report subject
+ * carries it; a From domain may hold '/' or worse, and a hostile zone may
+ * answer for it). */
+static bool hostname(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++) {
+		char c = *s;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '.' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
 bool mp_txn_dmarc_row(struct mp_txn *t, struct mp_dmarc_row *row)
 {
 	const struct mp_result *r = mp_txn_result(t);
 	const struct mp_dmarc_out *d = &t->dmarc;
 
-	if (r == NULL || !t->dmarc_done || !d->has_record || t->dmarc_from == NULL)
+	if (r == NULL || !t->dmarc_done || !d->has_record || t->dmarc_from == NULL ||
+	    !hostname(d->domain))
 		return false;
 	const char *dis = disposition(t, r);
 	if (dis == NULL)

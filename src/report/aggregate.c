@@ -181,17 +181,16 @@ static const char *receiver_of(const char *email)
 }
 
 static void write_report(struct mp_buf *b, const struct mp_report_opts *o, const struct domain *d,
-			 struct group *const *g, size_t n, int64_t begin, int64_t end)
+			 struct group *const *g, size_t n, int64_t begin, int64_t end, const char *id)
 {
 	const struct mp_dmarc_row *p = &d->latest;
-	char num[64], id[600];
+	char num[64];
 
 	mp_buf_adds(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feedback>\n");
 	element(b, 2, "version", "1.0");
 	mp_buf_adds(b, "  <report_metadata>\n");
 	element(b, 4, "org_name", o->org_name);
 	element(b, 4, "email", o->email);
-	snprintf(id, sizeof(id), "%lld.%s.%s", (long long)begin, p->policy_domain, receiver_of(o->email));
 	element(b, 4, "report_id", id);
 	mp_buf_adds(b, "    <date_range>\n");
 	snprintf(num, sizeof(num), "%lld", (long long)begin);
@@ -311,7 +310,9 @@ static int one_day(const struct mp_report_opts *o, int64_t day,
 			 receiver_of(o->email), dom, (long long)begin, (long long)end - 1);
 		struct mp_buf b;
 		mp_buf_init(&b);
-		write_report(&b, o, v, f.groups + i, j - i, begin, end);
+		snprintf(rf.report_id, sizeof(rf.report_id), "%lld.%s.%s", (long long)begin, dom,
+			 receiver_of(o->email));
+		write_report(&b, o, v, f.groups + i, j - i, begin, end, rf.report_id);
 		int w = b.oom ? -1 : write_gz(rf.path, &b, &rf.bytes, err, errlen);
 		if (b.oom)
 			snprintf(err, errlen, "out of memory");

@@ -24,6 +24,7 @@ struct mp_report_opts {
 struct mp_report_file {
 	char path[1024];
 	char policy_domain[256];
+	char report_id[600];
 	char rua[1024];             /* the record's rua= (latest row), for sending */
 	int64_t begin, end;
 	size_t records, messages;

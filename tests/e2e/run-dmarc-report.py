@@ -7,7 +7,11 @@ from one without; SIGTERM must leave every row stored; then
 today, which must be gzip'd under the RFC's file name, well-formed for
 xmllint, follow RFC 7489 Appendix C (tests/dmarc_xml.py, written from the
 schema) and count exactly the messages sent. The same history given twice
-(as two MTAs' files would be) doubles every count.
+(as two MTAs' files would be) doubles every count. With --send, through
+the bed's own Postfix (sendmail -t), each report reaches its rua=
+addresses - in the policy domain's organisational domain, or verified by
+the external destination record - as a gzip'd attachment, and never an
+unverified address or one whose !size is smaller than the report.
 Usage: run-dmarc-report.py BINARY
 """
 import glob
@@ -25,12 +29,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import dmarc_xml  # noqa: E402
 from helpers import CLIENT, Fail, check, msg, reply, send  # noqa: E402
 from postfix import Postfix  # noqa: E402
-from testbed import HERE, Testbed, wait_for  # noqa: E402
+from testbed import HERE, Testbed  # noqa: E402
 
 DNS = [
     ("sender.example", "TXT", '"v=spf1 ip4:198.51.100.0/24 -all"'),
     ("dmarcrej.example", "TXT", '"v=spf1 ip4:198.51.100.0/24 -all"'),
-    ("_dmarc.dmarcrej.example", "TXT", '"v=DMARC1; p=reject; rua=mailto:agg@dmarcrej.example"'),
+    ("_dmarc.dmarcrej.example", "TXT", '"v=DMARC1; p=reject; rua=mailto:agg@dmarcrej.example,'
+     'mailto:reports@collector.example!50k,mailto:x@unverified.example,mailto:tiny@dmarcrej.example!10"'),
+    ("dmarcrej.example._report._dmarc.collector.example", "TXT", '"v=DMARC1"'),
     ("_dmarc.dmarcq.example", "TXT", '"v=DMARC1; p=quarantine; adkim=s; pct=100"'),
     ("_dmarc.dmarcnone.example", "TXT", '"v=DMARC1; p=none; rua=mailto:agg@dmarcnone.example"'),
 ]
@@ -72,6 +78,43 @@ def reports(tb, out, histories):
     return got, p.stdout
 
 
+def send_checks(tb, pf, history):
+    # the milter is stopped: the reports go through Postfix without it
+    subprocess.run(["postconf", "-c", pf.cfg, "-e", "non_smtpd_milters="], check=True)
+    subprocess.run(["postfix", "-c", pf.cfg, "reload"], check=True, capture_output=True)
+    tb.clear_sink()
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    out = tb.path("reports-sent")
+    os.mkdir(out)
+    p = subprocess.run([tb.binary, "-c", tb.conf, "dmarc-report", "--from", day, "--to", day,
+                        "--out", out, "--history", history, "--send"],
+                       capture_output=True, text=True, env=dict(os.environ, MAIL_CONFIG=pf.cfg))
+    check(p.returncode == 0, "dmarc-report --send: exit %d %s%s" % (p.returncode, p.stdout, p.stderr))
+    said = p.stdout
+    for line in ("  agg@dmarcrej.example: sent", "  reports@collector.example: sent",
+                 "  agg@dmarcnone.example: sent",
+                 "  x@unverified.example: another domain, which does not accept reports for this one",
+                 "  tiny@dmarcrej.example: not sent: larger than the size it accepts"):
+        check(line + "\n" in said, "dmarc-report --send said:\n%s(no %r)" % (said, line))
+    check("dmarcq.example" in said and "(no rua=: not sent)" in said, "dmarcq: %s" % said)
+    msgs = tb.sink_messages(3, timeout=30)
+    check(len(msgs) == 3, "%d reports mailed, wanted 3" % len(msgs))
+    to = sorted(m["To"] for m in msgs)
+    check(to == ["agg@dmarcnone.example", "agg@dmarcrej.example", "reports@collector.example"],
+          "mailed to %s" % to)
+    for m in msgs:
+        subject = m["Subject"]
+        check(re.match(r"^Report Domain: dmarc(rej|none)\.example Submitter: mx\.e2e\.example "
+                       r"Report-ID: <[0-9]+\.dmarc(rej|none)\.example\.mx\.e2e\.example>$", subject),
+              "Subject %r" % subject)
+        parts = [x for x in m.walk() if x.get_content_type() == "application/gzip"]
+        check(len(parts) == 1, "%d gzip parts" % len(parts))
+        check(parts[0].get_filename().endswith(".xml.gz"), "file name %s" % parts[0].get_filename())
+        xml = gzip.decompress(parts[0].get_payload(decode=True))
+        check(not dmarc_xml.check(xml), "mailed report: %s" % dmarc_xml.check(xml))
+    print("ok   --send: 3 reports mailed, the unverified and too-small addresses left out")
+
+
 def main():
     tb = Testbed(sys.argv[1], "dmarc-report")
     try:
@@ -101,6 +144,7 @@ def main():
         check(got2 == double, "two histories count %s, wanted %s" % (got2, double))
         print("ok   reports for %d domains, %d messages, structure and counts as sent"
               % (len(got), sum(sum(c.values()) for c in got.values())))
+        send_checks(tb, pf, history)
         return 0
     except Fail as e:
         print("FAIL %s" % e)
