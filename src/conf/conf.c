@@ -428,10 +428,16 @@ static const char *set_dmarc_report_org(struct setter_ctx *x, const char *v)
 	return why ? why : set_str(&x->c->dmarc_report_org, v);
 }
 
+/* An address whose domain is a host name: it is the report mail's From,
+ * and its domain names us in report file names. */
 static const char *set_dmarc_report_email(struct setter_ctx *x, const char *v)
 {
 	const char *at = strrchr(v, '@');
-	if (plain_text(v, 254, " <>&\"(),;:\\") != NULL || at == NULL || at == v || at[1] == '\0')
+	bool ok = plain_text(v, 254, " <>&\"(),;:\\") == NULL && at != NULL && at != v &&
+		  at[1] != '\0';
+	for (const char *p = at ? at + 1 : ""; ok && *p; p++)
+		ok = isalnum((unsigned char)*p) || *p == '-' || *p == '.';
+	if (!ok)
 		return "expected an address such as dmarc-reports@example.com";
 	return set_str(&x->c->dmarc_report_email, v);
 }

@@ -129,10 +129,14 @@ static void test_errors(void **state)
 		"mode enforce\n"
 		"authserv_id = \"a b\"\n"
 		"recipient_policy = random\n"
-		"dkim_max_signatures = 0\n";
+		"dkim_max_signatures = 0\n"
+		"dmarc_report_email = r@../../tmp\n"
+		"dmarc_report_org = <b>\n";
 
 	assert_int_equal(load(text, &c, &d), -1);
-	assert_int_equal(d.n, 12);
+	assert_int_equal(d.n, 14);
+	assert_true(strstr(d.v[12].msg, "expected an address") != NULL);
+	assert_true(strstr(d.v[13].msg, "printable ASCII") != NULL);
 	assert_int_equal(d.v[0].line, 1);
 	assert_int_equal(d.v[0].col, 10);
 	assert_true(strstr(d.v[0].msg, "bad value for socket") != NULL);
