@@ -114,13 +114,13 @@ def check(xml_bytes):
 
 
 def counts(xml_bytes):
-    """(policy domain, {(source_ip, disposition, dkim, spf): count})"""
+    """(policy domain, {(source_ip, disposition, dkim, spf, reason or None): count})"""
     root = ET.fromstring(xml_bytes)
     out = {}
     for rec in root.findall("record"):
         row = rec.find("row")
         pe = row.find("policy_evaluated")
         key = (row.findtext("source_ip"), pe.findtext("disposition"), pe.findtext("dkim"),
-               pe.findtext("spf"))
+               pe.findtext("spf"), pe.findtext("reason/type"))
         out[key] = out.get(key, 0) + int(row.findtext("count"))
     return root.find("policy_published").findtext("domain"), out

@@ -16,6 +16,7 @@
 #include "report/row.h"
 #include "util/buf.h"
 #include "util/strmap.h"
+#include "util/utf8.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -148,21 +149,29 @@ static int by_key(const void *a, const void *b)
 	return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
 }
 
-/* Text for XML: &, <, >, quotes escaped; control bytes dropped. */
+/* Text for XML: &, <, >, quotes escaped; control bytes dropped; a byte
+ * that is not valid UTF-8 (a From domain is the sender's) becomes '?', so
+ * the report stays well-formed. */
 static void xml_text(struct mp_buf *b, const char *s)
 {
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		switch (c) {
+	size_t len = strlen(s);
+
+	for (size_t i = 0; i < len;) {
+		unsigned char c = (unsigned char)s[i];
+		size_t n = c < 0x80 ? 1 : mp_utf8_len((const unsigned char *)s + i, len - i);
+		switch (n == 1 ? c : 0) {
 		case '&': mp_buf_adds(b, "&amp;"); break;
 		case '<': mp_buf_adds(b, "&lt;"); break;
 		case '>': mp_buf_adds(b, "&gt;"); break;
 		case '"': mp_buf_adds(b, "&quot;"); break;
 		case '\'': mp_buf_adds(b, "&apos;"); break;
 		default:
-			if (c >= 0x20 && c != 0x7f)
-				mp_buf_addc(b, (char)c);
+			if (n == 0)
+				mp_buf_addc(b, '?');
+			else if (n > 1 || (c >= 0x20 && c != 0x7f))
+				mp_buf_add(b, s + i, n);
 		}
+		i += n ? n : 1;
 	}
 }
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define THREADS 4
 #define PER_THREAD 500
@@ -142,6 +143,47 @@ static void test_full_queue(void **state)
 	assert_non_null(strstr(err, "cannot open"));
 }
 
+static void noted(const struct mp_report_file *f, void *arg)
+{
+	snprintf(arg, 1024, "%s", f->path);
+}
+
+/* Text from a message in a report: escaped, and a byte that is not UTF-8
+ * replaced, so the XML stays well-formed. */
+static void test_report_text(void **state)
+{
+	char path[] = "/tmp/mp-history-XXXXXX";
+	char err[256], db[300], file[1024] = "";
+	struct mp_dmarc_row r;
+
+	(void)state;
+	assert_non_null(mkdtemp(path));
+	snprintf(db, sizeof(db), "%s/h.db", path);
+	struct mp_history *h = mp_history_open(db, 10, err, sizeof(err));
+	assert_non_null(h);
+	fill(&r, 86400 + 5, 1);
+	snprintf(r.header_from, sizeof(r.header_from), "a<b>&\xff\xc3\xa9.bank.example");
+	assert_int_equal(mp_history_add(h, &r), 0);
+	mp_history_close(h);
+	const char *paths[] = { db };
+	struct mp_report_opts o = { "Org & Co", "dmarc@mx.example", 1, 1, path, paths, 1 };
+	assert_int_equal(mp_report_write(&o, noted, file, err, sizeof(err)), 0);
+	assert_non_null(strstr(file, "/mx.example!bank.example!86400!172799.xml.gz"));
+	gzFile z = gzopen(file, "rb");
+	assert_non_null(z);
+	static char xml[65536];
+	int n = gzread(z, xml, sizeof(xml) - 1);
+	gzclose(z);
+	assert_true(n > 0);
+	xml[n] = '\0';
+	assert_non_null(strstr(xml, "<header_from>a&lt;b&gt;&amp;?\xc3\xa9.bank.example</header_from>"));
+	assert_non_null(strstr(xml, "<org_name>Org &amp; Co</org_name>"));
+	assert_non_null(strstr(xml, "<count>1</count>"));
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", path);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_days(void **state)
 {
 	int64_t d;
@@ -160,6 +202,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_threads_and_read),
 		cmocka_unit_test(test_full_queue),
+		cmocka_unit_test(test_report_text),
 		cmocka_unit_test(test_days),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
