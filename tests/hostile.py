@@ -95,7 +95,7 @@ def _():
     expect(res["action"] == "tempfail", "action %s" % res["action"])
     expect(res["limit"] == "header_count", "limit %s" % res["limit"])
     expect(res["reply"]["code"] == "451" and res["reply"]["xcode"] == "4.7.0", res["reply"])
-    expect(res["reply"]["text"] == "Message exceeds a safety limit (header_count); try again later",
+    expect(res["reply"]["text"] == "Message exceeds the header_count limit",
            res["reply"])
 
 

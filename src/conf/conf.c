@@ -59,6 +59,9 @@ struct mp_conf *mp_conf_new(void)
 	c->regex_match_limit = 100000;
 	c->dkim_max_signatures = 5;
 	c->body_scan_limit = 1024 * 1024;
+	c->mime_max_depth = 20;
+	c->mime_max_parts = 500;
+	c->archive_max_entries = 1000;
 	c->reload_check_interval_ms = 10000;
 	c->log = MP_LOGTO_SYSLOG;
 	c->log_level = MP_LOG_INFO;
@@ -518,6 +521,34 @@ static const char *set_body_scan_limit(struct setter_ctx *x, const char *v)
 	return NULL;
 }
 
+/* A count from 1 to max, for the MIME limits. */
+static const char *set_count(unsigned *out, const char *v, unsigned long long max, const char *msg)
+{
+	unsigned long long n;
+	const char *rest = parse_ulong(v, &n);
+
+	if (rest == NULL || *rest != '\0' || n == 0 || n > max)
+		return msg;
+	*out = (unsigned)n;
+	return NULL;
+}
+
+static const char *set_mime_max_depth(struct setter_ctx *x, const char *v)
+{
+	return set_count(&x->c->mime_max_depth, v, 100, "expected a number from 1 to 100");
+}
+
+static const char *set_mime_max_parts(struct setter_ctx *x, const char *v)
+{
+	return set_count(&x->c->mime_max_parts, v, 100000, "expected a number from 1 to 100000");
+}
+
+static const char *set_archive_max_entries(struct setter_ctx *x, const char *v)
+{
+	return set_count(&x->c->archive_max_entries, v, 1000000,
+			 "expected a number from 1 to 1000000");
+}
+
 static const char *set_reload_check_interval(struct setter_ctx *x, const char *v)
 {
 	unsigned ms;
@@ -583,6 +614,9 @@ static const struct {
 	{ "regex_match_limit", set_regex_match_limit },
 	{ "dkim_max_signatures", set_dkim_max_signatures },
 	{ "body_scan_limit", set_body_scan_limit },
+	{ "mime_max_depth", set_mime_max_depth },
+	{ "mime_max_parts", set_mime_max_parts },
+	{ "archive_max_entries", set_archive_max_entries },
 	{ "reload_check_interval", set_reload_check_interval },
 	{ "log", set_log },
 	{ "log_level", set_log_level },

@@ -44,6 +44,7 @@ struct mp_conf {
 	unsigned long regex_match_limit;
 	unsigned dkim_max_signatures;
 	size_t body_scan_limit;
+	unsigned mime_max_depth, mime_max_parts, archive_max_entries; /* SPEC §11 */
 	unsigned reload_check_interval_ms;
 	enum mp_log_target log;
 	enum mp_log_level log_level;

@@ -194,7 +194,7 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
 
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
-	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_ADDRCPT |
+	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_QUARANTINE | SMFIF_ADDRCPT |
 		     SMFIF_DELRCPT | SMFIF_SETSYMLIST);
 	/* headers never decide alone (rules decide at end of header), so they
 	 * need no reply: Postfix then sends them all in one write. (An MTA that
@@ -498,6 +498,11 @@ static void apply_edit(SMFICTX *ctx, const struct mctx *m, const struct mp_edit 
 	}
 }
 
+static int replace_body(void *arg, const void *p, size_t n)
+{
+	return smfi_replacebody(arg, (unsigned char *)p, (int)n) == MI_SUCCESS ? 0 : -1;
+}
+
 static sfsistat cb_eom(SMFICTX *ctx)
 {
 	struct mctx *m = smfi_getpriv(ctx);
@@ -523,6 +528,9 @@ static sfsistat cb_eom(SMFICTX *ctx)
 		return internal_error(ctx, m, "eom");
 	for (size_t i = 0; i < n; i++)
 		apply_edit(ctx, m, &edits[i]);
+	/* strip attachment: the body as it goes on */
+	if (mp_txn_new_body(m->txn, replace_body, ctx) < 0)
+		return internal_error(ctx, m, "eom (replacing the body)");
 	end_txn(m, NULL);
 	return SMFIS_CONTINUE;
 }
@@ -554,7 +562,7 @@ static sfsistat cb_close(SMFICTX *ctx)
 static struct smfiDesc desc = {
 	.xxfi_name = "milter-policy",
 	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_ADDRCPT |
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_QUARANTINE | SMFIF_ADDRCPT |
 		      SMFIF_DELRCPT | SMFIF_SETSYMLIST,
 	.xxfi_connect = cb_connect,
 	.xxfi_helo = cb_helo,

@@ -86,6 +86,19 @@ int mp_txn_edits(struct mp_txn *t, const struct mp_edit **edits_r, size_t *n_r)
 		for (size_t k = mp_txn_header_count(t, r->remove[i]); k > 0; k--)
 			edit(t, MP_EDIT_HEADER_DELETE, r->remove[i], (int)k, NULL);
 	}
+	/* the whole message was the attachment stripped: it is now the note */
+	for (size_t i = 0; i < r->n_strips && r->mime != NULL; i++) {
+		if (r->mime->parts[r->strips[i].part].parent >= 0)
+			continue;
+		if (mp_txn_header_count(t, "Content-Type") > 0)
+			edit(t, MP_EDIT_HEADER_CHANGE, "Content-Type", 1, "text/plain; charset=utf-8");
+		else
+			edit(t, MP_EDIT_HEADER_ADD, "Content-Type", 0, "text/plain; charset=utf-8");
+		if (mp_txn_header_count(t, "Content-Transfer-Encoding") > 0)
+			edit(t, MP_EDIT_HEADER_CHANGE, "Content-Transfer-Encoding", 1, "8bit");
+		for (size_t k = mp_txn_header_count(t, "Content-Disposition"); k > 0; k--)
+			edit(t, MP_EDIT_HEADER_DELETE, "Content-Disposition", (int)k, NULL);
+	}
 	if (r->subject_raw != NULL)
 		edit(t, r->subject_added ? MP_EDIT_HEADER_ADD : MP_EDIT_HEADER_CHANGE, "Subject", 1,
 		     r->subject_raw);
@@ -271,6 +284,8 @@ int mp_txn_log_summary(struct mp_txn *t, const char *action, enum mp_stage stage
 		fieldf(l, a, "score", "%.6g", r->score);
 	if (r != NULL && r->limit != NULL)
 		field(l, "limit", r->limit);
+	if (r != NULL && r->n_strips > 0)
+		fieldf(l, a, "stripped", "%zu", r->n_strips);
 	return l->oom || r == NULL ? -1 : 0;
 }
 

@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 struct mp_ruleset;
+struct mp_mime;
 struct mp_conn;
 struct mp_txn;
 
@@ -99,6 +100,16 @@ struct mp_trace {
 				  * threshold, the score compared with it */
 };
 
+/* An attachment strip attachment removed (SPEC §11): the entity, its
+ * file name ("" when it has none), media type, the rule and its reason. */
+struct mp_strip {
+	size_t part;             /* index among the entities of the MIME walk */
+	const char *name;
+	const char *type;
+	const char *reason;
+	const char *rule;
+};
+
 struct mp_result {
 	/* the decision in force (in mode = dry-run: always accept) */
 	struct mp_verdict v;
@@ -149,6 +160,10 @@ struct mp_result {
 	const struct mp_dkim_sig *sigs;
 	size_t n_sigs;
 	const char *limit;          /* the safety limit reached (SPEC §8), or NULL */
+	const struct mp_strip *strips; /* attachments removed, in the order found */
+	size_t n_strips;
+	bool mime_done;             /* the body was parsed as MIME */
+	const struct mp_mime *mime; /* what the walk saw (when mime_done) */
 };
 
 struct mp_conn *mp_conn_new(struct mp_ruleset *rs, const struct mp_checks *checks);
@@ -190,6 +205,14 @@ const char *mp_conn_client_ip(const struct mp_conn *c);
 const char *mp_conn_helo_name(const struct mp_conn *c);
 /* Everything known after eom (or after an early decision). NULL: no memory. */
 const struct mp_result *mp_txn_result(struct mp_txn *t);
+/* strip attachment (engine/mime.c): the body as it goes on, through put
+ * in pieces: 1 when it changed and was written, 0 when it is unchanged
+ * (nothing written), -1 on error (put's -1 included). */
+int mp_txn_new_body(struct mp_txn *t, int (*put)(void *arg, const void *p, size_t n), void *arg);
+/* The values of a MIME field (SPEC §11) once the body was parsed, through
+ * cb: strings as (s, len), numbers and booleans (1, 0) as num. */
+void mp_txn_mime_values(struct mp_txn *t, enum mp_field_id f,
+			void (*cb)(void *arg, const char *s, size_t len, double num), void *arg);
 /* The finished message's row for DMARC aggregate reports (report_row.c):
  * false when there is none (no DMARC record applied, or a tempfail). */
 struct mp_dmarc_row;

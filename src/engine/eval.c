@@ -99,6 +99,19 @@ static int tv(bool b)
 	return b ? TV_TRUE : TV_FALSE;
 }
 
+static bool num_cmp(enum mp_op op, double v, double n)
+{
+	switch (op) {
+	case MP_OP_EQ: return v == n;
+	case MP_OP_NE: return v != n;
+	case MP_OP_LT: return v < n;
+	case MP_OP_LE: return v <= n;
+	case MP_OP_GT: return v > n;
+	case MP_OP_GE: return v >= n;
+	default: return false;
+	}
+}
+
 static int test(struct mp_ctx *x, const struct mp_expr *e)
 {
 	const struct mp_field_info *f = mp_field_info(e->field);
@@ -107,7 +120,7 @@ static int test(struct mp_ctx *x, const struct mp_expr *e)
 		return TV_UNKNOWN;
 	/* positive tests hold if any value satisfies them; the others negate */
 	bool positive = e->op == MP_OP_EQ || e->op == MP_OP_MATCH || e->op == MP_OP_IN;
-	if (e->vid >= 0) {
+	if (e->vid >= 0 && x->part1 == 0) {
 		int b = mp_guard_val(x, e->vid, e->field);
 		if (b >= 0)
 			return tv(positive ? b : !b); /* the value index knows */
@@ -118,16 +131,16 @@ static int test(struct mp_ctx *x, const struct mp_expr *e)
 	case MP_T_BOOL:
 		return tv(mp_val_bool(x, e));
 	case MP_T_NUM: {
-		double v = mp_val_number(x, e);
-		switch (e->op) {
-		case MP_OP_EQ: return tv(v == e->num);
-		case MP_OP_NE: return tv(v != e->num);
-		case MP_OP_LT: return tv(v < e->num);
-		case MP_OP_LE: return tv(v <= e->num);
-		case MP_OP_GT: return tv(v > e->num);
-		case MP_OP_GE: return tv(v >= e->num);
-		default: return TV_FALSE;
+		if (f->multi) {
+			/* one number per attachment: any satisfies; != negates == */
+			struct mp_viter it = { 0, 0 };
+			double v;
+			bool any = false;
+			while (!any && mp_val_mime_size_next(x, &it, &v))
+				any = num_cmp(e->op == MP_OP_NE ? MP_OP_EQ : e->op, v, e->num);
+			return tv(e->op == MP_OP_NE ? !any : any);
 		}
+		return tv(num_cmp(e->op, mp_val_number(x, e), e->num));
 	}
 	case MP_T_RESULT: {
 		bool eq = mp_val_result(x, e->field) == (enum mp_auth_result)e->result;
@@ -180,6 +193,24 @@ static int mp_eval_expr(struct mp_ctx *x, const struct mp_expr *e)
 	}
 	}
 	return TV_UNKNOWN;
+}
+
+int mp_eval_cond(struct mp_ctx *x, const struct mp_expr *e)
+{
+	return mp_eval_expr(x, e);
+}
+
+/* Past a MIME limit a rule still decides when it refuses, discards or
+ * quarantines on what was found before the limit (an exe is an exe);
+ * one that would accept, or only score, does not (SPEC §11). */
+static bool decides_past_limit(const struct mp_txn *t, const struct mp_rule *r)
+{
+	if (r->need & MP_NEED_LIMIT)
+		return true;
+	if (!t->limit_found || r->terminal < 0)
+		return false;
+	enum mp_act k = r->actions[r->terminal].kind;
+	return k != MP_A_ACCEPT;
 }
 
 static void set_reply(struct mp_ctx *x, const struct mp_action *a, const char *rule)
@@ -301,7 +332,7 @@ int mp_eval_stage(struct mp_ctx *x)
 		const struct mp_rule *r = pol->rules[i];
 		/* past a safety limit only rules that test limit.* decide; the
 		 * others stay undecided for good (SPEC §8) */
-		if (x->txn != NULL && x->txn->limit != NULL && !(r->need & MP_NEED_LIMIT))
+		if (x->txn != NULL && x->txn->limit != NULL && !decides_past_limit(x->txn, r))
 			continue;
 		if (x->stage < r->min_stage) {
 			ev->pending[ev->n_pending++] = i;

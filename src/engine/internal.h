@@ -13,6 +13,8 @@
 
 #include "engine/engine.h"
 #include "mail/address.h"
+#include "mail/mime.h"
+#include "mail/spool.h"
 #include "match/prefilter.h"
 #include "match/regex.h"
 #include "rules/ruleset.h"
@@ -108,6 +110,15 @@ struct mp_rcpt {
 	struct mp_rcpt_info info;
 };
 
+/* An attachment of the MIME walk, with its names and their extensions. */
+struct mp_att {
+	size_t part;
+	const char *names[2];    /* Content-Disposition filename, Content-Type name */
+	size_t n_names;
+	const char *exts[2];
+	size_t n_exts;
+};
+
 struct lazy {
 	bool done;
 	enum mp_auth_result r;
@@ -164,6 +175,16 @@ struct mp_txn {
 	bool collect_body;
 	size_t body_bytes;
 
+	/* MIME (engine/mime.c) */
+	bool spool_on, mime_done;
+	struct mp_spool spool;
+	size_t spool_head;           /* bytes of header in the spool */
+	struct mp_mime mime;
+	struct mp_att *atts;
+	size_t n_atts;
+	struct mp_strip *strips;
+	size_t n_strips, cap_strips;
+
 	struct mp_eval pre;
 	struct mp_eval **msg;
 	size_t n_msg;
@@ -183,6 +204,7 @@ struct mp_txn {
 	size_t n_limit_rules, cap_limit_rules;
 
 	const char *limit;           /* the first safety limit reached (SPEC §8), static */
+	bool limit_found;            /* a MIME limit: rules still refuse on what was found */
 
 	struct mp_result result;
 	bool result_built;
@@ -195,6 +217,7 @@ struct mp_ctx {
 	struct mp_eval *ev;
 	enum mp_stage stage;
 	const struct mp_rule *rule;  /* being evaluated, for notes */
+	int part1;                   /* > 0: attachment fields read only entity part1 - 1 */
 };
 
 /* eval.c */
@@ -203,6 +226,8 @@ int mp_eval_init(struct mp_eval *ev, const struct mp_policy *pol, const struct m
 void mp_eval_release(struct mp_eval *ev);
 /* Decides what the stage's data allows; returns 0 or -1 (no memory). */
 int mp_eval_stage(struct mp_ctx *x);
+/* The value of a condition (TV_*), without the rule loop's bookkeeping. */
+int mp_eval_cond(struct mp_ctx *x, const struct mp_expr *e);
 /* Applies a terminal action (of a rule, or a threshold: rule_idx -1). */
 void mp_eval_terminal(struct mp_ctx *x, const struct mp_action *a, int rule_idx,
 		      const char *rule_name);
@@ -250,8 +275,24 @@ void mp_txn_note_limit(struct mp_txn *t, const struct mp_rule *r, bool jit);
 /* A safety limit was reached: from now on only rules that test limit.*
  * decide, and on_limit decides the message if none does. name: static. */
 void mp_txn_limit(struct mp_txn *t, const char *name);
+/* A MIME limit (SPEC §11): the fields hold what was parsed before it, and a
+ * rule that refuses, discards or quarantines on it still decides. */
+void mp_txn_limit_found(struct mp_txn *t, const char *name);
 void mp_txn_add_trace(struct mp_ctx *x, const struct mp_rule *r, bool value);
 void mp_txn_add_would(struct mp_ctx *x, const struct mp_rule *r);
+
+/* mime.c */
+void mp_mime_txn_start(struct mp_txn *t);   /* end of header */
+void mp_mime_txn_body(struct mp_txn *t, const void *p, size_t n);
+void mp_mime_txn_parse(struct mp_txn *t);   /* end of message, before its rules */
+void mp_mime_txn_free(struct mp_txn *t);
+bool mp_val_mime_next(struct mp_ctx *x, const struct mp_expr *e, struct mp_viter *it,
+		      const char **s_r, size_t *len_r);
+bool mp_val_mime_size_next(struct mp_ctx *x, struct mp_viter *it, double *v);
+double mp_val_mime_number(struct mp_ctx *x, const struct mp_expr *e);
+bool mp_val_mime_bool(struct mp_ctx *x, const struct mp_expr *e);
+/* strip attachment of rule r: the attachments its condition holds for. */
+void mp_strip_plan(struct mp_ctx *x, const struct mp_rule *r, const struct mp_action *a);
 
 /* result.c */
 int mp_result_build(struct mp_txn *t);

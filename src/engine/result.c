@@ -59,11 +59,15 @@ static void add_unique(struct mp_txn *t, const char ***v, size_t *n, size_t *cap
 }
 
 static void apply(struct collect *c, struct mp_ctx *x, const struct mp_action *a,
-		  const char *rule)
+		  const struct mp_rule *r, const char *rule)
 {
 	struct mp_txn *t = c->t;
 	char text[MP_TEXT_MAX + 1];
 
+	if (a->kind == MP_A_STRIP) {
+		mp_strip_plan(x, r, a); /* its text is per attachment */
+		return;
+	}
 	if (a->text != NULL)
 		mp_text_expand(x, a->text, rule, false, text);
 	else
@@ -104,11 +108,11 @@ static void apply(struct collect *c, struct mp_ctx *x, const struct mp_action *a
 }
 
 static void apply_all(struct collect *c, struct mp_ctx *x, const struct mp_action *acts,
-		      size_t n, const char *rule)
+		      size_t n, const struct mp_rule *r, const char *rule)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!mp_act_terminal(acts[i].kind) && acts[i].kind != MP_A_SCORE)
-			apply(c, x, &acts[i], rule);
+			apply(c, x, &acts[i], r, rule);
 	}
 }
 
@@ -228,6 +232,13 @@ static void effects_to_would(struct mp_txn *t, struct mp_result *r)
 		snprintf(buf, sizeof(buf), "redirect %s", r->redirect);
 		would(t, buf);
 	}
+	for (size_t i = 0; i < r->n_strips; i++) {
+		snprintf(buf, sizeof(buf), "strip attachment %s (%s): %s", r->strips[i].name,
+			 r->strips[i].type, r->strips[i].reason ? r->strips[i].reason : "");
+		would(t, buf);
+	}
+	r->n_strips = 0;
+	t->n_strips = 0;
 	r->n_remove = r->n_add = r->n_bcc = r->n_ar_delete = 0;
 	r->auth_results = r->received_spf = NULL;
 	r->subject_raw = NULL;
@@ -308,14 +319,14 @@ int mp_result_build(struct mp_txn *t)
 			for (size_t i = 0; i < ev->pol->n_rules; i++) {
 				const struct mp_rule *rule = ev->pol->rules[i];
 				if (ev->st[i] == RS_TRUE && !rule->dry_run)
-					apply_all(&c, &x, rule->actions, rule->n_actions, rule->name);
+					apply_all(&c, &x, rule->actions, rule->n_actions, rule, rule->name);
 			}
 			if (ev->rule >= 0 || !t->eom_done)
 				continue;
 			for (size_t i = 0; i < ev->pol->n_thresholds; i++) {
 				const struct mp_threshold *th = ev->pol->thresholds[i];
 				if (ev->score >= th->score)
-					apply_all(&c, &x, th->actions, th->n_actions, NULL);
+					apply_all(&c, &x, th->actions, th->n_actions, NULL, NULL);
 			}
 		}
 	}
@@ -324,6 +335,10 @@ int mp_result_build(struct mp_txn *t)
 	r->n_remove = c.n_remove;
 	r->n_bcc = c.n_bcc;
 	r->redirect = c.redirect;
+	r->strips = t->strips;
+	r->n_strips = t->n_strips;
+	r->mime_done = t->mime_done;
+	r->mime = t->mime_done ? &t->mime : NULL;
 	tag_subject(t, &c, r);
 	free(c.tags);
 	/* the result lives as long as the transaction: copy into its arena */

@@ -213,12 +213,26 @@ void mp_txn_log(struct mp_txn *t, const char *s)
 
 void mp_txn_limit(struct mp_txn *t, const char *name)
 {
+	t->limit_found = false; /* any other limit: only limit.* rules decide */
 	if (t->limit != NULL)
 		return;
 	t->limit = name;
 	char msg[200];
 	snprintf(msg, sizeof(msg), "limit reached: %s; only rules that test limit.* decide now, "
 		 "else on_limit (%s)", name,
+		 t->set->on_limit == MP_ONERR_ACCEPT ? "accept" : "tempfail");
+	mp_txn_log(t, msg);
+}
+
+void mp_txn_limit_found(struct mp_txn *t, const char *name)
+{
+	if (t->limit != NULL)
+		return;
+	t->limit = name;
+	t->limit_found = true;
+	char msg[200];
+	snprintf(msg, sizeof(msg), "limit reached: %s; the MIME fields hold what came before it, "
+		 "rules that refuse on it still decide, else on_limit (%s)", name,
 		 t->set->on_limit == MP_ONERR_ACCEPT ? "accept" : "tempfail");
 	mp_txn_log(t, msg);
 }
@@ -322,6 +336,8 @@ void mp_txn_free(struct mp_txn *t)
 	free(t->logs);
 	free(t->would);
 	free(t->limit_rules);
+	free(t->strips);
+	mp_mime_txn_free(t);
 	free(t->ar_ours);
 	mp_strmap_free(&t->hindex);
 	mp_buf_free(&t->body);
@@ -740,6 +756,8 @@ int mp_txn_eoh(struct mp_txn *t, struct mp_verdict *v)
 		if (t->msg[i]->outcome == MP_O_NONE && (t->msg[i]->pol->need & MP_NEED_BODY))
 			t->collect_body = t->set->body_scan_limit > 0;
 	}
+	if (t->limit == NULL)
+		mp_mime_txn_start(t);
 	return finish(t, v);
 }
 
@@ -758,6 +776,7 @@ int mp_txn_body(struct mp_txn *t, const void *p, size_t n)
 	}
 	if (t->dkim_body)
 		t->conn->checks->dkim_body(t->dkim_st, p, n);
+	mp_mime_txn_body(t, p, n);
 	return 0;
 }
 
@@ -765,7 +784,7 @@ bool mp_txn_wants_body(const struct mp_txn *t)
 {
 	if (t->v.outcome != MP_O_NONE)
 		return false;
-	if (t->collect_body || t->dkim_body)
+	if (t->collect_body || t->dkim_body || t->spool_on)
 		return true;
 	for (size_t i = 0; i < t->n_msg; i++) {
 		if (t->msg[i]->outcome == MP_O_NONE &&
@@ -816,7 +835,7 @@ static void on_limit(struct mp_txn *t, struct mp_eval *ev)
 	snprintf(ev->reply.code, sizeof(ev->reply.code), "451");
 	snprintf(ev->reply.xcode, sizeof(ev->reply.xcode), "4.7.0");
 	snprintf(ev->reply.text, sizeof(ev->reply.text),
-		 "Message exceeds a safety limit (%s); try again later", t->limit);
+		 "Message exceeds the %s limit", t->limit);
 }
 
 /* Thresholds decide for an evaluation that no rule decided (SPEC §4.4). */
@@ -871,6 +890,7 @@ int mp_txn_eom(struct mp_txn *t, struct mp_verdict *v)
 		t->dkim_done = true;
 	}
 	if (open) {
+		mp_mime_txn_parse(t);
 		if (eval_msg(t, MP_STAGE_EOM) < 0)
 			return -1;
 		for (size_t i = 0; i < t->n_msg; i++) {

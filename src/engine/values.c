@@ -214,6 +214,9 @@ bool mp_val_bool(struct mp_ctx *x, const struct mp_expr *e)
 		return mp_val_dmarc(t)->aligned_dkim;
 	case MP_F_LIMIT_EXCEEDED:
 		return t->limit != NULL;
+	case MP_F_ARCHIVE_ENCRYPTED:
+	case MP_F_MIME_MALFORMED:
+		return mp_val_mime_bool(x, e);
 	default:
 		return false;
 	}
@@ -238,6 +241,11 @@ double mp_val_number(struct mp_ctx *x, const struct mp_expr *e)
 		return (double)t->header_bytes + 2 + (double)t->body_bytes;
 	case MP_F_SCORE:
 		return x->ev->score;
+	case MP_F_ATTACHMENT_SIZE:
+	case MP_F_ATTACHMENT_COUNT:
+	case MP_F_MIME_PARTS:
+	case MP_F_MIME_DEPTH:
+		return mp_val_mime_number(x, e);
 	default:
 		return 0;
 	}
@@ -310,6 +318,14 @@ bool mp_val_next(struct mp_ctx *x, const struct mp_expr *e, struct mp_viter *it,
 		}
 		return true;
 	}
+	case MP_F_ATTACHMENT_NAME:
+	case MP_F_ATTACHMENT_EXT:
+	case MP_F_ATTACHMENT_TYPE:
+	case MP_F_ATTACHMENT_DETECTED:
+	case MP_F_ARCHIVE_NAME:
+	case MP_F_MIME_TYPE:
+	case MP_F_TEXT:
+		return mp_val_mime_next(x, e, it, s_r, len_r);
 	case MP_F_DKIM_DOMAINS:
 		while (it->i < t->n_sigs && t->sigs[it->i].result != MP_AR_PASS)
 			it->i++;

@@ -246,6 +246,30 @@ static void free_strv(char **v)
 	free(v);
 }
 
+static int put_body(void *arg, const void *p, size_t n)
+{
+	struct mp_buf *b = arg;
+
+	mp_buf_add(b, p, n);
+	return b->oom ? -1 : 0;
+}
+
+/* The body after strip attachment, as the daemon would replace it. */
+static int new_body(struct mp_replay *r)
+{
+	struct mp_buf b;
+
+	mp_buf_init(&b);
+	int rc = mp_txn_new_body(r->txn, put_body, &b);
+	if (rc > 0) {
+		r->new_body_len = b.len;
+		r->new_body = mp_buf_steal(&b);
+		return r->new_body != NULL ? 0 : -1;
+	}
+	mp_buf_free(&b);
+	return rc;
+}
+
 int mp_replay_run(struct mp_ruleset *rs, struct mp_replay_env *env,
 		  const struct mp_message *msg, bool trace, struct mp_replay *out,
 		  const char **err_r)
@@ -295,7 +319,7 @@ int mp_replay_run(struct mp_ruleset *rs, struct mp_replay_env *env,
 	if (mp_drive_message(out->txn, &dm, &v) < 0)
 		goto done;
 	out->result = mp_txn_result(out->txn);
-	if (out->result != NULL) {
+	if (out->result != NULL && new_body(out) == 0) {
 		rc = 0;
 		*err_r = NULL;
 	}
@@ -309,6 +333,7 @@ void mp_replay_free(struct mp_replay *r)
 {
 	if (r == NULL)
 		return;
+	free(r->new_body);
 	mp_txn_free(r->txn);
 	mp_conn_free(r->conn);
 	memset(r, 0, sizeof(*r));

@@ -72,6 +72,9 @@ struct mp_replay {
 	 * message: see result->rcpts), and which parts were defaults */
 	struct mp_replay_env env;
 	unsigned defaults;
+	/* the body as delivered when strip attachment changed it, else NULL */
+	char *new_body;
+	size_t new_body_len;
 };
 
 /* 0, or -1 on an internal error (message in *err_r). */
@@ -93,6 +96,11 @@ void mp_report_text(const struct mp_replay *r, FILE *out);
 /* The JSON's "version": raised when a key is removed or changes type. */
 #define MP_REPORT_JSON_VERSION 1
 int mp_report_json(const struct mp_replay *r, FILE *out);
+/* report_mime.c: the MIME walk, stripped attachments, the new body. */
+struct json_object;
+struct json_object *mp_report_mime_json(const struct mp_replay *r);
+struct json_object *mp_report_body_json(const struct mp_replay *r);
+void mp_report_mime_text(const struct mp_replay *r, FILE *out);
 
 /* casefile.c: runs case files; prints failures and "N passed, N failed".
  * Returns the number of failed cases, or -1 on a usage-level problem. */

@@ -319,6 +319,7 @@ static void report_text(const struct mp_replay *r, FILE *out)
 	}
 	if (res->limit != NULL)
 		fprintf(out, "limit: %s\n", res->limit);
+	mp_report_mime_text(r, out);
 	for (size_t i = 0; i < res->n_logs; i++)
 		fprintf(out, "log: %s\n", res->logs[i]);
 	log_lines(r, out, NULL);
@@ -600,6 +601,8 @@ int mp_report_json(const struct mp_replay *r, FILE *out)
 		json_object_array_add(a, jstr(res->logs[i]));
 	json_object_object_add(o, "log", a);
 	json_object_object_add(o, "edits", edits_arr(r));
+	json_object_object_add(o, "mime", mp_report_mime_json(r));
+	json_object_object_add(o, "body", mp_report_body_json(r));
 	a = json_object_new_array();
 	log_lines(r, NULL, a);
 	json_object_object_add(o, "log_lines", a);

@@ -69,7 +69,7 @@ static void *zalloc(struct checker *c, size_t n, int line, int col)
 
 static const char *ops_for(const struct mp_field_info *f)
 {
-	if (f->id == MP_F_BODY)
+	if (f->id == MP_F_BODY || f->id == MP_F_TEXT)
 		return "~ and !~";
 	switch (f->type) {
 	case MP_T_IP: return "==, !=, in, not in, ~ and !~";
@@ -83,7 +83,7 @@ static const char *ops_for(const struct mp_field_info *f)
 
 static bool op_allowed(const struct mp_field_info *f, enum mp_op op)
 {
-	if (f->id == MP_F_BODY)
+	if (f->id == MP_F_BODY || f->id == MP_F_TEXT)
 		return op == MP_OP_MATCH || op == MP_OP_NMATCH;
 	switch (f->type) {
 	case MP_T_IP:
@@ -549,6 +549,11 @@ static void check_action(struct checker *c, struct mp_action *a, const struct mp
 				 "expected an address such as user@example.com");
 		a->arg = s->arg.s;
 		break;
+	case MP_A_STRIP:
+		if (in_threshold)
+			error_at(c, s->kw.line, s->kw.col,
+				 "'strip attachment' cannot be used in a threshold (a rule names the attachments)");
+		break;
 	case MP_A_SCORE:
 		if (in_threshold)
 			error_at(c, s->kw.line, s->kw.col, "'score' cannot be used in a threshold");
@@ -656,6 +661,10 @@ static struct mp_rule *check_rule(struct checker *c, const struct mp_syn_stmt *s
 	r->stage = r->when ? r->when->stage : MP_STAGE_CONNECT;
 	r->min_stage = r->when ? r->when->min_stage : MP_STAGE_CONNECT;
 	r->need = r->when ? r->when->need : 0;
+	for (size_t i = 0; i < r->n_actions; i++) {
+		if (r->actions[i].kind == MP_A_STRIP)
+			r->need |= MP_NEED_MIME; /* it needs the parts, whatever it tests */
+	}
 	check_templates(c, r);
 	return r;
 }

@@ -37,6 +37,7 @@ static void actions(const struct mp_action *a, size_t n, FILE *out)
 			break;
 		case MP_A_TAG_SUBJECT:
 		case MP_A_LOG:
+		case MP_A_STRIP:
 		case MP_A_QUARANTINE:
 			if (a[i].text)
 				fprintf(out, " \"%s\"", a[i].text->src);

@@ -8,6 +8,11 @@
 
 #define F(n, id, t, m, st, multi, named, subst, need) \
 	{ n, id, t, m, st, multi, named, subst, need }
+/* A field of each attachment (multi-valued, known at end of message). */
+#define PART(n, id, t) \
+	{ n, id, t, MP_M_STRING, MP_STAGE_EOM, true, false, true, MP_NEED_MIME }
+#define MIME(n, id, t, multi) \
+	{ n, id, t, MP_M_STRING, MP_STAGE_EOM, multi, false, true, MP_NEED_MIME }
 
 #define DMARC (MP_NEED_DMARC | MP_NEED_SPF | MP_NEED_DKIM)
 
@@ -48,6 +53,19 @@ static const struct mp_field_info fields[MP_F_COUNT] = {
 	F("dmarc.aligned.spf", MP_F_DMARC_ALIGNED_SPF, MP_T_BOOL, MP_M_NONE, MP_STAGE_EOM, 0, 0, 1, DMARC),
 	F("dmarc.aligned.dkim", MP_F_DMARC_ALIGNED_DKIM, MP_T_BOOL, MP_M_NONE, MP_STAGE_EOM, 0, 0, 1,
 	  DMARC),
+	PART("attachment.name", MP_F_ATTACHMENT_NAME, MP_T_STR),
+	PART("attachment.ext", MP_F_ATTACHMENT_EXT, MP_T_STR),
+	PART("attachment.type", MP_F_ATTACHMENT_TYPE, MP_T_STR),
+	PART("attachment.detected", MP_F_ATTACHMENT_DETECTED, MP_T_STR),
+	PART("attachment.size", MP_F_ATTACHMENT_SIZE, MP_T_NUM),
+	MIME("attachment.count", MP_F_ATTACHMENT_COUNT, MP_T_NUM, false),
+	PART("archive.name", MP_F_ARCHIVE_NAME, MP_T_STR),
+	MIME("archive.encrypted", MP_F_ARCHIVE_ENCRYPTED, MP_T_BOOL, false),
+	MIME("mime.type", MP_F_MIME_TYPE, MP_T_STR, true),
+	MIME("mime.parts", MP_F_MIME_PARTS, MP_T_NUM, false),
+	MIME("mime.depth", MP_F_MIME_DEPTH, MP_T_NUM, false),
+	MIME("mime.malformed", MP_F_MIME_MALFORMED, MP_T_BOOL, false),
+	F("text", MP_F_TEXT, MP_T_STR, MP_M_NONE, MP_STAGE_EOM, 0, 0, 0, MP_NEED_MIME),
 	F("score", MP_F_SCORE, MP_T_NUM, MP_M_NONE, MP_STAGE_EOM, 0, 0, 1, 0),
 	F("limit.exceeded", MP_F_LIMIT_EXCEEDED, MP_T_BOOL, MP_M_NONE, MP_STAGE_EOM, 0, 0, 1,
 	  MP_NEED_LIMIT),
@@ -80,7 +98,8 @@ const char *mp_act_name(enum mp_act a)
 {
 	static const char *names[] = { "accept", "reject", "tempfail", "discard",
 				       "quarantine", "tag subject", "add header",
-				       "remove header", "bcc", "redirect", "score", "log" };
+				       "remove header", "bcc", "redirect", "score", "log",
+				       "strip attachment" };
 
 	return names[a];
 }

@@ -553,7 +553,7 @@ static struct mp_syn_expr *parse_expr(struct parser *p)
 
 static const char *const action_kws[] = { "accept", "reject", "tempfail", "discard",
 					   "quarantine", "tag", "add", "remove", "bcc",
-					   "redirect", "score", "log" };
+					   "redirect", "score", "log", "strip" };
 #define N_ACTION_KWS (sizeof(action_kws) / sizeof(action_kws[0]))
 
 static bool is_action_kw(const struct mp_token *t)
@@ -656,6 +656,14 @@ static bool parse_action(struct parser *p, struct mp_syn_action *a)
 	} else if (is_kw(&kw, "log")) {
 		a->kind = MP_A_LOG;
 		return parse_text(p, a);
+	} else if (is_kw(&kw, "strip")) {
+		a->kind = MP_A_STRIP;
+		if (!is_kw(&p->tok, "attachment")) {
+			expected(p, "'attachment' after 'strip'");
+			return false;
+		}
+		advance(p);
+		return parse_text(p, a);
 	}
 	return true;
 }
@@ -678,7 +686,7 @@ static bool parse_actions(struct parser *p, struct mp_syn_stmt *st, const char *
 				snprintf(hint, sizeof(hint), "an action (did you mean '%s'?)", near);
 				expected(p, hint);
 			} else {
-				expected(p, n == 0 ? "an action (accept, reject, tempfail, discard, quarantine, tag, add, remove, bcc, redirect, score, log)"
+				expected(p, n == 0 ? "an action (accept, reject, tempfail, discard, quarantine, tag, add, remove, bcc, redirect, score, log, strip)"
 					 : "an action or '}'");
 			}
 			goto fail;

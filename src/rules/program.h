@@ -55,6 +55,19 @@ enum mp_field_id {
 	MP_F_DMARC_DOMAIN,
 	MP_F_DMARC_ALIGNED_SPF,
 	MP_F_DMARC_ALIGNED_DKIM,
+	MP_F_ATTACHMENT_NAME,     /* SPEC §11: per attachment, multi-valued */
+	MP_F_ATTACHMENT_EXT,
+	MP_F_ATTACHMENT_TYPE,
+	MP_F_ATTACHMENT_DETECTED,
+	MP_F_ATTACHMENT_SIZE,     /* a number per attachment */
+	MP_F_ATTACHMENT_COUNT,
+	MP_F_ARCHIVE_NAME,
+	MP_F_ARCHIVE_ENCRYPTED,
+	MP_F_MIME_TYPE,
+	MP_F_MIME_PARTS,
+	MP_F_MIME_DEPTH,
+	MP_F_MIME_MALFORMED,
+	MP_F_TEXT,
 	MP_F_SCORE,
 	MP_F_LIMIT_EXCEEDED,
 	MP_F_LIMIT_NAME,
@@ -72,6 +85,7 @@ enum mp_need {
 	MP_NEED_SIZE = 16,
 	MP_NEED_LIMIT = 32,  /* tests limit.*: still evaluated past a limit */
 	MP_NEED_DMARC = 64,  /* DMARC, from SPF and DKIM (which it needs too) */
+	MP_NEED_MIME = 128,  /* the MIME fields: the body is spooled and parsed */
 };
 
 struct mp_field_info {
@@ -163,6 +177,7 @@ enum mp_act {
 	MP_A_REDIRECT,
 	MP_A_SCORE,
 	MP_A_LOG,
+	MP_A_STRIP,          /* strip attachment "reason" */
 };
 
 const char *mp_act_name(enum mp_act a);

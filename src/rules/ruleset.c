@@ -77,6 +77,9 @@ static void copy_settings(struct mp_ruleset *rs, const struct mp_conf *c)
 	rs->set.dkim_max_signatures = c->dkim_max_signatures;
 	rs->set.dns_timeout_ms = c->dns_timeout_ms;
 	rs->set.body_scan_limit = c->body_scan_limit;
+	rs->set.mime_max_depth = c->mime_max_depth;
+	rs->set.mime_max_parts = c->mime_max_parts;
+	rs->set.archive_max_entries = c->archive_max_entries;
 	rs->set.recipient_policy = c->recipient_policy;
 	rs->set.mode = c->mode;
 	rs->set.add_auth_results = c->add_auth_results;

@@ -31,6 +31,7 @@ struct mp_settings {
 	unsigned dkim_max_signatures;
 	unsigned dns_timeout_ms;
 	size_t body_scan_limit;
+	unsigned mime_max_depth, mime_max_parts, archive_max_entries;
 	enum mp_recipient_policy recipient_policy;
 	enum mp_mode mode;
 	bool add_auth_results, add_received_spf, add_trace_header;

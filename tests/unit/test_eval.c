@@ -557,7 +557,7 @@ static void test_regex_limit(void **state)
 	assert_int_equal(r.res->v.stage, MP_STAGE_EOM);
 	assert_string_equal(r.res->v.reply.code, "451");
 	assert_string_equal(r.res->v.reply.text,
-			    "Message exceeds a safety limit (regex_match); try again later");
+			    "Message exceeds the regex_match limit");
 	assert_string_equal(r.res->limit, "regex_match");
 	assert_int_equal(r.res->n_add, 0);
 	/* the rule after it is not evaluated at all */
