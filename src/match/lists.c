@@ -121,16 +121,25 @@ static int ptab_push(struct ptab *t, const void *key, size_t size)
 	return 0;
 }
 
-/* An item that must be an address: it has a '/' (CIDR), or is a dotted
- * quad, or has two or more colons and only hex digits, dots and colons.
- * Anything else ("1", "1.5", "x:y") is a name or a plain string. */
+/* An item that must be an address: a CIDR (a '/' after only digits,
+ * dots, hex digits and colons: "10.0.0/8" is a broken one, while
+ * "application/zip" is a string), or a dotted quad, or two or more colons
+ * and only hex digits, dots and colons. Anything else ("1", "1.5", "x:y")
+ * is a name or a plain string. */
 static bool looks_like_ip(const char *s, size_t len)
 {
 	size_t dots = 0, colons = 0;
 	bool digits_dots = true, hex = true;
+	const char *slash = memchr(s, '/', len);
 
-	if (memchr(s, '/', len) != NULL)
+	if (slash != NULL) {
+		for (const char *c = s; c < slash; c++) {
+			if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f') ||
+			      (*c >= 'A' && *c <= 'F') || *c == '.' || *c == ':'))
+				return false;
+		}
 		return true;
+	}
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];
 		dots += c == '.';

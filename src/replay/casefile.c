@@ -42,6 +42,10 @@ struct expect {
 	size_t n_recipients;
 	const char *woulds[MAX_MULTI];
 	size_t n_woulds;
+	const char *stripped[MAX_MULTI];   /* file names strip attachment removed */
+	size_t n_stripped;
+	const char *body[MAX_MULTI];       /* globs the new body must match */
+	size_t n_body;
 	const char *logs[MAX_MULTI];
 	size_t n_logs;
 };
@@ -206,6 +210,12 @@ static const char *parse_case(struct tcase *c, char *text, size_t len, int *line
 		} else if (strcmp(k, "expect-would") == 0) {
 			if (!add_multi(ex->woulds, &ex->n_woulds, v))
 				return "too many expect-would lines";
+		} else if (strcmp(k, "expect-stripped") == 0) {
+			if (!add_multi(ex->stripped, &ex->n_stripped, v))
+				return "too many expect-stripped lines";
+		} else if (strcmp(k, "expect-body") == 0) {
+			if (!add_multi(ex->body, &ex->n_body, v))
+				return "too many expect-body lines";
 		} else if (strcmp(k, "expect-log") == 0) {
 			if (!add_multi(ex->logs, &ex->n_logs, v))
 				return "too many expect-log lines";
@@ -396,6 +406,19 @@ static void check(const struct tcase *c, const struct mp_replay *r, struct mp_bu
 		}
 		if (!found)
 			fail(b, "expect-would: nothing matched %s", ex->woulds[i]);
+	}
+	for (size_t i = 0; i < ex->n_stripped; i++) {
+		bool found = false;
+		for (size_t j = 0; j < res->n_strips && !found; j++)
+			found = strcmp(ex->stripped[i], res->strips[j].name) == 0;
+		if (!found)
+			fail(b, "expect-stripped: %s was not stripped", ex->stripped[i]);
+	}
+	for (size_t i = 0; i < ex->n_body; i++) {
+		if (r->new_body == NULL)
+			fail(b, "expect-body: the body was not changed");
+		else if (!glob(ex->body[i], r->new_body))
+			fail(b, "expect-body: the new body does not match %s", ex->body[i]);
 	}
 	for (size_t i = 0; i < ex->n_logs; i++) {
 		bool found = false;

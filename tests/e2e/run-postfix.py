@@ -120,6 +120,89 @@ def reject_at_end_of_data(tb, pf):
     reply(t.end_of_data(), "550 5.7.1 Message body refused", "end of data")
 
 
+# ---- MIME: attachments (SPEC §11) -----------------------------------------
+
+def mime_message(subject, parts, frm="Alice <alice@sender.example>"):
+    """A multipart/mixed message: a text part, then (content type, file
+    name, bytes) parts in base64, CRLF line ends."""
+    import base64
+    head = msg(subject, frm=frm, headers=["MIME-Version: 1.0",
+                                          'Content-Type: multipart/mixed; boundary="=b1"'],
+               body=b"")
+    body = b"--=b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello Bob, files attached.\r\n"
+    for ctype, name, data in parts:
+        b64 = base64.encodebytes(data).replace(b"\n", b"\r\n")
+        body += (b"--=b1\r\nContent-Type: " + ctype.encode() + b'; name="' + name.encode() + b'"\r\n'
+                 b'Content-Disposition: attachment; filename="' + name.encode() + b'"\r\n'
+                 b"Content-Transfer-Encoding: base64\r\n\r\n" + b64)
+    return head + body + b"--=b1--\r\n"
+
+
+def zip_of(entries):
+    import io
+    import zipfile
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries:
+            z.writestr(name, data)
+    return b.getvalue()
+
+
+@case
+def exe_in_zip_refused_at_end_of_data(tb, pf):
+    z = zip_of([("readme.txt", b"read me"), ("tools/setup.exe", b"MZ" + b"\0" * 500)])
+    data = mime_message("tools", [("application/zip", "tools.zip", z)])
+    t = send(tb, pf, "alice@sender.example", "bob@example.com", data)
+    reply(t.reply_to("DATA"), "354", "DATA")
+    reply(t.end_of_data(), "550 5.7.1 Executable inside an archive refused", "end of data")
+
+
+@case
+def stripped_attachment_arrives_as_note(tb, pf):
+    import dkim
+    pdf = b"%PDF-1.4\n" + bytes(range(256)) * 8
+    scr = b"MZ" + b"\x90" * 3000
+    raw = mime_message("screensaver", [("application/pdf", "report.pdf", pdf),
+                                       ("application/octet-stream", "fun.scr", scr)],
+                       frm="Bank <alerts@bank.example>")
+    with open(os.path.join(HERE, "..", "dkim", "keys", "rsa2048.pem"), "rb") as f:
+        key = f.read()
+    signed = dkim.sign(raw, b"s2048", b"bank.example", key,
+                       include_headers=[b"from", b"to", b"subject", b"date", b"message-id"]) + raw
+    t = send(tb, pf, "alerts@bank.example", "bob@example.com", signed)
+    reply(t.end_of_data(), "250", "end of data")
+    m = delivered(tb)[0]
+    # the DKIM result of the message as received, though its body changed
+    check(ar_results(m).get("dkim") == "pass", "A-R %s" % ar_results(m))
+    parts = list(m.walk())
+    types = [p.get_content_type() for p in parts]
+    check(types == ["multipart/mixed", "text/plain", "application/pdf", "text/plain"],
+          "parts %s" % types)
+    check(parts[1].get_payload(decode=True).strip() == b"Hello Bob, files attached.",
+          "text part %r" % parts[1].get_payload(decode=True))
+    check(parts[2].get_payload(decode=True) == pdf, "the PDF did not arrive intact")
+    check(parts[2].get_filename() == "report.pdf", "PDF name %r" % parts[2].get_filename())
+    note = parts[3].get_payload(decode=True).decode()
+    check(note == 'The attachment "fun.scr" (application/octet-stream) was removed: '
+                  "screensavers are not delivered.", "note %r" % note)
+    # the body is what was sent, byte for byte, but for the part replaced
+    body = signed.split(b"\r\n\r\n", 1)[1]
+    start = body.index(b'Content-Type: application/octet-stream; name="fun.scr"')
+    end = body.index(b"\r\n--=b1--")
+    want = (body[:start] + b"Content-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Transfer-Encoding: 8bit\r\nContent-Disposition: inline\r\n\r\n"
+            b'The attachment "fun.scr" (application/octet-stream) was removed: '
+            b"screensavers are not delivered." + body[end:])
+    got = m.raw.split(b"\n\n", 1)[1]
+    # (smtp-sink's file ends with blank lines of its own)
+    want = want.replace(b"\r\n", b"\n")
+    check(got.rstrip(b"\n") == want.rstrip(b"\n"), "the delivered body differs beyond the note: got %r, wanted %r"
+          % (got[-400:], want[-400:]))
+    line = wait_for(lambda: [l for l in tb.milter_log().splitlines()
+                             if "from=<alerts@bank.example>" in l and "stripped=1" in l], 5)
+    check(line, "no log line with stripped=1")
+
+
 @case
 def split_recipients(tb, pf):
     t = send(tb, pf, "alice@sender.example", ["bob@example.com", "carol@example.org"], msg("split"))

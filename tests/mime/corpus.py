@@ -18,12 +18,10 @@ import tarfile
 import tempfile
 import zipfile
 from email import encoders
-from email.mime.application import MIMEApplication
 from email.mime.base import MIMEBase
 from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.message import Message
 
 HEAD = {"From": "Sender <sender@example.org>", "To": "rcpt@example.com",
         "Subject": "corpus", "Date": "Sun, 29 Nov 2026 10:00:00 +0000",
