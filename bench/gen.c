@@ -203,10 +203,20 @@ static void write_file(const char *path, const struct sbuf *b)
 	}
 }
 
+/* The attachment rules of the MIME configurations (SPEC §11): names,
+ * names in archives, content types, text; the body is parsed as MIME. */
+#define MIME_RULES \
+	"list dangerous_ext { \"exe\", \"scr\", \"js\", \"vbs\", \"bat\", \"com\" }\n" \
+	"rule \"mime-exe\" {\n    when attachment.ext in dangerous_ext or archive.name ~ /\\.exe$/i\n" \
+	"    reject 550 5.7.1 \"Executable attachments are not accepted\"\n}\n\n" \
+	"rule \"mime-disguised\" {\n    when attachment.detected == \"application/x-dosexec\"\n" \
+	"    reject 550 5.7.1 \"Executable content\"\n}\n\n" \
+	"rule \"mime-text\" {\n    when text ~ /wire the funds/i\n    score 5\n}\n\n"
+
 /* A rule set of n rules in dir/global.rules (and a domain file), and its
  * header regexes as dir/header_checks.pcre. headers_only: every rule a
  * header regex; mta: add the SPF and DKIM rules the MTA benchmark needs. */
-static void gen_rules(const char *dir, unsigned n, bool headers_only, bool mta)
+static void gen_rules(const char *dir, unsigned n, bool headers_only, bool mta, bool mime)
 {
 	char path[8400];
 	struct sbuf b = { 0 }, hc = { 0 };
@@ -249,6 +259,8 @@ static void gen_rules(const char *dir, unsigned n, bool headers_only, bool mta)
 			  "    reject 550 5.7.23 \"SPF check failed for ${spf.domain}\"\n}\n\n"
 			  "rule \"unsigned-bank\" {\n    when header.from.domain == \"bank.example\" and not dkim.aligned\n"
 			  "    tag subject \"[SUSPECT] \"\n}\n\n");
+	if (mime)
+		sadds(&b, MIME_RULES);
 	sadds(&b, "threshold 20 {\n    add header \"X-Spam-Flag\" \"YES\"\n}\n");
 	snprintf(path, sizeof(path), "%s/global.rules", dir);
 	write_file(path, &b);
@@ -264,14 +276,14 @@ static void gen_rules(const char *dir, unsigned n, bool headers_only, bool mta)
 }
 
 /* base/rulesSIZE, the same rules for the same size on every run. */
-void gen_make_rules(const char *base, unsigned size, bool headers_only, bool mta)
+void gen_make_rules(const char *base, unsigned size, bool headers_only, bool mta, bool mime)
 {
 	char rules[4200];
 
-	snprintf(rules, sizeof(rules), "%s/rules%u", base, size);
+	snprintf(rules, sizeof(rules), "%s/rules%u%s", base, size, mime ? "-mime" : "");
 	mkdir(rules, 0755);
 	rng = 0x1234567ULL * (size + 1);
-	gen_rules(rules, size, headers_only, mta);
+	gen_rules(rules, size, headers_only, mta, mime);
 }
 
 struct gen_item *gen_corpus(unsigned n, const char *keep, unsigned *mimes_r, double *bytes_r)

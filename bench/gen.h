@@ -22,7 +22,8 @@ void gen_corpus_free(struct gen_item *items, unsigned n);
 /* base/rulesSIZE/global.rules (and a domain file, and the header regexes
  * as header_checks.pcre): size rules, the same for a size on every run.
  * headers_only: every rule a header regex; mta: with the SPF and DKIM
- * rules the MTA benchmark needs. */
-void gen_make_rules(const char *base, unsigned size, bool headers_only, bool mta);
+ * rules the MTA benchmark needs; mime: the same rules plus attachment
+ * rules, in base/rulesSIZE-mime. */
+void gen_make_rules(const char *base, unsigned size, bool headers_only, bool mta, bool mime);
 
 #endif

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
-	const struct mp_mime_limits lim = { 8, 64, 32, 4096, "/tmp", 1 << 16 };
+	const struct mp_mime_limits lim = { 8, 64, 32, 4096, "/tmp", 1 << 16, true, true };
 	struct mp_mime m;
 
 	mp_mime_parse(-1, s, size, &lim, &m);

@@ -37,14 +37,16 @@ static bool mime_header(const char *key)
 	return strcmp(key, "mime-version") == 0 || strncmp(key, "content-", 8) == 0;
 }
 
-/* Whether an open evaluation needs the MIME parse. */
-static bool wanted(const struct mp_txn *t)
+/* What the open evaluations need of the MIME parse (MP_NEED_*). */
+static unsigned wanted(const struct mp_txn *t)
 {
+	unsigned need = 0;
+
 	for (size_t i = 0; i < t->n_msg; i++) {
-		if (t->msg[i]->outcome == MP_O_NONE && (t->msg[i]->pol->need & MP_NEED_MIME))
-			return true;
+		if (t->msg[i]->outcome == MP_O_NONE)
+			need |= t->msg[i]->pol->need;
 	}
-	return false;
+	return need & MP_NEED_MIME ? need : 0;
 }
 
 void mp_mime_txn_start(struct mp_txn *t)
@@ -162,6 +164,11 @@ void mp_mime_txn_parse(struct mp_txn *t)
 		.spool_dir = spool_dir(),
 		.spool_mem = SPOOL_MEM,
 	};
+	/* libmagic and archive listing only for rules that read them (a
+	 * trace, for `test`, shows everything) */
+	unsigned need = wanted(t);
+	lim.sniff = t->trace_on || (need & MP_NEED_SNIFF);
+	lim.archives = t->trace_on || (need & MP_NEED_ARCHIVE);
 	int fd = mp_spool_open(&t->spool, false);
 	if (fd < 0 && t->spool.fd >= 0) {
 		t->oom = true;

@@ -224,19 +224,24 @@ static int64_t dash_cut(GMimeStream *src, uint64_t max, char *buf, size_t bufsiz
 	if (g_mime_stream_reset(src) != 0)
 		return -1;
 	while ((n = g_mime_stream_read(src, buf, bufsize)) > 0) {
-		for (ssize_t i = 0; i < n; i++) {
-			char c = buf[i];
-			if (c == '\n') {
-				state = 1;
-			} else if (state == 1 && c == '-') {
-				state = 2;
-			} else if (state == 2 && c == '-') {
-				if (++lines > max)
-					return pos + i - 1;
-				state = 0;
-			} else {
+		ssize_t i = 0;
+		while (i < n) {
+			if (state == 1 || state == 2) {
+				if (buf[i] == '-') {
+					if (state == 2 && ++lines > max)
+						return pos + i - 1;
+					state = state == 1 ? 2 : 0;
+					i++;
+					continue;
+				}
 				state = 0;
 			}
+			/* elsewhere: on to the next line */
+			const char *nl = memchr(buf + i, '\n', (size_t)(n - i));
+			if (nl == NULL)
+				break;
+			i = nl - buf + 1;
+			state = 1;
 		}
 		pos += n;
 	}

@@ -51,6 +51,8 @@ struct mp_mime_limits {
 	size_t text_max;            /* body_scan_limit: bytes of `text` */
 	const char *spool_dir;      /* for an archive larger than spool_mem */
 	size_t spool_mem;
+	bool sniff;                 /* run libmagic (detected) */
+	bool archives;              /* list archives (is_archive, arch) */
 };
 
 struct mp_mime {

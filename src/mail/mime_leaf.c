@@ -73,7 +73,7 @@ static void consume(struct leaf *l, char *p, size_t n)
 		text_add(l, p, n);
 		return;
 	}
-	if (!l->p->attachment)
+	if (!l->p->attachment || (!l->lim->sniff && !l->lim->archives))
 		return;
 	size_t room = sizeof(l->sc->head) - l->head_n;
 	size_t k = n < room ? n : room;
@@ -81,7 +81,7 @@ static void consume(struct leaf *l, char *p, size_t n)
 	l->head_n += k;
 	if (!l->decided && l->head_n == sizeof(l->sc->head)) {
 		l->decided = true;
-		l->p->is_archive = mp_archive_magic(l->sc->head, l->head_n);
+		l->p->is_archive = l->lim->archives && mp_archive_magic(l->sc->head, l->head_n);
 		if (l->p->is_archive)
 			mp_spool_add(&l->spool, l->sc->head, l->head_n);
 		p += k;
@@ -128,10 +128,12 @@ static void finish_attachment(struct leaf *l)
 	char type[128];
 
 	if (!l->decided)
-		p->is_archive = mp_archive_magic(l->sc->head, l->head_n);
-	mp_sniff(l->sc->head, l->head_n, type, sizeof(type));
-	if ((p->detected = strdup(type)) == NULL)
-		l->m->failed = true;
+		p->is_archive = l->lim->archives && mp_archive_magic(l->sc->head, l->head_n);
+	if (l->lim->sniff) {
+		mp_sniff(l->sc->head, l->head_n, type, sizeof(type));
+		if ((p->detected = strdup(type)) == NULL)
+			l->m->failed = true;
+	}
 	if (!p->is_archive)
 		return;
 	if (!l->decided) {

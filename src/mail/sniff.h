@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#define MP_SNIFF_BYTES (64 * 1024)
+#define MP_SNIFF_BYTES (16 * 1024)
 
 /* The media type of p[0..n) ("application/x-dosexec"), lower case, into
  * out; "application/octet-stream" when libmagic cannot tell; -1 when

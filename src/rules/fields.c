@@ -13,6 +13,8 @@
 	{ n, id, t, MP_M_STRING, MP_STAGE_EOM, true, false, true, MP_NEED_MIME }
 #define MIME(n, id, t, multi) \
 	{ n, id, t, MP_M_STRING, MP_STAGE_EOM, multi, false, true, MP_NEED_MIME }
+#define PART_NEED(n, id, t, multi, need) \
+	{ n, id, t, MP_M_STRING, MP_STAGE_EOM, multi, false, true, MP_NEED_MIME | (need) }
 
 #define DMARC (MP_NEED_DMARC | MP_NEED_SPF | MP_NEED_DKIM)
 
@@ -56,11 +58,11 @@ static const struct mp_field_info fields[MP_F_COUNT] = {
 	PART("attachment.name", MP_F_ATTACHMENT_NAME, MP_T_STR),
 	PART("attachment.ext", MP_F_ATTACHMENT_EXT, MP_T_STR),
 	PART("attachment.type", MP_F_ATTACHMENT_TYPE, MP_T_STR),
-	PART("attachment.detected", MP_F_ATTACHMENT_DETECTED, MP_T_STR),
+	PART_NEED("attachment.detected", MP_F_ATTACHMENT_DETECTED, MP_T_STR, true, MP_NEED_SNIFF),
 	PART("attachment.size", MP_F_ATTACHMENT_SIZE, MP_T_NUM),
 	MIME("attachment.count", MP_F_ATTACHMENT_COUNT, MP_T_NUM, false),
-	PART("archive.name", MP_F_ARCHIVE_NAME, MP_T_STR),
-	MIME("archive.encrypted", MP_F_ARCHIVE_ENCRYPTED, MP_T_BOOL, false),
+	PART_NEED("archive.name", MP_F_ARCHIVE_NAME, MP_T_STR, true, MP_NEED_ARCHIVE),
+	PART_NEED("archive.encrypted", MP_F_ARCHIVE_ENCRYPTED, MP_T_BOOL, false, MP_NEED_ARCHIVE),
 	MIME("mime.type", MP_F_MIME_TYPE, MP_T_STR, true),
 	MIME("mime.parts", MP_F_MIME_PARTS, MP_T_NUM, false),
 	MIME("mime.depth", MP_F_MIME_DEPTH, MP_T_NUM, false),

@@ -86,6 +86,8 @@ enum mp_need {
 	MP_NEED_LIMIT = 32,  /* tests limit.*: still evaluated past a limit */
 	MP_NEED_DMARC = 64,  /* DMARC, from SPF and DKIM (which it needs too) */
 	MP_NEED_MIME = 128,  /* the MIME fields: the body is spooled and parsed */
+	MP_NEED_SNIFF = 256, /* attachment.detected: libmagic on each attachment */
+	MP_NEED_ARCHIVE = 512, /* archive.*: archives listed */
 };
 
 struct mp_field_info {

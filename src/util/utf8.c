@@ -5,6 +5,8 @@
 
 #include "util/buf.h"
 
+#include <stdbool.h>
+
 size_t mp_utf8_len(const unsigned char *s, size_t avail)
 {
 	unsigned char c = s[0];
@@ -41,18 +43,27 @@ size_t mp_utf8_len(const unsigned char *s, size_t avail)
 void mp_utf8_clean(struct mp_buf *b, const char *s, size_t len, int controls)
 {
 	const unsigned char *u = (const unsigned char *)s;
+	size_t run = 0; /* start of the bytes that go out as they are */
 
 	for (size_t i = 0; i < len;) {
-		size_t n = mp_utf8_len(u + i, len - i);
-		if (n == 0) {
-			mp_buf_add(b, "\xef\xbf\xbd", 3);
+		/* plain ASCII is the common case: no decoding */
+		if (u[i] >= 0x20 && u[i] < 0x7f) {
 			i++;
-		} else if (controls && n == 1 && (u[i] < 0x20 || u[i] == 0x7f) && u[i] != '\n') {
-			mp_buf_addc(b, '?');
-			i++;
-		} else {
-			mp_buf_add(b, s + i, n);
-			i += n;
+			continue;
 		}
+		size_t n = mp_utf8_len(u + i, len - i);
+		bool ctl = n == 1 && (u[i] < 0x20 || u[i] == 0x7f) && u[i] != '\n';
+		if (n != 0 && !(controls && ctl)) {
+			i += n;
+			continue;
+		}
+		mp_buf_add(b, s + run, i - run);
+		if (n == 0)
+			mp_buf_add(b, "\xef\xbf\xbd", 3);
+		else
+			mp_buf_addc(b, '?');
+		i++;
+		run = i;
 	}
+	mp_buf_add(b, s + run, len - run);
 }

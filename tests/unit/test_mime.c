@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static const struct mp_mime_limits LIM = { 20, 500, 1000, 1 << 20, "/tmp", 1 << 20 };
+static const struct mp_mime_limits LIM = { 20, 500, 1000, 1 << 20, "/tmp", 1 << 20, true, true };
 
 static void parse(const char *msg, int fd_body, const struct mp_mime_limits *lim, struct mp_mime *m)
 {
