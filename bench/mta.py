@@ -14,6 +14,11 @@ Configurations, each run ROUNDS times, alternating, in one invocation:
   mp-1000         milter-policy, 1,000 mixed rules + SPF + DKIM + DMARC
   opendkim        Debian's OpenDKIM verifying (keys from TestDNSData)
   header-checks   Postfix header_checks (pcre), the same 100 regexes, no milter
+  mp-100-mime     mp-100 with attachment rules added (bench/engine -M): the
+                  body is parsed as MIME; the difference is MIME's cost
+  mime-rss        not a round: 100 sessions each sending one message with a
+                  20 MB attachment to a fresh milter-policy with the MIME
+                  rules, its peak RSS and the spool files it left (none)
 For each: msg/s at 10 sessions, the ratio to no-milter in the same round,
 the milter's CPU time per message (/proc), its peak RSS, and the time per
 message of one session (smtp-source -s 1), as added latency against
@@ -35,7 +40,10 @@ from postfix import Postfix  # noqa: E402
 from testbed import KEYS, Testbed, wait_for  # noqa: E402
 
 ADDR = "192.0.2.10"
-CONFIGS = os.environ.get("MTA_CONFIGS", "no-milter,null-milter,mp-100,mp-100-nodmarc,mp-1000,opendkim,header-checks").split(",")
+CONFIGS = os.environ.get("MTA_CONFIGS", "no-milter,null-milter,mp-100,mp-100-nodmarc,mp-100-mime,mp-1000,"
+                         "opendkim,header-checks,mime-rss").split(",")
+MIME_RSS = "mime-rss" in CONFIGS
+CONFIGS = [c for c in CONFIGS if c != "mime-rss"]
 HZ = os.sysconf("SC_CLK_TCK")
 
 
@@ -86,8 +94,8 @@ class Bench:
                       ("_dmarc.bank.example", "TXT", '"v=DMARC1; p=reject"')])
         tb.start_sink(store=False)
         rules = tb.path("rules")
-        subprocess.run([os.path.join(self.build, "bench", "engine"), "-w", rules, "-s", "100", "-H", "-m"],
-                       check=True)
+        subprocess.run([os.path.join(self.build, "bench", "engine"), "-w", rules, "-s", "100", "-H", "-m",
+                        "-M"], check=True)
         subprocess.run([os.path.join(self.build, "bench", "engine"), "-w", rules, "-s", "1000", "-m"],
                        check=True)
         self.rules = rules
@@ -99,6 +107,8 @@ class Bench:
             self.start_policy("mp-100", os.path.join(rules, "rules100"))
         if "mp-100-nodmarc" in CONFIGS:
             self.start_policy("mp-100-nodmarc", os.path.join(rules, "rules100"), "dmarc = no\n")
+        if "mp-100-mime" in CONFIGS:
+            self.start_policy("mp-100-mime", os.path.join(rules, "rules100-mime"))
         if "mp-1000" in CONFIGS:
             self.start_policy("mp-1000", os.path.join(rules, "rules1000"))
         if "opendkim" in CONFIGS:
@@ -191,7 +201,7 @@ class Bench:
     def check_verdicts(self):
         """The milters must have done their work: milter-policy's A-R says
         spf=pass and dkim=pass (its log shows the results)."""
-        for name in [c for c in ("mp-100", "mp-1000") if c in CONFIGS]:
+        for name in [c for c in ("mp-100", "mp-1000", "mp-100-mime") if c in CONFIGS]:
             log = self.tb.read(name + ".log")
             if "spf=pass dkim=pass dmarc=pass" not in log:
                 raise RuntimeError("%s did not verify: %s" % (name, log[-1000:]))
@@ -199,6 +209,44 @@ class Bench:
             log = self.tb.read("mp-100-nodmarc.log")
             if "spf=pass dkim=pass rules" not in log:
                 raise RuntimeError("mp-100-nodmarc did not verify: %s" % log[-1000:])
+
+    def mime_rss(self, sessions=100, size=20 * 1024 * 1024):
+        """A fresh milter-policy with the MIME rules; sessions at once, each
+        sending one message with a size-byte attachment. Returns its peak
+        RSS (MiB), the messages delivered and how many files its temporary
+        directory holds afterwards."""
+        import base64
+        tmp = self.tb.path("mime-tmp")
+        os.mkdir(tmp)
+        os.chown(tmp, *_ids("nobody"))
+        os.environ["TMPDIR"] = tmp
+        try:
+            self.start_policy("mime-rss", os.path.join(self.rules, "rules100-mime"))
+        finally:
+            del os.environ["TMPDIR"]
+        data = bytes(range(256)) * (size // 256)
+        b64 = base64.encodebytes(data).replace(b"\n", b"\r\n")
+        msg = (b"From: Alice <alice@bank.example>\r\nTo: bob@example.com\r\nSubject: big attachment\r\n"
+               b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+               b"--b1\r\nContent-Type: text/plain\r\n\r\nThe data.\r\n"
+               b"--b1\r\nContent-Type: application/octet-stream; name=\"data.bin\"\r\n"
+               b"Content-Transfer-Encoding: base64\r\n\r\n" + b64 + b"--b1--\r\n")
+        with open(self.tb.path("big.eml"), "wb") as f:
+            f.write(msg)
+        subprocess.run(["postconf", "-c", self.pf.cfg, "-e", "message_size_limit=%d" % (len(msg) * 2),
+                        "smtpd_milters=unix:" + self.milters["mime-rss"][0]], check=True)
+        subprocess.run(["postfix", "-c", self.pf.cfg, "reload"], check=True, capture_output=True)
+        time.sleep(1.5)
+        sent0 = self.pf.log().count("status=sent")
+        out = subprocess.run(["smtp-source", "-s", str(sessions), "-m", str(sessions), "-F",
+                              self.tb.path("big.eml"), "-f", "alice@bank.example", "-t", "bob@example.com",
+                              "%s:%d" % (ADDR, self.pf.port)], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError("smtp-source: %s" % out.stderr[:500])
+        self.drain()
+        sent = self.pf.log().count("status=sent") - sent0
+        pid = self.milters["mime-rss"][1].pid
+        return peak_rss_mib(pid), sent, len(os.listdir(tmp)), len(msg)
 
     def rss_at(self, sessions, n):
         """A fresh milter-policy with 1,000 rules, at many sessions."""
@@ -240,9 +288,10 @@ def main():
                        latency[cfg][-1]), flush=True)
         b.check_verdicts()
         rss = {name: peak_rss_mib(b.milters[name][1].pid)
-               for name in ("null-milter", "mp-100", "mp-100-nodmarc", "mp-1000", "opendkim")
+               for name in ("null-milter", "mp-100", "mp-100-nodmarc", "mp-100-mime", "mp-1000", "opendkim")
                if name in b.milters}
         rss100 = b.rss_at(100, n) if "mp-1000" in CONFIGS else float("nan")
+        mime = b.mime_rss() if MIME_RSS else None
     finally:
         b.tb.close()
 
@@ -278,10 +327,15 @@ def main():
             "%.3f" % s["cpu_ms_per_msg"] if s["cpu_ms_per_msg"] is not None else "-",
             s["added_latency_ms"], "%.1f MiB" % s["peak_rss_mib"] if s["peak_rss_mib"] else "-"))
     print("milter-policy, 1,000 rules, 100 sessions: peak RSS %.1f MiB" % rss100)
+    if mime is not None:
+        print("milter-policy, MIME rules, 100 sessions each sending a 20 MiB attachment (%.1f MB message):"
+              " peak RSS %.1f MiB, %d delivered, %d files left in its temporary directory"
+              % (mime[3] / 1e6, mime[0], mime[1], mime[2]))
     if out_json:
         with open(out_json, "w") as f:
             json.dump({"rounds": rounds, "messages": n, "summary": summary, "runs": results,
-                       "latency_ms": latency, "rss_1000_rules_100_sessions_mib": rss100}, f, indent=1)
+                       "latency_ms": latency, "rss_1000_rules_100_sessions_mib": rss100,
+                       "mime_rss_100_sessions_20mib": mime}, f, indent=1)
     return 0
 
 

@@ -152,7 +152,7 @@ expect text-reject-mail 0 "decision: reject at mail (rule spf-fail)" "$bin" $R t
 expect text-reply 0 "reply: 550 5.7.23 SPF check failed for sender.example" "$bin" $R test --client-ip 198.51.100.7 --from alice@sender.example --rcpt bob@example.com --spf fail "$tmp/clean.eml"
 expect text-trace 0 "  true  spf-fail" "$bin" $R test --client-ip 198.51.100.7 --from alice@sender.example --rcpt bob@example.com --spf fail "$tmp/clean.eml"
 expect text-tag 0 "change header: Subject: \[SUSPECT\] Your account" "$bin" $R test --client-ip 198.51.100.7 --from alerts@bank.example --rcpt bob@example.com "$tmp/bank.eml"
-expect stdin 0 "decision: reject at header" sh -c "\"$bin\" $R test --client-ip 198.51.100.7 --rcpt bob@example.com - < \"$tmp/exe.eml\""
+expect stdin 0 "decision: reject at eom" sh -c "\"$bin\" $R test --client-ip 198.51.100.7 --rcpt bob@example.com - < \"$tmp/exe.eml\""
 # defaults from the message: From: and To:
 expect envelope-from-message 0 "<bob@example.com> accept (policy example.com)" "$bin" $R test --client-ip 198.51.100.7 "$tmp/clean.eml"
 
@@ -192,7 +192,7 @@ assert o["headers_added"][0]["value"] == "mx.test.example;\n\tspf=pass smtp.mail
 assert o["dmarc"] == {"result": "pass", "policy": "reject", "domain": "bank.example"}, o["dmarc"]
 ' "$bin" $R test --json --client-ip 198.51.100.7 --from alerts@bank.example --rcpt bob@example.com --dkim pass "$tmp/bank.eml"
 json_expect json-exe '
-assert o["action"] == "reject" and o["stage"] == "header", o
+assert o["action"] == "reject" and o["stage"] == "eom", o
 assert o["reply"]["text"] == "Executable attachments are not accepted"
 ' "$bin" $R test --json --client-ip 198.51.100.7 --from alice@sender.example --rcpt bob@example.com "$tmp/exe.eml"
 json_expect json-connect '

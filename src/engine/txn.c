@@ -891,7 +891,7 @@ int mp_txn_eom(struct mp_txn *t, struct mp_verdict *v)
 	}
 	if (open) {
 		mp_mime_txn_parse(t);
-		if (eval_msg(t, MP_STAGE_EOM) < 0)
+		if (t->oom || eval_msg(t, MP_STAGE_EOM) < 0)
 			return -1;
 		for (size_t i = 0; i < t->n_msg; i++) {
 			if (t->limit != NULL)

@@ -53,9 +53,15 @@ static void on_warning(gint64 offset, GMimeParserWarning code, const gchar *item
 	}
 }
 
-static char *dup_or_null(const char *s)
+/* A copy of a parameter, NULL when it is absent or empty (failed set
+ * when the copy could not be made). */
+static char *dup_or_null(struct mp_mime *m, const char *s)
 {
-	return s != NULL && *s != '\0' ? strdup(s) : NULL;
+	char *c = s != NULL && *s != '\0' ? strdup(s) : NULL;
+
+	if (s != NULL && *s != '\0' && c == NULL)
+		m->failed = true;
+	return c;
 }
 
 static struct mp_mime_part *add_part(struct mp_mime *m, unsigned depth, int parent,
@@ -87,8 +93,8 @@ static struct mp_mime_part *add_part(struct mp_mime *m, unsigned depth, int pare
 	for (char *c = p->type; *c; c++)
 		if (*c >= 'A' && *c <= 'Z')
 			*c = (char)(*c - 'A' + 'a');
-	p->ct_name = dup_or_null(g_mime_object_get_content_type_parameter(obj, "name"));
-	p->cd_filename = dup_or_null(g_mime_object_get_content_disposition_parameter(obj, "filename"));
+	p->ct_name = dup_or_null(m, g_mime_object_get_content_type_parameter(obj, "name"));
+	p->cd_filename = dup_or_null(m, g_mime_object_get_content_disposition_parameter(obj, "filename"));
 	GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
 	if (hl != NULL && g_mime_header_list_get_count(hl) > 0) {
 		p->has_headers = true;
@@ -138,7 +144,7 @@ static void walk(struct walk *w, GMimeObject *obj, unsigned depth, int parent)
 	int self = (int)(m->n - 1);
 	if (GMIME_IS_MULTIPART(obj)) {
 		GMimeMultipart *mp = GMIME_MULTIPART(obj);
-		p->boundary = dup_or_null(g_mime_multipart_get_boundary(mp));
+		p->boundary = dup_or_null(m, g_mime_multipart_get_boundary(mp));
 		int n = g_mime_multipart_get_count(mp);
 		for (int i = 0; i < n; i++)
 			walk(w, g_mime_multipart_get_part(mp, i), depth + 1, self);

@@ -63,6 +63,7 @@ struct mp_mime {
 	const char *limit;          /* "mime_depth", "mime_parts" or "archive_entries" */
 	bool failed;                /* no memory, or the input could not be read */
 	struct mp_buf text;         /* the `text` field, UTF-8 */
+	bool text_full;             /* it reached text_max */
 	size_t n_attachments;
 };
 

@@ -50,7 +50,7 @@ static void text_add(struct leaf *l, char *p, size_t n)
 {
 	size_t used = l->m->text.len + l->raw.len;
 
-	if (used >= l->lim->text_max)
+	if (l->m->text_full || used >= l->lim->text_max)
 		return;
 	if (l->charset != NULL) {
 		size_t outlen, pre;
@@ -106,10 +106,14 @@ static void finish_text(struct leaf *l)
 	}
 	if (l->html)
 		mp_html_end(&l->h, &l->raw);
-	if (t->len > 0 && t->len < l->lim->text_max)
-		mp_buf_addc(t, '\n');
+	if (l->m->text_full || l->raw.len == 0)
+		goto out;
+	if (t->len > 0)
+		mp_buf_addc(t, '\n'); /* between parts */
 	size_t start = t->len;
 	mp_utf8_clean(t, l->raw.p ? l->raw.p : "", l->raw.len, 0);
+	if (t->len >= l->lim->text_max)
+		l->m->text_full = true;
 	if (t->len > l->lim->text_max) {
 		/* cut at a character boundary within the budget */
 		size_t cut = l->lim->text_max;
@@ -118,6 +122,7 @@ static void finish_text(struct leaf *l)
 		t->len = cut;
 		t->p[cut] = '\0';
 	}
+out:
 	if (l->raw.oom || t->oom)
 		l->m->failed = true;
 }

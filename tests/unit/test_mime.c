@@ -6,8 +6,11 @@
  * body is in memory or in the file. */
 #include "helpers.h"
 
+#include "mail/archive.h"
+#include "mail/html.h"
 #include "mail/mime.h"
 #include "mail/spool.h"
+#include "util/buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +193,131 @@ static void test_spool(void **state)
 	mp_spool_free(&s);
 }
 
+/* HTML to text, fed one byte at a time and whole: the same text. */
+static void html_text(const char *in, const char *want)
+{
+	struct mp_html h;
+	struct mp_buf a, b;
+
+	mp_buf_init(&a);
+	mp_buf_init(&b);
+	mp_html_init(&h);
+	mp_html_feed(&h, in, strlen(in), &a);
+	mp_html_end(&h, &a);
+	for (size_t i = 0; in[i]; i++)
+		mp_html_feed(&h, in + i, 1, &b);
+	mp_html_end(&h, &b);
+	assert_string_equal(a.p ? a.p : "", want);
+	assert_string_equal(b.p ? b.p : "", want);
+	mp_buf_free(&a);
+	mp_buf_free(&b);
+}
+
+static void test_html(void **state)
+{
+	(void)state;
+	html_text("<p>Hello <b>world</b></p>", " Hello  world  ");
+	html_text("a<script type=\"x\">var s = '</p>';</script>b", "a  b");
+	html_text("a<STYLE>p { x: 1 }</STYLE >b<!-- hidden -- still -->c", "a  b c");
+	html_text("&amp;&lt;&gt;&quot;&#65;&#x42;&euro;&nbsp;", "&<>\"AB\xe2\x82\xac ");
+	html_text("fish &chips; R&D &#xZZ; &#0; 3 < 4", "fish &chips; R&D &#xZZ; \xef\xbf\xbd 3 < 4");
+	html_text("<a title=\"x>y\">link</a>", " link ");
+	html_text("<!DOCTYPE html><?xml x?>t", "  t");
+	html_text("cut &am", "cut &am");
+}
+
+/* A stored zip of the given names (no compression, no data). */
+static size_t zip_of(const char *const *names, size_t n, unsigned char *out)
+{
+	size_t len = 0, cd_start, cd_len;
+	size_t offs[16];
+
+	for (size_t i = 0; i < n; i++) {
+		size_t nl = strlen(names[i]);
+		offs[i] = len;
+		unsigned char lh[30] = { 'P', 'K', 3, 4, 10, 0 };
+		lh[26] = (unsigned char)nl;
+		memcpy(out + len, lh, 30);
+		memcpy(out + len + 30, names[i], nl);
+		len += 30 + nl;
+	}
+	cd_start = len;
+	for (size_t i = 0; i < n; i++) {
+		size_t nl = strlen(names[i]);
+		unsigned char ch[46] = { 'P', 'K', 1, 2, 20, 0, 10, 0 };
+		ch[28] = (unsigned char)nl;
+		ch[42] = (unsigned char)(offs[i] & 0xff);
+		ch[43] = (unsigned char)(offs[i] >> 8);
+		memcpy(out + len, ch, 46);
+		memcpy(out + len + 46, names[i], nl);
+		len += 46 + nl;
+	}
+	cd_len = len - cd_start;
+	unsigned char eo[22] = { 'P', 'K', 5, 6 };
+	eo[8] = eo[10] = (unsigned char)n;
+	eo[12] = (unsigned char)cd_len;
+	eo[13] = (unsigned char)(cd_len >> 8);
+	eo[16] = (unsigned char)cd_start;
+	eo[17] = (unsigned char)(cd_start >> 8);
+	memcpy(out + len, eo, 22);
+	return len + 22;
+}
+
+static void test_archive(void **state)
+{
+	static const char *const names[] = { "a.txt", "dir/b.exe", "c.pdf" };
+	unsigned char zip[2048];
+	struct mp_archive a;
+
+	(void)state;
+	size_t n = zip_of(names, 3, zip);
+	assert_true(mp_archive_magic(zip, n));
+	mp_archive_list(-1, zip, n, 1000, &a);
+	assert_false(a.malformed || a.limit || a.failed || a.encrypted);
+	assert_int_equal(a.n, 3);
+	assert_string_equal(a.names[1], "dir/b.exe");
+	mp_archive_free(&a);
+	/* the entry limit: what came before it is kept */
+	mp_archive_list(-1, zip, n, 2, &a);
+	assert_true(a.limit);
+	assert_int_equal(a.n, 2);
+	mp_archive_free(&a);
+	/* cut short: unreadable */
+	mp_archive_list(-1, zip, 40, 1000, &a);
+	assert_true(a.malformed);
+	mp_archive_free(&a);
+	/* not an archive by content, whatever it is called */
+	assert_false(mp_archive_magic((const unsigned char *)"%PDF-1.4", 8));
+}
+
+/* The text field: charsets converted, HTML stripped, attachments left
+ * out, the budget kept at a character boundary. */
+static void test_text(void **state)
+{
+	static const char msg[] =
+		"Content-Type: multipart/mixed; boundary=\"B\"\n\n"
+		"--B\nContent-Type: text/plain; charset=iso-8859-1\n"
+		"Content-Transfer-Encoding: quoted-printable\n\ncaf=E9\n"
+		"--B\nContent-Type: text/html; charset=utf-8\n\n<p>r&eacute;sum&#233;</p>\n"
+		"--B\nContent-Type: text/plain; name=\"notes.txt\"\n\nattached text\n"
+		"--B--\n";
+	struct mp_mime m;
+	struct mp_mime_limits lim = LIM;
+
+	(void)state;
+	parse(msg, -1, NULL, &m);
+	assert_non_null(strstr(m.text.p, "caf\xc3\xa9"));
+	assert_non_null(strstr(m.text.p, "r&eacute;sum\xc3\xa9"));
+	assert_null(strstr(m.text.p, "<p>"));
+	assert_null(strstr(m.text.p, "attached text"));
+	assert_int_equal(m.n_attachments, 1);
+	mp_mime_free(&m);
+	lim.text_max = 4; /* "caf" and half of the e-acute: cut before it */
+	parse(msg, -1, &lim, &m);
+	assert_string_equal(m.text.p, "caf");
+	mp_mime_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -197,6 +325,9 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_spool),
+		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_archive),
+		cmocka_unit_test(test_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
