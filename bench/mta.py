@@ -326,7 +326,8 @@ def main():
             cfg, s["msgs_per_s"], s["ratio_to_no_milter"], s["ratio_to_null_milter"],
             "%.3f" % s["cpu_ms_per_msg"] if s["cpu_ms_per_msg"] is not None else "-",
             s["added_latency_ms"], "%.1f MiB" % s["peak_rss_mib"] if s["peak_rss_mib"] else "-"))
-    print("milter-policy, 1,000 rules, 100 sessions: peak RSS %.1f MiB" % rss100)
+    if rss100 == rss100:  # measured (not NaN)
+        print("milter-policy, 1,000 rules, 100 sessions: peak RSS %.1f MiB" % rss100)
     if mime is not None:
         print("milter-policy, MIME rules, 100 sessions each sending a 20 MiB attachment (%.1f MB message):"
               " peak RSS %.1f MiB, %d delivered, %d files left in its temporary directory"

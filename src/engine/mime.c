@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* Body bytes kept in memory before the spool becomes a file; the same for
@@ -32,9 +33,10 @@ static const char *spool_dir(void)
 	return d != NULL && *d == '/' ? d : "/tmp";
 }
 
-static bool mime_header(const char *key)
+/* The fields GMime needs to read the top entity. */
+static bool mime_header(const char *name)
 {
-	return strcmp(key, "mime-version") == 0 || strncmp(key, "content-", 8) == 0;
+	return strcasecmp(name, "mime-version") == 0 || strncasecmp(name, "content-", 8) == 0;
 }
 
 /* What the open evaluations need of the MIME parse (MP_NEED_*). */
@@ -59,14 +61,7 @@ void mp_mime_txn_start(struct mp_txn *t)
 	mp_buf_init(&b);
 	for (size_t i = 0; i < t->n_hdrs; i++) {
 		const struct mp_hdr *h = &t->hdrs[i];
-		char lower[64];
-		size_t nl = strlen(h->name);
-		if (nl >= sizeof(lower))
-			continue;
-		for (size_t k = 0; k <= nl; k++)
-			lower[k] = (char)(h->name[k] >= 'A' && h->name[k] <= 'Z' ? h->name[k] + 32
-										  : h->name[k]);
-		if (!mime_header(lower))
+		if (!mime_header(h->name))
 			continue;
 		mp_buf_adds(&b, h->name);
 		mp_buf_addc(&b, ':');
