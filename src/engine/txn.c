@@ -211,30 +211,31 @@ void mp_txn_log(struct mp_txn *t, const char *s)
 		*slot = copy;
 }
 
-void mp_txn_limit(struct mp_txn *t, const char *name)
+/* The first limit of the message: recorded and noted. */
+static void first_limit(struct mp_txn *t, const char *name, bool found)
 {
-	t->limit_found = false; /* any other limit: only limit.* rules decide */
-	if (t->limit != NULL)
-		return;
-	t->limit = name;
 	char msg[200];
-	snprintf(msg, sizeof(msg), "limit reached: %s; only rules that test limit.* decide now, "
-		 "else on_limit (%s)", name,
+
+	t->limit = name;
+	t->limit_found = found;
+	snprintf(msg, sizeof(msg), "limit reached: %s; %s, else on_limit (%s)", name,
+		 found ? "the MIME fields hold what came before it, rules that refuse on it still decide"
+		       : "only rules that test limit.* decide now",
 		 t->set->on_limit == MP_ONERR_ACCEPT ? "accept" : "tempfail");
 	mp_txn_log(t, msg);
 }
 
+void mp_txn_limit(struct mp_txn *t, const char *name)
+{
+	t->limit_found = false; /* any other limit: only limit.* rules decide */
+	if (t->limit == NULL)
+		first_limit(t, name, false);
+}
+
 void mp_txn_limit_found(struct mp_txn *t, const char *name)
 {
-	if (t->limit != NULL)
-		return;
-	t->limit = name;
-	t->limit_found = true;
-	char msg[200];
-	snprintf(msg, sizeof(msg), "limit reached: %s; the MIME fields hold what came before it, "
-		 "rules that refuse on it still decide, else on_limit (%s)", name,
-		 t->set->on_limit == MP_ONERR_ACCEPT ? "accept" : "tempfail");
-	mp_txn_log(t, msg);
+	if (t->limit == NULL)
+		first_limit(t, name, true);
 }
 
 void mp_txn_note_limit(struct mp_txn *t, const struct mp_rule *r, bool jit)
