@@ -84,6 +84,21 @@ def main():
              msg("invoice", headers=["MIME-Version: 1.0",
                                      'Content-Type: application/octet-stream; name="invoice.pdf.exe"'],
                  body=b"TVqQAAMAAAAEAAAA\r\n"))
+        docm = (b"--b1\r\nContent-Type: text/plain\r\n\r\nThe budget, see attached.\r\n"
+                b"--b1\r\nContent-Type: application/vnd.ms-excel.sheet.macroEnabled.12\r\n"
+                b'Content-Disposition: attachment; filename="budget.xlsm"\r\n'
+                b"Content-Transfer-Encoding: base64\r\n\r\nUEsDBAoAAAAAAA==\r\n--b1--\r\n")
+        demo("An Office document with macros to example.com: stripped, the rest delivered",
+             "alice@sender.example", ["bob@example.com"],
+             msg("budget", headers=["MIME-Version: 1.0", 'Content-Type: multipart/mixed; boundary="b1"'],
+                 body=docm))
+        got = tb.sink_messages(1, timeout=10)
+        for m in got:
+            print("   delivered; its parts:")
+            for part in m.walk():
+                if not part.is_multipart():
+                    text = part.get_payload(decode=True).decode("utf-8", "replace").strip()
+                    print("     %s: %s" % (part.get_content_type(), text))
         demo("Unsigned mail claiming bank.example: Subject tagged, warning header, score 6 -> X-Spam-Flag",
              "alerts@bank.example", ["bob@example.com"],
              msg("Your account is locked", frm="Bank <alerts@bank.example>"))
