@@ -9,6 +9,7 @@
 
 #include "util/diag.h"
 #include "util/file.h"
+#include "util/ip.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -17,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define CONF_MAX_BYTES (1024 * 1024)
@@ -93,6 +95,7 @@ void mp_conf_free(struct mp_conf *c)
 	free_servers(c);
 	free(c->dns_zone_file);
 	free(c->dmarc_history);
+	free(c->metrics_listen);
 	free(c->dmarc_report_org);
 	free(c->dmarc_report_email);
 	free(c);
@@ -405,6 +408,21 @@ static const char *set_dns_zone_file(struct setter_ctx *x, const char *v)
 	return set_path(x, &x->c->dns_zone_file, v);
 }
 
+static const char *set_metrics_listen(struct setter_ctx *x, const char *v)
+{
+	struct sockaddr_storage ss;
+	const char *why;
+
+	if (mp_hostport_parse(v, &ss, &why) < 0)
+		return why;
+	char *copy = strdup(v);
+	if (copy == NULL)
+		return "out of memory";
+	free(x->c->metrics_listen);
+	x->c->metrics_listen = copy;
+	return NULL;
+}
+
 static const char *set_dmarc_history(struct setter_ctx *x, const char *v)
 {
 	return set_path(x, &x->c->dmarc_history, v);
@@ -605,6 +623,7 @@ static const struct {
 	{ "dns_timeout", set_dns_timeout },
 	{ "dns_zone_file", set_dns_zone_file },
 	{ "dmarc_history", set_dmarc_history },
+	{ "metrics_listen", set_metrics_listen },
 	{ "dmarc_report_org", set_dmarc_report_org },
 	{ "dmarc_report_email", set_dmarc_report_email },
 	{ "recipient_policy", set_recipient_policy },

@@ -35,6 +35,7 @@ struct mp_conf {
 	unsigned dns_timeout_ms;
 	char *dns_zone_file;
 	char *dmarc_history;        /* SQLite file for aggregate reports, or NULL */
+	char *metrics_listen;       /* HOST:PORT of /metrics (SPEC §13), or NULL: off */
 	char *dmarc_report_org;     /* org_name of our reports; NULL: authserv_id */
 	char *dmarc_report_email;   /* their email and From; NULL: postmaster@authserv_id */
 	enum mp_recipient_policy recipient_policy;

@@ -21,7 +21,9 @@
  * the files it read changes again.
  */
 #include "daemon/daemon.h"
+#include "daemon/http.h"
 #include "daemon/milter.h"
+#include "daemon/stats.h"
 
 #include "auth/checks.h"
 #include "dns/dns.h"
@@ -70,11 +72,15 @@ static struct {
 	struct mp_checker *checker;   /* SPF/DKIM over the resolver in force */
 	char *dns_key;                /* the DNS settings the resolver was made with */
 	pthread_t thread;
+	pthread_t sampler;            /* stats snapshots and STATUS= (sampler_thread) */
+	pthread_mutex_t sampler_lock;
+	pthread_cond_t sampler_wake;
 	int status_fd;                /* PIDFILE.reload, opened as root at start, or -1 */
 	char *status_path;
 	struct mp_history *history;   /* dmarc_history, from start to stop, or NULL */
 	atomic_llong full_warned;     /* when a full history queue was last logged */
-} D = { .lock = PTHREAD_MUTEX_INITIALIZER, .status_fd = -1 };
+} D = { .sampler_lock = PTHREAD_MUTEX_INITIALIZER, .sampler_wake = PTHREAD_COND_INITIALIZER,
+	.lock = PTHREAD_MUTEX_INITIALIZER, .status_fd = -1 };
 
 /* Rows waiting for the history writer: minutes of a busy MX's mail. */
 #define HISTORY_QUEUE 100000
@@ -182,13 +188,16 @@ static void log_diags(const struct mp_diags *d)
 
 static void warn_restart_only(const struct mp_conf *old, const struct mp_conf *new)
 {
-	static const char *names[] = { "socket", "user", "group", "pidfile", "dmarc_history" };
+	static const char *names[] = { "socket", "user", "group", "pidfile", "dmarc_history",
+				       "metrics_listen" };
 	const char *a[] = { old->socket, old->user, old->group, old->pidfile,
-			    old->dmarc_history ? old->dmarc_history : "" };
+			    old->dmarc_history ? old->dmarc_history : "",
+			    old->metrics_listen ? old->metrics_listen : "" };
 	const char *b[] = { new->socket, new->user, new->group, new->pidfile,
-			    new->dmarc_history ? new->dmarc_history : "" };
+			    new->dmarc_history ? new->dmarc_history : "",
+			    new->metrics_listen ? new->metrics_listen : "" };
 
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 6; i++) {
 		if (strcmp(a[i], b[i]) != 0)
 			mp_log(MP_LOG_WARN, "reload: %s changed to %s; it takes effect at the next start",
 			       names[i], b[i][0] ? b[i] : "(none)");
@@ -221,8 +230,14 @@ static void reload(const char *why)
 			mp_stamps_add(failed, D.conf->path);
 		mp_stamps_scan_dir(failed);
 	}
+	if (rs != NULL && mp_stats_attach(rs, D.rs) < 0) {
+		mp_diags_add(&d, "milter-policy", 0, 0, "out of memory");
+		mp_ruleset_unref(rs);
+		rs = NULL;
+	}
 	if (rs == NULL) {
 		D.failures++;
+		mp_stats_reload(false, NULL);
 		mp_log(MP_LOG_ERROR,
 		       "reload (%s) failed with %zu error%s (failure #%lu); the rules in force stay",
 		       why, mp_diags_count(&d), mp_diags_count(&d) == 1 ? "" : "s", D.failures);
@@ -248,6 +263,7 @@ static void reload(const char *why)
 	mp_stamps_free(D.failed);
 	D.failed = NULL;
 	D.reloads++;
+	mp_stats_reload(true, rs);
 	set_logging(conf);
 	mp_log(MP_LOG_INFO, "reload (%s) done: rules=%zu lists=%zu policies=%zu reloads=%lu failures=%lu",
 	       why, mp_ruleset_n_rules(rs), mp_ruleset_n_lists(rs), mp_ruleset_n_policies(rs),
@@ -314,6 +330,28 @@ static void *reload_thread(void *arg)
 				reload("files changed");
 		}
 	}
+	return NULL;
+}
+
+/* Every 10 s: a snapshot for the summary's windows, and the one-line
+ * summary for systemd (STATUS=). */
+static void *sampler_thread(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&D.sampler_lock);
+	while (!atomic_load(&D.stopping)) {
+		char line[256];
+		struct mp_ruleset *rs = ruleset_in_force();
+		mp_stats_sample();
+		mp_stats_status_line(line, sizeof(line), rs);
+		mp_ruleset_unref(rs);
+		sd_notifyf(0, "STATUS=%s", line);
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 10;
+		pthread_cond_timedwait(&D.sampler_wake, &D.sampler_lock, &until);
+	}
+	pthread_mutex_unlock(&D.sampler_lock);
 	return NULL;
 }
 
@@ -680,6 +718,11 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 	D.conf = mp_conf_open(conf_path, MP_DEFAULT_CONF, rules_override, &d);
 	if (D.conf != NULL)
 		D.rs = mp_ruleset_load(D.conf, &d);
+	mp_stats_init();
+	if (D.rs != NULL && mp_stats_attach(D.rs, NULL) < 0) {
+		mp_ruleset_unref(D.rs);
+		D.rs = NULL;
+	}
 	if (D.rs != NULL && (D.checker = mp_checker_new(D.conf->authserv_id)) == NULL) {
 		mp_diags_add(&d, "milter-policy", 0, 0, "out of memory");
 		mp_ruleset_unref(D.rs);
@@ -703,7 +746,9 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 			(long)other, D.conf->pidfile);
 		return MP_EX_OSERR;
 	}
-	static struct mp_milter_host host = { ruleset_in_force, checks_in_force, NULL, NULL };
+	static struct mp_milter_host host = { ruleset_in_force, checks_in_force, NULL, NULL,
+					      mp_stats_session, mp_stats_conn_decision,
+					      mp_stats_message, mp_stats_rcpt_refused };
 	host.fail_in = D.opts->fail_in;
 	mp_milter_init(&host);
 	if (smfi_register(*mp_milter_desc()) != MI_SUCCESS) {
@@ -734,6 +779,13 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 			mp_log(MP_LOG_WARN, "cannot chown %s: %s", D.status_path, strerror(errno));
 		write_status("started", 0);
 	}
+	/* bound as root (a port below 1024 is allowed), its thread born in
+	 * the serving process; it drops privileges with the others */
+	if (D.conf->metrics_listen != NULL &&
+	    mp_http_start(D.conf->metrics_listen, ruleset_in_force, err, sizeof(err)) < 0) {
+		report(fd, MP_EX_CONFIG, err);
+		return MP_EX_CONFIG;
+	}
 	if (drop_privileges(uid, gid, err, sizeof(err)) < 0) {
 		report(fd, MP_EX_CONFIG, err);
 		return MP_EX_CONFIG;
@@ -759,7 +811,8 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 		}
 		host.dmarc_row = record_dmarc_row;
 	}
-	if (pthread_create(&D.thread, NULL, reload_thread, NULL) != 0) {
+	if (pthread_create(&D.thread, NULL, reload_thread, NULL) != 0 ||
+	    pthread_create(&D.sampler, NULL, sampler_thread, NULL) != 0) {
 		report(fd, MP_EX_OSERR, "cannot start the reload thread");
 		return MP_EX_OSERR;
 	}
@@ -779,6 +832,11 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 	atomic_store(&D.stopping, true);
 	pthread_kill(D.thread, SIGUSR1);
 	pthread_join(D.thread, NULL);
+	pthread_mutex_lock(&D.sampler_lock);
+	pthread_cond_signal(&D.sampler_wake);
+	pthread_mutex_unlock(&D.sampler_lock);
+	pthread_join(D.sampler, NULL);
+	mp_http_stop();
 	if (D.history != NULL) {
 		/* libmilter has finished its sessions: nothing adds rows now */
 		host.dmarc_row = NULL;

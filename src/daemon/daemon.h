@@ -39,5 +39,8 @@ size_t mp_daemon_preflight(const struct mp_conf *c, void (*say)(void *arg, const
  * printed, exit 1, no signal), then signals the daemon named by the
  * pidfile and waits for its verdict in PIDFILE.reload. Exit code. */
 int mp_daemon_signal_reload(const char *conf_path, const char *rules);
+/* `status` (status.c): the running daemon's summary from its metrics
+ * endpoint, readable or as JSON; exit 0, or 1 when it cannot be had. */
+int mp_daemon_status(const struct mp_conf *c, bool json);
 
 #endif

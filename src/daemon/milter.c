@@ -46,6 +46,7 @@ struct mctx {
 };
 
 static atomic_ulong conn_ids;  /* the daemon's own connection numbers */
+static const struct mp_milter_host *H;
 
 static struct mctx *get_ctx(SMFICTX *ctx)
 {
@@ -61,6 +62,8 @@ static struct mctx *get_ctx(SMFICTX *ctx)
 		free(m);
 		return NULL;
 	}
+	if (H->session != NULL)
+		H->session(1);
 	return m;
 }
 
@@ -98,7 +101,6 @@ static sfsistat refuse(SMFICTX *ctx, const struct mp_verdict *v)
 	return v->outcome == MP_O_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
 
-static const struct mp_milter_host *H;
 
 void mp_milter_init(const struct mp_milter_host *host)
 {
@@ -156,6 +158,8 @@ static void log_conn_decision(struct mctx *m, const struct mp_verdict *v, enum m
 	if (mp_conn_log_decision(m->conn, v, stage, &rec) < 0)
 		mp_log(MP_LOG_ERROR, "id=%s out of memory logging a decision", m->id);
 	emit(m, &rec, note, false);
+	if (H->conn_decision != NULL)
+		H->conn_decision(mp_conn_ruleset(m->conn), v, stage);
 	mp_logrec_free(&rec);
 }
 
@@ -182,6 +186,8 @@ static void end_txn(struct mctx *m, const char *action)
 	}
 	emit(m, &rec, NULL, true);
 	mp_logrec_free(&rec);
+	if (H->message != NULL)
+		H->message(m->txn, mp_txn_ruleset(m->txn), action, m->last_stage, elapsed_ms(m) / 1000);
 	mp_txn_free(m->txn);
 	m->txn = NULL;
 }
@@ -360,6 +366,8 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 			mp_log(MP_LOG_ERROR, "id=%s out of memory logging a recipient", m->id);
 		emit(m, &rec, NULL, false);
 		mp_logrec_free(&rec);
+		if (H->rcpt_refused != NULL)
+			H->rcpt_refused(&v);
 		return refuse(ctx, &v);
 	}
 	return SMFIS_CONTINUE;
@@ -556,6 +564,8 @@ static sfsistat cb_close(SMFICTX *ctx)
 	mp_conn_free(m->conn);
 	free(m);
 	smfi_setpriv(ctx, NULL);
+	if (H->session != NULL)
+		H->session(-1);
 	return SMFIS_CONTINUE;
 }
 

@@ -7,8 +7,12 @@
 #ifndef MP_MILTER_H
 #define MP_MILTER_H
 
+#include "types/types.h"
+
 struct mp_checks;
 struct mp_dmarc_row;
+struct mp_txn;
+struct mp_verdict;
 struct mp_ruleset;
 struct smfiDesc;
 
@@ -23,6 +27,14 @@ struct mp_milter_host {
 	/* a finished message's DMARC report row (only queued: it must not
 	 * block), or NULL when no history is kept */
 	void (*dmarc_row)(const struct mp_dmarc_row *row);
+	/* counters (SPEC §13; daemon/stats.c), or NULL: a session begins (+1)
+	 * or ends (-1); a refusal at connect or HELO; a transaction's end
+	 * (action NULL: its own decision) after seconds; a refused recipient */
+	void (*session)(int delta);
+	void (*conn_decision)(struct mp_ruleset *rs, const struct mp_verdict *v, enum mp_stage stage);
+	void (*message)(struct mp_txn *t, struct mp_ruleset *rs, const char *action,
+			enum mp_stage stage, double seconds);
+	void (*rcpt_refused)(const struct mp_verdict *v);
 };
 
 /* Before smfi_register; host outlives the milter. */

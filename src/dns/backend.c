@@ -7,6 +7,20 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* Query latency buckets: from a cache hit to the longest dns_timeout. */
+static const double latency_bounds[] = { 0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+					 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+static struct mp_dns_stats stats = {
+	.latency = { .bounds = latency_bounds,
+		     .n = sizeof(latency_bounds) / sizeof(latency_bounds[0]) },
+};
+
+const struct mp_dns_stats *mp_dns_stats(void)
+{
+	return &stats;
+}
 
 struct mp_dns {
 	atomic_int refs;
@@ -73,5 +87,15 @@ int mp_dns_query_within(struct mp_dns *dns, const char *name, uint16_t type,
 		ans->status = MP_DNS_NXDOMAIN;
 		return 0;
 	}
-	return dns->ops->query(dns, name, type, ans, max_ms);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = dns->ops->query(dns, name, type, ans, max_ms);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc == 0) {
+		mp_hist_observe(&stats.latency, (double)(t1.tv_sec - t0.tv_sec) +
+							(double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+		if ((unsigned)ans->status < 4)
+			mp_counter_add(&stats.status[ans->status], 1);
+	}
+	return rc;
 }

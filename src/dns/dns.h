@@ -11,6 +11,8 @@
 #ifndef MP_DNS_H
 #define MP_DNS_H
 
+#include "util/metrics.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,6 +55,14 @@ struct mp_dns *mp_dns_ref(struct mp_dns *dns);
 void mp_dns_unref(struct mp_dns *dns);
 /* A one-line description ("unbound forwarding to 127.0.0.1@5353, timeout 5000 ms"). */
 const char *mp_dns_describe(const struct mp_dns *dns);
+
+/* What every query of the process came to (SPEC §13): latency, and
+ * answers by status (indexed by enum mp_dns_status). */
+struct mp_dns_stats {
+	struct mp_histogram latency;
+	mp_counter status[4];
+};
+const struct mp_dns_stats *mp_dns_stats(void);
 
 /* Looks name up. Returns 0 with *ans filled (any status), or -1 when out
  * of memory. Never waits longer than the timeout. */

@@ -202,6 +202,9 @@ size_t mp_txn_header_count(const struct mp_txn *t, const char *name);
 /* The normalised envelope sender ("" for the null sender). */
 const char *mp_txn_from(const struct mp_txn *t);
 const char *mp_conn_client_ip(const struct mp_conn *c);
+/* The rule sets they run under (no new reference). */
+struct mp_ruleset *mp_conn_ruleset(const struct mp_conn *c);
+struct mp_ruleset *mp_txn_ruleset(const struct mp_txn *t);
 const char *mp_conn_helo_name(const struct mp_conn *c);
 /* Everything known after eom (or after an early decision). NULL: no memory. */
 const struct mp_result *mp_txn_result(struct mp_txn *t);

@@ -922,3 +922,13 @@ const struct mp_result *mp_txn_result(struct mp_txn *t)
 	}
 	return &t->result;
 }
+
+struct mp_ruleset *mp_conn_ruleset(const struct mp_conn *c)
+{
+	return c->rs;
+}
+
+struct mp_ruleset *mp_txn_ruleset(const struct mp_txn *t)
+{
+	return t->rs;
+}

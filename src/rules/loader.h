@@ -77,6 +77,8 @@ struct vec {
 
 struct mp_ruleset {
 	atomic_int refs;
+	void *ext;                  /* the caller's (mp_ruleset_set_ext), freed with the set */
+	void (*ext_free)(void *ext);
 	struct mp_arena arena;
 	struct mp_settings set;
 	char *dir;

@@ -36,6 +36,8 @@
 
 static void ruleset_free(struct mp_ruleset *rs)
 {
+	if (rs->ext_free != NULL)
+		rs->ext_free(rs->ext);
 	mp_prefilter_free(rs->pf);
 	for (int f = 0; f < MP_F_COUNT; f++)
 		mp_lindex_free(rs->lindex[f]);
@@ -371,4 +373,15 @@ const struct mp_stamps *mp_ruleset_stamps(const struct mp_ruleset *rs)
 bool mp_ruleset_changed(const struct mp_ruleset *rs)
 {
 	return rs->stamps == NULL || mp_stamps_changed(rs->stamps);
+}
+
+void mp_ruleset_set_ext(struct mp_ruleset *rs, void *ext, void (*ext_free)(void *ext))
+{
+	rs->ext = ext;
+	rs->ext_free = ext_free;
+}
+
+void *mp_ruleset_ext(const struct mp_ruleset *rs)
+{
+	return rs->ext;
 }

@@ -92,6 +92,11 @@ size_t mp_ruleset_n_lists(const struct mp_ruleset *rs);
 bool mp_ruleset_changed(const struct mp_ruleset *rs);
 /* Whether loading the set read path (a rule, include, list or config file). */
 bool mp_ruleset_read_file(const struct mp_ruleset *rs, const char *path);
+/* Data of the caller's that lives as long as the set (the daemon's rule
+ * hit counters): set once, before the set is shared; ext_free (may be
+ * NULL) runs when the last reference goes. */
+void mp_ruleset_set_ext(struct mp_ruleset *rs, void *ext, void (*ext_free)(void *ext));
+void *mp_ruleset_ext(const struct mp_ruleset *rs);
 /* What the set was loaded from (NULL when not recorded). */
 const struct mp_stamps *mp_ruleset_stamps(const struct mp_ruleset *rs);
 

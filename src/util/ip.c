@@ -6,8 +6,11 @@
 #include "util/file.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
@@ -97,4 +100,39 @@ void mp_ip_format(const struct mp_ip *ip, char *buf, size_t len)
 {
 	if (inet_ntop(ip->v6 ? AF_INET6 : AF_INET, ip->a, buf, (socklen_t)len) == NULL)
 		snprintf(buf, len, "?");
+}
+
+int mp_hostport_parse(const char *spec, struct sockaddr_storage *ss, const char **why_r)
+{
+	char host[64];
+	const char *colon = strrchr(spec, ':');
+	char *end;
+
+	memset(ss, 0, sizeof(*ss));
+	*why_r = "expected HOST:PORT with an IP address, such as 127.0.0.1:9469 or [::1]:9469";
+	if (colon == NULL || colon == spec || (size_t)(colon - spec) >= sizeof(host))
+		return -1;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || colon[1] == '\0' || port < 1 || port > 65535)
+		return -1;
+	memcpy(host, spec, (size_t)(colon - spec));
+	host[colon - spec] = '\0';
+	if (host[0] == '[') {
+		size_t l = strlen(host);
+		if (l < 3 || host[l - 1] != ']')
+			return -1;
+		host[l - 1] = '\0';
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+		if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
+			return -1;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		return 0;
+	}
+	struct sockaddr_in *a = (struct sockaddr_in *)ss;
+	if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+		return -1;
+	a->sin_family = AF_INET;
+	a->sin_port = htons((uint16_t)port);
+	return 0;
 }

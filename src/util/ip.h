@@ -27,4 +27,9 @@ void mp_ip_mask(struct mp_ip *ip, int prefix);
 /* Textual form into buf (at least 46 bytes). */
 void mp_ip_format(const struct mp_ip *ip, char *buf, size_t len);
 
+/* Parses "HOST:PORT" (an IPv4 address, or an IPv6 one in brackets: no
+ * names) into a socket address; 0, or -1 with a reason. */
+struct sockaddr_storage;
+int mp_hostport_parse(const char *spec, struct sockaddr_storage *ss, const char **why_r);
+
 #endif
