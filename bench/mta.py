@@ -16,6 +16,8 @@ Configurations, each run ROUNDS times, alternating, in one invocation:
   header-checks   Postfix header_checks (pcre), the same 100 regexes, no milter
   mp-100-mime     mp-100 with attachment rules added (bench/engine -M): the
                   body is parsed as MIME; the difference is MIME's cost
+  mp-100-metrics  mp-100 with metrics_listen on, scraped every second
+                  during its runs: the difference is the metrics' cost
   mime-rss        not a round: 100 sessions each sending one message with a
                   20 MB attachment to a fresh milter-policy with the MIME
                   rules, its peak RSS and the spool files it left (none)
@@ -40,7 +42,8 @@ from postfix import Postfix  # noqa: E402
 from testbed import KEYS, Testbed, wait_for  # noqa: E402
 
 ADDR = "192.0.2.10"
-CONFIGS = os.environ.get("MTA_CONFIGS", "no-milter,null-milter,mp-100,mp-100-nodmarc,mp-100-mime,mp-1000,"
+CONFIGS = os.environ.get("MTA_CONFIGS", "no-milter,null-milter,mp-100,mp-100-nodmarc,mp-100-mime,"
+                         "mp-100-metrics,mp-1000,"
                          "opendkim,header-checks,mime-rss").split(",")
 MIME_RSS = "mime-rss" in CONFIGS
 CONFIGS = [c for c in CONFIGS if c != "mime-rss"]
@@ -109,6 +112,11 @@ class Bench:
             self.start_policy("mp-100-nodmarc", os.path.join(rules, "rules100"), "dmarc = no\n")
         if "mp-100-mime" in CONFIGS:
             self.start_policy("mp-100-mime", os.path.join(rules, "rules100-mime"))
+        if "mp-100-metrics" in CONFIGS:
+            from testbed import free_port
+            self.metrics_port = free_port()
+            self.start_policy("mp-100-metrics", os.path.join(rules, "rules100"),
+                              "metrics_listen = 127.0.0.1:%d\n" % self.metrics_port)
         if "mp-1000" in CONFIGS:
             self.start_policy("mp-1000", os.path.join(rules, "rules1000"))
         if "opendkim" in CONFIGS:
@@ -187,9 +195,24 @@ class Bench:
     def run(self, cfg, sessions, n):
         pid = self.milters[cfg][1].pid if cfg in self.milters else None
         sent0 = self.pf.log().count("status=sent")
+        scraper = None
+        if cfg == "mp-100-metrics":
+            # a Prometheus-like scrape every second while it works
+            import threading
+            import urllib.request
+            stop = threading.Event()
+
+            def scrape():
+                while not stop.wait(1.0):
+                    urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port).read()
+            scraper = threading.Thread(target=scrape)
+            scraper.start()
         c0 = cpu_seconds(pid) if pid else 0.0
         el = self.source(sessions, n)
         c1 = cpu_seconds(pid) if pid else 0.0
+        if scraper is not None:
+            stop.set()
+            scraper.join()
         self.drain()
         sent = wait_for(lambda: self.pf.log().count("status=sent") - sent0 >= n and
                         self.pf.log().count("status=sent") - sent0, 30)
@@ -201,7 +224,7 @@ class Bench:
     def check_verdicts(self):
         """The milters must have done their work: milter-policy's A-R says
         spf=pass and dkim=pass (its log shows the results)."""
-        for name in [c for c in ("mp-100", "mp-1000", "mp-100-mime") if c in CONFIGS]:
+        for name in [c for c in ("mp-100", "mp-1000", "mp-100-mime", "mp-100-metrics") if c in CONFIGS]:
             log = self.tb.read(name + ".log")
             if "spf=pass dkim=pass dmarc=pass" not in log:
                 raise RuntimeError("%s did not verify: %s" % (name, log[-1000:]))
@@ -288,7 +311,8 @@ def main():
                        latency[cfg][-1]), flush=True)
         b.check_verdicts()
         rss = {name: peak_rss_mib(b.milters[name][1].pid)
-               for name in ("null-milter", "mp-100", "mp-100-nodmarc", "mp-100-mime", "mp-1000", "opendkim")
+               for name in ("null-milter", "mp-100", "mp-100-nodmarc", "mp-100-mime", "mp-100-metrics",
+                            "mp-1000", "opendkim")
                if name in b.milters}
         rss100 = b.rss_at(100, n) if "mp-1000" in CONFIGS else float("nan")
         mime = b.mime_rss() if MIME_RSS else None

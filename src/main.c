@@ -39,7 +39,7 @@ static const char usage_text[] =
 	"                                    replay one message through the rules\n"
 	"  test --case FILE...               run test-case files\n"
 	"  reload                            make the running daemon reload\n"
-	"  status [--json]                   the running daemon's counters and state\n"
+	"  status [--json | --html FILE]     the running daemon's counters and state\n"
 	"  dmarc-report [--from DAY] [--to DAY] [--out DIR] [--history FILE]... [--send]\n"
 	"                                    write DMARC aggregate reports\n"
 	"  version                           print the version (also --version)\n"
@@ -77,11 +77,13 @@ static const struct {
 			  "several), named receiver!domain!begin!end.xml.gz, into DIR (default: .).\n"
 			  "DAY is YYYY-MM-DD; both default to yesterday (UTC). --send mails each to\n"
 			  "its rua= mailto: addresses through sendmail -t (verified, size limits kept).\n" },
-	{ "status", "usage: milter-policy [-c FILE] status [--json]\n"
+	{ "status", "usage: milter-policy [-c FILE] status [--json | --html FILE]\n"
 		    "Prints the running daemon's state and counters (uptime, rules, reloads,\n"
 		    "messages by action in the last minute, hour and since start, the rules\n"
 		    "that matched most, DNS) from its metrics_listen endpoint; exit 1 when\n"
-		    "it cannot be reached. Without metrics_listen: whether it runs.\n" },
+		    "it cannot be reached. Without metrics_listen: whether it runs.\n"
+		    "  --json        the same as JSON\n"
+		    "  --html FILE   a self-contained page with charts (inline SVG)\n" },
 	{ "version", "usage: milter-policy version\n" },
 	{ "help", "usage: milter-policy help [COMMAND]\n" },
 };
@@ -699,11 +701,14 @@ int main(int argc, char **argv)
 		mp_conf_free(c);
 	} else if (strcmp(o.cmd, "status") == 0) {
 		bool json = o.n_args == 1 && strcmp(o.args[0], "--json") == 0;
-		if (o.n_args > (json ? 1 : 0)) {
+		bool html = o.n_args == 2 && strcmp(o.args[0], "--html") == 0;
+		if (o.n_args == 1 && strcmp(o.args[0], "--html") == 0) {
+			rc = usage_for("status", "--html needs a file name");
+		} else if (o.n_args > (json ? 1 : html ? 2 : 0)) {
 			rc = usage_for("status", "unknown argument '%s'", o.args[0]);
 		} else {
 			struct mp_conf *c = load_conf(&o);
-			rc = c ? mp_daemon_status(c, json) : EXIT_ERRORS;
+			rc = c ? mp_daemon_status(c, json, html ? o.args[1] : NULL) : EXIT_ERRORS;
 			mp_conf_free(c);
 		}
 	} else if (strcmp(o.cmd, "reload") == 0)

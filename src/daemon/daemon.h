@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct mp_conf;
 
@@ -41,6 +42,9 @@ size_t mp_daemon_preflight(const struct mp_conf *c, void (*say)(void *arg, const
 int mp_daemon_signal_reload(const char *conf_path, const char *rules);
 /* `status` (status.c): the running daemon's summary from its metrics
  * endpoint, readable or as JSON; exit 0, or 1 when it cannot be had. */
-int mp_daemon_status(const struct mp_conf *c, bool json);
+int mp_daemon_status(const struct mp_conf *c, bool json, const char *html);
+/* status_html.c: the summary (the /status JSON) as a page with SVG charts. */
+struct json_object;
+int mp_status_html(struct json_object *o, FILE *out);
 
 #endif

@@ -226,6 +226,15 @@ void mp_stats_message(struct mp_txn *t, struct mp_ruleset *rs, const char *actio
 		if (c != NULL)
 			mp_counter_add(c, 1);
 	}
+	/* recipients refused while others went on: their rules (when every
+	 * recipient was refused, their rules are the message's, above) */
+	for (size_t i = 0; h != NULL && mp_txn_n_accepted(t) > 0 && i < r->n_rcpts; i++) {
+		const struct mp_rcpt_info *ri = &r->rcpts[i];
+		mp_counter *c = ri->outcome != MP_O_ACCEPT && !ri->would && ri->rule != NULL
+					? hit_slot(h, ri->policy, ri->rule) : NULL;
+		if (c != NULL)
+			mp_counter_add(c, 1);
+	}
 	if (r->spf_done)
 		mp_counter_add(&S.spf[r->spf], 1);
 	if (r->dkim_done)
@@ -402,6 +411,18 @@ static void actions_json(struct mp_buf *b, const uint64_t n[N_ACTIONS])
 	mp_buf_addc(b, '}');
 }
 
+/* A histogram as {"bounds": [...], "counts": [...]} (per bucket, +Inf last). */
+static void hist_json(struct mp_buf *b, const struct mp_histogram *h)
+{
+	mp_buf_adds(b, "{\"bounds\": [");
+	for (size_t i = 0; i < h->n; i++)
+		mp_buf_printf(b, "%s%g", i ? ", " : "", h->bounds[i]);
+	mp_buf_adds(b, "], \"counts\": [");
+	for (size_t i = 0; i <= h->n; i++)
+		mp_buf_printf(b, "%s%llu", i ? ", " : "", (unsigned long long)mp_counter_get(&h->buckets[i]));
+	mp_buf_adds(b, "]}");
+}
+
 static void json_str(struct mp_buf *b, const char *s)
 {
 	mp_buf_addc(b, '"');
@@ -475,9 +496,35 @@ void mp_stats_status_json(struct mp_buf *b, const struct mp_ruleset *rs)
 	for (int i = 0; i < 4; i++)
 		q += mp_counter_get(&d->status[i]);
 	uint64_t cnt = mp_counter_get(&d->latency.count);
-	mp_buf_printf(b, "], \"dns\": {\"queries\": %llu, \"tempfail\": %llu, \"mean_ms\": %.3f}}",
+	mp_buf_printf(b, "], \"dns\": {\"queries\": %llu, \"tempfail\": %llu, \"mean_ms\": %.3f}",
 		      (unsigned long long)q, (unsigned long long)mp_counter_get(&d->status[3]),
 		      cnt ? (double)mp_counter_get(&d->latency.sum_ns) / 1e6 / (double)cnt : 0.0);
+	/* for the charts of status --html */
+	mp_buf_adds(b, ", \"results\": {");
+	const mp_counter *res[] = { S.spf, S.dkim, S.dmarc };
+	static const char *const res_names[] = { "spf", "dkim", "dmarc" };
+	for (int k = 0; k < 3; k++) {
+		mp_buf_printf(b, "%s\"%s\": {", k ? ", " : "", res_names[k]);
+		for (int i = 0; i < MP_AR_COUNT; i++)
+			mp_buf_printf(b, "%s\"%s\": %llu", i ? ", " : "",
+				      mp_auth_result_name((enum mp_auth_result)i),
+				      (unsigned long long)mp_counter_get(&res[k][i]));
+		mp_buf_addc(b, '}');
+	}
+	mp_buf_adds(b, "}, \"latency\": {\"message\": ");
+	hist_json(b, &S.message_seconds);
+	mp_buf_adds(b, ", \"dns\": ");
+	hist_json(b, &d->latency);
+	mp_buf_adds(b, "}, \"history\": [");
+	pthread_mutex_lock(&S.lock);
+	for (size_t i = 0; i < S.n_snaps; i++) {
+		const struct snap *sn = &S.ring[(S.head + WINDOW_SLOTS - S.n_snaps + i) % WINDOW_SLOTS];
+		mp_buf_printf(b, "%s{\"t\": %lld, \"totals\": ", i ? ", " : "", (long long)sn->t);
+		actions_json(b, sn->n);
+		mp_buf_addc(b, '}');
+	}
+	pthread_mutex_unlock(&S.lock);
+	mp_buf_adds(b, "]}");
 }
 
 void mp_stats_status_line(char *buf, size_t len, const struct mp_ruleset *rs)

@@ -158,7 +158,7 @@ static void print_summary(json_object *o)
 	}
 }
 
-int mp_daemon_status(const struct mp_conf *c, bool json)
+int mp_daemon_status(const struct mp_conf *c, bool json, const char *html)
 {
 	char err[512];
 	struct mp_buf b;
@@ -177,6 +177,10 @@ int mp_daemon_status(const struct mp_conf *c, bool json)
 			fprintf(stderr, "milter-policy: status: not running (pidfile %s)\n", c->pidfile);
 			return 1;
 		}
+		if (html != NULL)
+			fprintf(stderr, "milter-policy: status: no counters for --html: set metrics_listen\n");
+		if (html != NULL)
+			return 1;
 		if (json)
 			printf("{\"pid\": %ld, \"counters\": null}\n", p);
 		else
@@ -195,11 +199,19 @@ int mp_daemon_status(const struct mp_conf *c, bool json)
 		fprintf(stderr, "milter-policy: status: the daemon's answer is not JSON\n");
 		return 1;
 	}
-	if (json)
+	int rc = 0;
+	if (html != NULL) {
+		FILE *f = fopen(html, "w");
+		if (f == NULL || mp_status_html(o, f) < 0 || fclose(f) != 0) {
+			fprintf(stderr, "milter-policy: status: cannot write %s\n", html);
+			rc = 1;
+		}
+	} else if (json) {
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 								 JSON_C_TO_STRING_SPACED));
-	else
+	} else {
 		print_summary(o);
+	}
 	json_object_put(o);
-	return 0;
+	return rc;
 }

@@ -14,7 +14,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from helpers import fixture, msg, send  # noqa: E402
 from postfix import Postfix  # noqa: E402
-from testbed import TESTS, Testbed, port_open  # noqa: E402
+from testbed import TESTS, Testbed, free_port, port_open  # noqa: E402
 
 ROOT = os.path.dirname(TESTS)
 AUTHSERV = "mx.demo.example"
@@ -60,7 +60,9 @@ def main():
     try:
         tb.start_dns([("sender.example", "TXT", '"v=spf1 ip4:198.51.100.0/24 -all"'),
                       ("bank.example", "TXT", '"v=spf1 ip4:198.51.100.0/24 -all"')])
-        tb.start_milter(os.path.join(ROOT, "rules"), authserv=AUTHSERV)
+        mport = free_port()
+        tb.start_milter(os.path.join(ROOT, "rules"), authserv=AUTHSERV,
+                        extra="metrics_listen = 127.0.0.1:%d\n" % mport)
         tb.start_sink()
         pf = Postfix(tb, ["example.com"])
         print("running in %s: unbound on 127.0.0.1:%d, milter-policy on %s,\n"
@@ -110,13 +112,17 @@ def main():
              "alice@sender.example", ["old-sales@example.com", "bob@example.com"], msg("quote"))
         show_delivered(tb)
 
+        title("milter-policy status (its counters, from metrics_listen 127.0.0.1:%d)" % mport)
+        st = subprocess.run([binary, "-c", tb.conf, "status"], capture_output=True, text=True)
+        for line in (st.stdout or st.stderr).splitlines():
+            print("   " + line)
         title("milter-policy's log lines for these messages")
         for line in tb.milter_log().splitlines():
             if " id=" in line and ("action=" in line):
                 print("   " + line.split(": info: ", 1)[-1])
     finally:
         ports = [p for p in (getattr(tb, "dns_port", None), getattr(tb, "sink_port", None),
-                             getattr(locals().get("pf"), "port", None)) if p]
+                             getattr(locals().get("pf"), "port", None), locals().get("mport")) if p]
         tb.close()
     title("Stopped")
     left = [p for p in ports if port_open(p)]

@@ -176,7 +176,9 @@ def main():
         js = subprocess.run([tb.binary, "-c", tb.conf, "status", "--json"], capture_output=True, text=True)
         o = json.loads(js.stdout)
         check(o["messages"]["since_start"]["reject"] == forged + 1, "status --json %s" % o["messages"])
-        print("ok   metrics: promtool, exact counts in the daemon and in Prometheus, reloads, status")
+        html_page(tb, forged)
+        print("ok   metrics: promtool, exact counts in the daemon and in Prometheus, reloads, status,"
+              " the HTML page in Chromium")
     except Fail as e:
         failed = 1
         print("FAIL metrics: %s" % e)
@@ -184,6 +186,32 @@ def main():
     finally:
         tb.close()
     return failed
+
+
+def html_page(tb, forged):
+    """status --html: a page that headless Chromium renders with its charts."""
+    page = tb.path("status.html")
+    st = subprocess.run([tb.binary, "-c", tb.conf, "status", "--html", page], capture_output=True,
+                        text=True)
+    check(st.returncode == 0, "status --html: %s" % st.stderr)
+    with open(page) as f:
+        src = f.read()
+    check("<script" not in src and "http://" not in src.replace("http://www.w3.org/2000/svg", ""),
+          "the page is not self-contained")
+    chrome = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + tb.path("chrome")]
+    dom = subprocess.run(chrome + ["--dump-dom", "file://" + page], capture_output=True, text=True,
+                         timeout=120)
+    check(dom.returncode == 0 and "</html>" in dom.stdout, "chromium --dump-dom: %s" % dom.stderr[-500:])
+    for chart in ("chart-timeline", "chart-actions", "chart-rules", "chart-spf", "chart-dkim",
+                  "chart-dmarc", "chart-message-latency", "chart-dns-latency"):
+        m = re.search(r'<svg[^>]*id="%s"[^>]*>(.*?)</svg>' % chart, dom.stdout, re.S)
+        check(m and "<rect" in m.group(1), "chart %s is missing or empty in the rendered page" % chart)
+    rules = re.search(r'id="chart-rules".*?</svg>', dom.stdout, re.S).group(0)
+    check("spf-fail [global]" in rules and ">%d<" % forged in rules, "top rules chart: %s" % rules[:500])
+    shot = tb.path("status.png")
+    p = subprocess.run(chrome + ["--screenshot=" + shot, "--window-size=800,2400", "file://" + page],
+                       capture_output=True, text=True, timeout=120)
+    check(p.returncode == 0 and os.path.getsize(shot) > 20000, "no screenshot: %s" % p.stderr[-300:])
 
 
 def _try(fn):
