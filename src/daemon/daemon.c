@@ -237,7 +237,7 @@ static void reload(const char *why)
 	}
 	if (rs == NULL) {
 		D.failures++;
-		mp_stats_reload(false, NULL);
+		mp_stats_reload(false);
 		mp_log(MP_LOG_ERROR,
 		       "reload (%s) failed with %zu error%s (failure #%lu); the rules in force stay",
 		       why, mp_diags_count(&d), mp_diags_count(&d) == 1 ? "" : "s", D.failures);
@@ -263,7 +263,7 @@ static void reload(const char *why)
 	mp_stamps_free(D.failed);
 	D.failed = NULL;
 	D.reloads++;
-	mp_stats_reload(true, rs);
+	mp_stats_reload(true);
 	set_logging(conf);
 	mp_log(MP_LOG_INFO, "reload (%s) done: rules=%zu lists=%zu policies=%zu reloads=%lu failures=%lu",
 	       why, mp_ruleset_n_rules(rs), mp_ruleset_n_lists(rs), mp_ruleset_n_policies(rs),

@@ -159,9 +159,8 @@ int mp_stats_attach(struct mp_ruleset *rs, const struct mp_ruleset *old)
 	return 0;
 }
 
-void mp_stats_reload(bool ok, const struct mp_ruleset *rs)
+void mp_stats_reload(bool ok)
 {
-	(void)rs;
 	mp_counter_add(ok ? &S.reloads : &S.reload_failures, 1);
 	atomic_store(&S.last_reload, (long long)time(NULL));
 	atomic_store(&S.last_reload_ok, ok ? 1 : 0);

@@ -26,8 +26,8 @@ void mp_stats_init(void);
 /* Gives a newly loaded set its rule counters, carrying over the counts of
  * old (may be NULL) for the rules both have. -1 on no memory. */
 int mp_stats_attach(struct mp_ruleset *rs, const struct mp_ruleset *old);
-/* The result of a reload (or the first load). */
-void mp_stats_reload(bool ok, const struct mp_ruleset *rs);
+/* The result of a reload (not the first load). */
+void mp_stats_reload(bool ok);
 
 /* From the milter callbacks. */
 void mp_stats_session(int delta);
