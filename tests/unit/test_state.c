@@ -1,0 +1,174 @@
+/* Unit tests: the memory store (state/memory.c): the window arithmetic
+ * (never an event of the window missed, at most one bucket more), expiry,
+ * the entry bound with LRU eviction, greylisting (delay left, pass after
+ * the delay, remembered, forgotten after the expiry), and exact totals
+ * under 16 threads x 10,000 increments, on one key and on many. */
+#include "helpers.h"
+
+#include "state/state.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+static uint64_t incr(struct mp_state *st, const char *key, unsigned w, time_t now)
+{
+	uint64_t n = 0;
+	assert_int_equal(mp_state_incr(st, key, strlen(key), w, now, &n), 0);
+	return n;
+}
+
+static uint64_t peek(struct mp_state *st, const char *key, unsigned w, time_t now)
+{
+	uint64_t n = 0;
+	assert_int_equal(mp_state_peek(st, key, strlen(key), w, now, &n), 0);
+	return n;
+}
+
+static void test_window(void **state)
+{
+	struct mp_state *st = mp_state_memory_new(1000);
+
+	(void)state;
+	assert_int_equal(incr(st, "k", 60, 1000), 1);
+	assert_int_equal(incr(st, "k", 60, 1000), 2);
+	assert_int_equal(incr(st, "k", 60, 1030), 3);
+	/* every event of the last 60 s counts, 59 s later too */
+	assert_int_equal(peek(st, "k", 60, 1059), 3);
+	/* one bucket (6 s) past the window at most */
+	assert_int_equal(peek(st, "k", 60, 1000 + 60 + 6 + 1), 1);
+	assert_int_equal(peek(st, "k", 60, 1030 + 60 + 6 + 1), 0);
+	/* windows are separate counters; so are keys */
+	assert_int_equal(incr(st, "k", 3600, 1000), 1);
+	assert_int_equal(incr(st, "other", 60, 1000), 1);
+	/* a window under MP_STATE_BUCKETS seconds counts in 1 s buckets */
+	assert_int_equal(incr(st, "short", 5, 2000), 1);
+	assert_int_equal(peek(st, "short", 5, 2005), 1);
+	assert_int_equal(peek(st, "short", 5, 2006), 0);
+	mp_state_free(st);
+}
+
+static void test_expiry_and_bound(void **state)
+{
+	struct mp_state *st = mp_state_memory_new(64 * 4);
+	struct mp_state_stats s;
+	char key[32];
+
+	(void)state;
+	incr(st, "old", 10, 0);
+	assert_int_equal(peek(st, "old", 10, 100), 0); /* expired: dropped */
+	mp_state_stats(st, &s);
+	assert_int_equal(s.entries, 0);
+	assert_int_equal(s.expired, 1);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(key, sizeof(key), "key%d", i);
+		incr(st, key, 3600, 1000);
+	}
+	mp_state_stats(st, &s);
+	assert_true(s.entries <= 64 * 4);
+	assert_int_equal(s.entries + s.evicted, 5000);
+	/* the most recent keys are the ones kept */
+	assert_int_equal(peek(st, "key4999", 3600, 1000), 1);
+	mp_state_free(st);
+}
+
+static void test_greylist(void **state)
+{
+	struct mp_state *st = mp_state_memory_new(1000);
+	const char *t = "192.0.2.0/24\x1f" "a@b.example\x1f" "c@d.example";
+	bool pass;
+	unsigned left;
+
+	(void)state;
+	assert_int_equal(mp_state_greylist(st, t, strlen(t), 1000, 300, 86400 * 36, &pass, &left), 0);
+	assert_false(pass);
+	assert_int_equal(left, 300);
+	mp_state_greylist(st, t, strlen(t), 1299, 300, 86400 * 36, &pass, &left);
+	assert_false(pass);
+	assert_int_equal(left, 1);
+	mp_state_greylist(st, t, strlen(t), 1300, 300, 86400 * 36, &pass, &left);
+	assert_true(pass);
+	/* remembered for the expiry from the last pass */
+	mp_state_greylist(st, t, strlen(t), 1300 + 86400 * 30, 300, 86400 * 36, &pass, &left);
+	assert_true(pass);
+	mp_state_greylist(st, t, strlen(t), 1300 + 86400 * 67, 300, 86400 * 36, &pass, &left);
+	assert_false(pass); /* forgotten: new again */
+	assert_int_equal(left, 300);
+	/* a triplet that never came back is forgotten after a day */
+	const char *u = "198.51.100.0/24\x1fx@y\x1fz@w";
+	mp_state_greylist(st, u, strlen(u), 0, 300, 86400 * 36, &pass, &left);
+	mp_state_greylist(st, u, strlen(u), 86400 + 1, 300, 86400 * 36, &pass, &left);
+	assert_false(pass);
+	mp_state_free(st);
+}
+
+struct worker {
+	struct mp_state *st;
+	int id;
+	bool shared_key;
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	char key[32];
+	uint64_t n;
+
+	for (int i = 0; i < 10000; i++) {
+		if (w->shared_key)
+			snprintf(key, sizeof(key), "shared");
+		else
+			snprintf(key, sizeof(key), "t%d-k%d", w->id, i % 100);
+		if (mp_state_incr(w->st, key, strlen(key), 86400, 5000, &n) < 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct mp_state *st = mp_state_memory_new(100000);
+	pthread_t th[16];
+	struct worker w[16];
+	uint64_t n;
+
+	(void)state;
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < 16; i++) {
+			w[i] = (struct worker){ st, i, pass == 0 };
+			assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+		}
+		for (int i = 0; i < 16; i++) {
+			void *rc;
+			pthread_join(th[i], &rc);
+			assert_null(rc);
+		}
+	}
+	/* one key: every increment of every thread, exactly */
+	assert_int_equal(mp_state_peek(st, "shared", 6, 86400, 5000, &n), 0);
+	assert_int_equal(n, 160000);
+	/* many keys: each of its 100 increments */
+	uint64_t total = 0;
+	for (int t = 0; t < 16; t++) {
+		for (int k = 0; k < 100; k++) {
+			char key[32];
+			snprintf(key, sizeof(key), "t%d-k%d", t, k);
+			assert_int_equal(mp_state_peek(st, key, strlen(key), 86400, 5000, &n), 0);
+			assert_int_equal(n, 100);
+			total += n;
+		}
+	}
+	assert_int_equal(total, 160000);
+	mp_state_free(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_window),
+		cmocka_unit_test(test_expiry_and_bound),
+		cmocka_unit_test(test_greylist),
+		cmocka_unit_test(test_threads),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
