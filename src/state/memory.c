@@ -7,7 +7,7 @@
  * least recently used, each counted. Hashes are seeded per store from
  * getrandom, so a sender cannot choose keys that all land in one chain.
  */
-#include "state/state.h"
+#include "state/store.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -27,15 +27,8 @@ struct entry {
 	unsigned window;             /* counters: the window; 0 for triplets */
 	uint8_t kind;
 	union {
-		struct {
-			/* the current bucket and the MP_STATE_BUCKETS before it */
-			int64_t slot[MP_STATE_BUCKETS + 1];
-			uint64_t n[MP_STATE_BUCKETS + 1];
-		} c;
-		struct {
-			time_t first;
-			bool passed;
-		} t;
+		struct mp_window c;
+		struct mp_triplet t;
 	} u;
 	size_t klen;
 	unsigned char key[];
@@ -49,30 +42,34 @@ struct shard {
 	uint64_t evicted, expired;
 };
 
-struct mp_state {
+struct memory {
+	struct mp_state base;        /* first: the store's ops */
 	uint64_t seed;
 	size_t per_shard;
 	struct shard shards[SHARDS];
 };
 
+static const struct mp_state_ops memory_ops;
+
 struct mp_state *mp_state_memory_new(size_t max_entries)
 {
-	struct mp_state *st = calloc(1, sizeof(*st));
+	struct memory *st = calloc(1, sizeof(*st));
 
 	if (st == NULL)
 		return NULL;
+	st->base.ops = &memory_ops;
 	if (getrandom(&st->seed, sizeof(st->seed), 0) != sizeof(st->seed))
 		st->seed = (uint64_t)(uintptr_t)st ^ (uint64_t)time(NULL);
 	st->per_shard = max_entries / SHARDS > 0 ? max_entries / SHARDS : 1;
 	for (int i = 0; i < SHARDS; i++)
 		pthread_mutex_init(&st->shards[i].lock, NULL);
-	return st;
+	return &st->base;
 }
 
-void mp_state_free(struct mp_state *st)
+static void memory_free(struct mp_state *base)
 {
-	if (st == NULL)
-		return;
+	struct memory *st = (struct memory *)base;
+
 	for (int i = 0; i < SHARDS; i++) {
 		struct entry *e = st->shards[i].newest;
 		while (e != NULL) {
@@ -86,7 +83,7 @@ void mp_state_free(struct mp_state *st)
 }
 
 /* FNV-1a over the seed, the kind, the window and the key. */
-static uint64_t hash(const struct mp_state *st, int kind, unsigned window, const void *key,
+static uint64_t hash(const struct memory *st, int kind, unsigned window, const void *key,
 		     size_t klen)
 {
 	uint64_t h = 14695981039346656037ULL ^ st->seed;
@@ -160,7 +157,7 @@ static void make_room(struct shard *s, size_t max, time_t now)
 
 /* The entry for (kind, window, key), made when create; NULL when absent
  * (or no memory, *oom set). An entry whose time has passed is reset. */
-static struct entry *find(struct mp_state *st, struct shard *s, uint64_t h, int kind,
+static struct entry *find(struct memory *st, struct shard *s, uint64_t h, int kind,
 			  unsigned window, const void *key, size_t klen, time_t now, bool create,
 			  bool *oom)
 {
@@ -194,8 +191,8 @@ static struct entry *find(struct mp_state *st, struct shard *s, uint64_t h, int 
 	e->window = window;
 	e->klen = klen;
 	memcpy(e->key, key, klen);
-	for (int i = 0; kind == K_COUNTER && i <= MP_STATE_BUCKETS; i++)
-		e->u.c.slot[i] = -1;
+	if (kind == K_COUNTER)
+		mp_window_init(&e->u.c);
 	e->next = s->chains[h % CHAINS];
 	s->chains[h % CHAINS] = e;
 	lru_front(s, e);
@@ -203,63 +200,27 @@ static struct entry *find(struct mp_state *st, struct shard *s, uint64_t h, int 
 	return e;
 }
 
-/* Buckets of ceil(window / MP_STATE_BUCKETS) seconds; a window is
- * ceil(window / width) of them (at most MP_STATE_BUCKETS) plus the
- * current one. */
-static unsigned bucket_width(unsigned window)
+static int memory_counter(struct mp_state *base, const void *key, size_t klen, unsigned window,
+			  time_t now, bool add, uint64_t *count_r)
 {
-	unsigned w = (window + MP_STATE_BUCKETS - 1) / MP_STATE_BUCKETS;
-	return w > 0 ? w : 1;
-}
-
-static int counter(struct mp_state *st, const void *key, size_t klen, unsigned window,
-		   time_t now, bool add, uint64_t *count_r)
-{
+	struct memory *st = (struct memory *)base;
 	uint64_t h = hash(st, K_COUNTER, window, key, klen);
 	struct shard *s = &st->shards[h % SHARDS];
-	unsigned width = bucket_width(window);
-	int64_t span = (int64_t)((window + width - 1) / width); /* buckets before the current */
-	int64_t slot = (int64_t)now / width;
 	bool oom = false;
 
 	*count_r = 0;
 	pthread_mutex_lock(&s->lock);
 	struct entry *e = find(st, s, h, K_COUNTER, window, key, klen, now, add, &oom);
-	if (e != NULL) {
-		if (add) {
-			int i = (int)(slot % (MP_STATE_BUCKETS + 1));
-			if (e->u.c.slot[i] != slot) {
-				e->u.c.slot[i] = slot;
-				e->u.c.n[i] = 0;
-			}
-			e->u.c.n[i]++;
-			e->expires = (time_t)((slot + span + 1) * (int64_t)width);
-		}
-		for (int i = 0; i <= MP_STATE_BUCKETS; i++) {
-			if (e->u.c.slot[i] >= 0 && e->u.c.slot[i] <= slot &&
-			    slot - e->u.c.slot[i] <= span)
-				*count_r += e->u.c.n[i];
-		}
-	}
+	if (e != NULL)
+		*count_r = mp_window_count(&e->u.c, window, now, add, &e->expires);
 	pthread_mutex_unlock(&s->lock);
 	return oom ? -1 : 0;
 }
 
-int mp_state_incr(struct mp_state *st, const void *key, size_t klen, unsigned window_s,
-		  time_t now, uint64_t *count_r)
+static int memory_greylist(struct mp_state *base, const void *key, size_t klen, time_t now,
+			   unsigned delay_s, unsigned expiry_s, bool *pass_r, unsigned *left_r)
 {
-	return counter(st, key, klen, window_s, now, true, count_r);
-}
-
-int mp_state_peek(struct mp_state *st, const void *key, size_t klen, unsigned window_s,
-		  time_t now, uint64_t *count_r)
-{
-	return counter(st, key, klen, window_s, now, false, count_r);
-}
-
-int mp_state_greylist(struct mp_state *st, const void *key, size_t klen, time_t now,
-		      unsigned delay_s, unsigned expiry_s, bool *pass_r, unsigned *left_r)
-{
+	struct memory *st = (struct memory *)base;
 	uint64_t h = hash(st, K_TRIPLET, 0, key, klen);
 	struct shard *s = &st->shards[h % SHARDS];
 	bool oom = false;
@@ -269,27 +230,17 @@ int mp_state_greylist(struct mp_state *st, const void *key, size_t klen, time_t 
 	pthread_mutex_lock(&s->lock);
 	struct entry *e = find(st, s, h, K_TRIPLET, 0, key, klen, now, true, &oom);
 	if (e != NULL) {
-		if (e->expires == 0) {
-			/* new: refused for the delay; kept a day (or the expiry,
-			 * when shorter) for its retry */
-			e->u.t.first = now;
-			unsigned keep = expiry_s < 86400 ? expiry_s : 86400;
-			e->expires = now + (time_t)(delay_s > keep ? delay_s : keep);
-		} else if (e->u.t.passed || now - e->u.t.first >= (time_t)delay_s) {
-			e->u.t.passed = true;
-			e->expires = now + (time_t)expiry_s;
-			*pass_r = true;
-			*left_r = 0;
-		} else {
-			*left_r = (unsigned)((time_t)delay_s - (now - e->u.t.first));
-		}
+		mp_triplet_check(&e->u.t, now, delay_s, expiry_s, pass_r, left_r);
+		e->expires = (time_t)e->u.t.expires;
 	}
 	pthread_mutex_unlock(&s->lock);
 	return oom ? -1 : 0;
 }
 
-void mp_state_stats(struct mp_state *st, struct mp_state_stats *out)
+static void memory_stats(struct mp_state *base, struct mp_state_stats *out)
 {
+	struct memory *st = (struct memory *)base;
+
 	memset(out, 0, sizeof(*out));
 	for (int i = 0; i < SHARDS; i++) {
 		struct shard *s = &st->shards[i];
@@ -300,3 +251,7 @@ void mp_state_stats(struct mp_state *st, struct mp_state_stats *out)
 		pthread_mutex_unlock(&s->lock);
 	}
 }
+
+static const struct mp_state_ops memory_ops = {
+	memory_counter, memory_greylist, memory_stats, memory_free,
+};

@@ -4,8 +4,8 @@
  * and safe to call from any number of threads; each call is atomic (two
  * threads incrementing one key both see their increment counted once).
  * Keys are the caller's bytes (fields joined; no message content beyond
- * the fields a rule names). This step has the embedded `memory` store;
- * lmdb and Redis come behind the same operations.
+ * the fields a rule names). The stores: `memory` (memory.c) and `lmdb`
+ * (lmdb.c); Redis comes behind the same operations (store.h).
  *
  * Windows are sliding, counted in buckets of ceil(WINDOW / MP_STATE_BUCKETS)
  * seconds: a count is the current bucket and the ones that cover the
@@ -33,6 +33,8 @@ struct mp_state_stats {
 
 /* A memory store of at most max_entries keys (counters and triplets). */
 struct mp_state *mp_state_memory_new(size_t max_entries);
+/* The LMDB store in the file path (made when missing); NULL with err. */
+struct mp_state *mp_state_lmdb_open(const char *path, size_t max_entries, char *err, size_t errlen);
 void mp_state_free(struct mp_state *st);
 
 /* Counts one event for key now and returns, in *count_r, the events of the
