@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,12 +109,20 @@ static size_t entries(struct lmdb *st, MDB_txn *txn)
 	return a.ms_entries + b.ms_entries;
 }
 
+/* When a record's time passes. LMDB's values are not aligned: records are
+ * always copied out, never read in place. */
 static int64_t rec_expires(MDB_dbi dbi, const struct lmdb *st, const MDB_val *v)
 {
-	if (dbi == st->c && v->mv_size == sizeof(struct counter_rec))
-		return ((const struct counter_rec *)v->mv_data)->expires;
-	if (dbi == st->t && v->mv_size == sizeof(struct mp_triplet))
-		return ((const struct mp_triplet *)v->mv_data)->expires;
+	int64_t e;
+
+	if (dbi == st->c && v->mv_size == sizeof(struct counter_rec)) {
+		memcpy(&e, (const char *)v->mv_data + offsetof(struct counter_rec, expires), sizeof(e));
+		return e;
+	}
+	if (dbi == st->t && v->mv_size == sizeof(struct mp_triplet)) {
+		memcpy(&e, (const char *)v->mv_data + offsetof(struct mp_triplet, expires), sizeof(e));
+		return e;
+	}
 	return 0; /* not ours: it goes */
 }
 
@@ -203,10 +212,12 @@ static int lmdb_counter(struct mp_state *base, const void *key, size_t klen, uns
 	if (mdb_txn_begin(st->env, NULL, add ? 0 : MDB_RDONLY, &txn) != 0)
 		return -1;
 	int rc = mdb_get(txn, st->c, &k, &v);
-	bool found = rc == 0 && v.mv_size == sizeof(rec) && ((const struct counter_rec *)v.mv_data)->expires > now;
+	bool found = rc == 0 && v.mv_size == sizeof(rec);
 	if (found)
 		memcpy(&rec, v.mv_data, sizeof(rec));
-	else
+	if (found && rec.expires <= now)
+		found = false; /* its time has passed: it starts again */
+	if (!found)
 		mp_window_init(&rec.w);
 	if (!add) {
 		if (found)
