@@ -569,6 +569,13 @@ static bool is_milter_policy(pid_t pid)
 	return strcmp(comm, "milter-policy") == 0;
 }
 
+pid_t mp_daemon_pid(const char *pidfile)
+{
+	pid_t pid = read_pidfile(pidfile);
+
+	return pid > 0 && is_milter_policy(pid) ? pid : -1;
+}
+
 static int write_pidfile(const char *path, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
 	if (ensure_dir(path, uid, gid, err, errlen) < 0)

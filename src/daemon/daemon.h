@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 struct mp_conf;
 
@@ -40,6 +41,9 @@ size_t mp_daemon_preflight(const struct mp_conf *c, void (*say)(void *arg, const
  * printed, exit 1, no signal), then signals the daemon named by the
  * pidfile and waits for its verdict in PIDFILE.reload. Exit code. */
 int mp_daemon_signal_reload(const char *conf_path, const char *rules);
+/* The pid of the running milter-policy its pidfile names, or -1 (none,
+ * or a stale file naming another process). */
+pid_t mp_daemon_pid(const char *pidfile);
 /* `status` (status.c): the running daemon's summary from its metrics
  * endpoint, readable or as JSON; exit 0, or 1 when it cannot be had. */
 int mp_daemon_status(const struct mp_conf *c, bool json, const char *html);

@@ -82,6 +82,15 @@ static size_t key_of(char *buf, size_t len, const char *policy, const char *rule
 	return n > 0 && (size_t)n < len ? (size_t)n : 0;
 }
 
+/* The policy of a counter's key into pol; returns its rule. */
+static const char *key_split(const char *key, char *pol, size_t len)
+{
+	const char *sep = strchr(key, '\x1f');
+
+	snprintf(pol, len, "%.*s", (int)(sep - key), key);
+	return sep + 1;
+}
+
 static mp_counter *hit_slot(const struct hits *h, const char *policy, const char *rule)
 {
 	char key[512];
@@ -304,13 +313,11 @@ void mp_stats_render(struct mp_buf *b, const struct mp_ruleset *rs)
 			"Rules decided true, by the policy they were evaluated in and rule.");
 	const struct hits *h = rs != NULL ? mp_ruleset_ext(rs) : NULL;
 	for (size_t i = 0; h != NULL && i < h->count; i++) {
-		const char *k = h->keys[i];
-		const char *sep = strchr(k, '\x1f');
 		char pol[256];
-		snprintf(pol, sizeof(pol), "%.*s", (int)(sep - k), k);
+		const char *rule = key_split(h->keys[i], pol, sizeof(pol));
 		l.len = 0;
 		mp_metrics_label(&l, "policy", pol);
-		mp_metrics_label(&l, "rule", sep + 1);
+		mp_metrics_label(&l, "rule", rule);
 		mp_metrics_value(b, "milter_policy_rule_hits_total", l.p, mp_counter_get(&h->n[i]));
 	}
 
@@ -480,14 +487,12 @@ void mp_stats_status_json(struct mp_buf *b, const struct mp_ruleset *rs)
 			top[k] = i;
 	}
 	for (size_t i = 0; i < n_top; i++) {
-		const char *key = h->keys[top[i]];
-		const char *sep = strchr(key, '\x1f');
 		char pol[256];
-		snprintf(pol, sizeof(pol), "%.*s", (int)(sep - key), key);
+		const char *rule = key_split(h->keys[top[i]], pol, sizeof(pol));
 		mp_buf_adds(b, i ? ", {\"policy\": " : "{\"policy\": ");
 		json_str(b, pol);
 		mp_buf_adds(b, ", \"rule\": ");
-		json_str(b, sep + 1);
+		json_str(b, rule);
 		mp_buf_printf(b, ", \"hits\": %llu}", (unsigned long long)mp_counter_get(&h->n[top[i]]));
 	}
 	const struct mp_dns_stats *d = mp_dns_stats();

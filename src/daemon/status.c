@@ -20,7 +20,6 @@
 #include <json-c/json.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,16 +163,8 @@ int mp_daemon_status(const struct mp_conf *c, bool json, const char *html)
 	struct mp_buf b;
 
 	if (c->metrics_listen == NULL) {
-		char pid[32] = "";
-		FILE *f = fopen(c->pidfile, "r");
-		if (f != NULL) {
-			if (fgets(pid, sizeof(pid), f) == NULL)
-				pid[0] = '\0';
-			fclose(f);
-		}
-		pid[strcspn(pid, "\n")] = '\0';
-		long p = atol(pid);
-		if (p <= 0 || kill((pid_t)p, 0) < 0) {
+		long p = (long)mp_daemon_pid(c->pidfile);
+		if (p <= 0) {
 			fprintf(stderr, "milter-policy: status: not running (pidfile %s)\n", c->pidfile);
 			return 1;
 		}

@@ -270,6 +270,9 @@ const char *mp_text_describe(struct mp_ctx *x, const struct mp_rule *r);
 /* txn.c helpers used by the others */
 const char *mp_txn_strdup(struct mp_txn *t, const char *s);
 void mp_txn_log(struct mp_txn *t, const char *s);
+/* Room for one more element of a growing array (*v, *n, *cap): its
+ * address, or NULL with t->oom set. */
+void *mp_txn_push(struct mp_txn *t, void **v, size_t *n, size_t *cap, size_t size);
 /* The regex match limit (or JIT stack, jit) was reached in rule r. */
 void mp_txn_note_limit(struct mp_txn *t, const struct mp_rule *r, bool jit);
 /* A safety limit was reached: from now on only rules that test limit.*

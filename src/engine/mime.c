@@ -13,6 +13,7 @@
  */
 #include "engine/internal.h"
 
+#include "util/file.h"
 #include "util/utf8.h"
 
 #include <errno.h>
@@ -106,9 +107,7 @@ static const char *extension(struct mp_txn *t, const char *name)
 		t->oom = true;
 		return NULL;
 	}
-	for (char *c = e; *c; c++)
-		if (*c >= 'A' && *c <= 'Z')
-			*c = (char)(*c - 'A' + 'a');
+	mp_ascii_lower(e);
 	return e;
 }
 
@@ -368,21 +367,15 @@ void mp_strip_plan(struct mp_ctx *x, const struct mp_rule *r, const struct mp_ac
 			mp_text_expand(&fx, a->text, r->name, false, reason);
 		else
 			reason[0] = '\0';
-		if (t->n_strips == t->cap_strips) {
-			size_t cap = t->cap_strips ? t->cap_strips * 2 : 4;
-			struct mp_strip *v = realloc(t->strips, cap * sizeof(*v));
-			if (v == NULL) {
-				t->oom = true;
-				return;
-			}
-			t->strips = v;
-			t->cap_strips = cap;
-		}
+		struct mp_strip *slot = mp_txn_push(t, (void **)&t->strips, &t->n_strips,
+						    &t->cap_strips, sizeof(*slot));
+		if (slot == NULL)
+			return;
 		const struct mp_mime_part *p = &m->parts[target];
 		const char *name = p->cd_filename ? p->cd_filename : p->ct_name;
 		if (name == NULL && target != att->part)
 			name = att->n_names ? att->names[0] : NULL;
-		t->strips[t->n_strips++] = (struct mp_strip){
+		*slot = (struct mp_strip){
 			.part = target,
 			.name = name ? name : "",
 			.type = p->type,

@@ -186,7 +186,7 @@ const char *mp_txn_strdup(struct mp_txn *t, const char *s)
 	return p;
 }
 
-static void *push(struct mp_txn *t, void **v, size_t *n, size_t *cap, size_t size)
+void *mp_txn_push(struct mp_txn *t, void **v, size_t *n, size_t *cap, size_t size)
 {
 	if (*n == *cap) {
 		size_t nc = *cap ? *cap * 2 : 8;
@@ -204,7 +204,7 @@ static void *push(struct mp_txn *t, void **v, size_t *n, size_t *cap, size_t siz
 void mp_txn_log(struct mp_txn *t, const char *s)
 {
 	const char *copy = mp_txn_strdup(t, s);
-	const char **slot = copy ? push(t, (void **)&t->logs, &t->n_logs, &t->cap_logs,
+	const char **slot = copy ? mp_txn_push(t, (void **)&t->logs, &t->n_logs, &t->cap_logs,
 					sizeof(*t->logs)) : NULL;
 
 	if (slot != NULL)
@@ -247,7 +247,7 @@ void mp_txn_note_limit(struct mp_txn *t, const struct mp_rule *r, bool jit)
 		if (t->limit_rules[i] == r)
 			return;
 	}
-	const struct mp_rule **slot = push(t, (void **)&t->limit_rules, &t->n_limit_rules,
+	const struct mp_rule **slot = mp_txn_push(t, (void **)&t->limit_rules, &t->n_limit_rules,
 					   &t->cap_limit_rules, sizeof(*slot));
 	if (slot == NULL)
 		return;
@@ -264,7 +264,7 @@ void mp_txn_add_trace(struct mp_ctx *x, const struct mp_rule *r, bool value)
 
 	if (t == NULL || !t->trace_on)
 		return;
-	struct mp_trace *e = push(t, (void **)&t->trace, &t->n_trace, &t->cap_trace, sizeof(*e));
+	struct mp_trace *e = mp_txn_push(t, (void **)&t->trace, &t->n_trace, &t->cap_trace, sizeof(*e));
 	if (e == NULL)
 		return;
 	*e = (struct mp_trace){ .stage = x->stage, .scope = x->ev->scope, .rule = r->name,
@@ -290,7 +290,7 @@ void mp_txn_add_would(struct mp_ctx *x, const struct mp_rule *r)
 	const char *what = mp_text_describe(x, r);
 	if (what == NULL)
 		return;
-	struct mp_would *w = push(t, (void **)&t->would, &t->n_would, &t->cap_would, sizeof(*w));
+	struct mp_would *w = mp_txn_push(t, (void **)&t->would, &t->n_would, &t->cap_would, sizeof(*w));
 	if (w != NULL)
 		*w = (struct mp_would){ r->name, x->stage, what };
 }
@@ -443,7 +443,7 @@ int mp_txn_rcpt(struct mp_txn *t, const char *addr, struct mp_verdict *v)
 {
 	size_t len;
 	const char *span = mp_addr_envelope(addr, &len);
-	struct mp_rcpt *r = push(t, (void **)&t->rcpts, &t->n_rcpts, &t->cap_rcpts, sizeof(*r));
+	struct mp_rcpt *r = mp_txn_push(t, (void **)&t->rcpts, &t->n_rcpts, &t->cap_rcpts, sizeof(*r));
 	struct mp_verdict rv;
 
 	if (r == NULL)
@@ -683,7 +683,7 @@ int mp_txn_header(struct mp_txn *t, const char *name, const char *value)
 	if (nl == 22 && mp_ascii_ieqn(name, nl, "authentication-results", 22)) {
 		t->n_ar++;
 		if (mp_authres_is_ours(value, t->set->authserv_id)) {
-			int *ix = push(t, (void **)&t->ar_ours, &t->n_ar_ours, &t->cap_ar_ours,
+			int *ix = mp_txn_push(t, (void **)&t->ar_ours, &t->n_ar_ours, &t->cap_ar_ours,
 				       sizeof(*ix));
 			if (ix == NULL)
 				return -1;
@@ -702,7 +702,7 @@ int mp_txn_header(struct mp_txn *t, const char *name, const char *value)
 		return t->oom ? -1 : 0;
 	if (t->dkim_st != NULL)
 		ck->dkim_header(t->dkim_st, name, as_sent);
-	struct mp_hdr *h = push(t, (void **)&t->hdrs, &t->n_hdrs, &t->cap_hdrs, sizeof(*h));
+	struct mp_hdr *h = mp_txn_push(t, (void **)&t->hdrs, &t->n_hdrs, &t->cap_hdrs, sizeof(*h));
 	if (h == NULL)
 		return -1;
 	h->name = mp_arena_strndup(&t->arena, name, nl);
@@ -858,7 +858,8 @@ static void thresholds(struct mp_txn *t, struct mp_eval *ev)
 	}
 	for (size_t i = 0; t->trace_on && i < ev->pol->n_thresholds; i++) {
 		const struct mp_threshold *th = ev->pol->thresholds[i];
-		struct mp_trace *e = push(t, (void **)&t->trace, &t->n_trace, &t->cap_trace, sizeof(*e));
+		struct mp_trace *e = mp_txn_push(t, (void **)&t->trace, &t->n_trace, &t->cap_trace,
+						 sizeof(*e));
 		if (e != NULL)
 			*e = (struct mp_trace){ .stage = MP_STAGE_EOM, .scope = ev->scope,
 						.threshold = th->score, .value = ev->score >= th->score,

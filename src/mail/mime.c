@@ -17,6 +17,7 @@
 #include "mail/mime.h"
 
 #include "mail/mime_leaf.h"
+#include "util/file.h"
 
 #include <gmime/gmime.h>
 #include <pthread.h>
@@ -90,9 +91,7 @@ static struct mp_mime_part *add_part(struct mp_mime *m, unsigned depth, int pare
 		m->failed = true;
 		return NULL;
 	}
-	for (char *c = p->type; *c; c++)
-		if (*c >= 'A' && *c <= 'Z')
-			*c = (char)(*c - 'A' + 'a');
+	mp_ascii_lower(p->type);
 	p->ct_name = dup_or_null(m, g_mime_object_get_content_type_parameter(obj, "name"));
 	p->cd_filename = dup_or_null(m, g_mime_object_get_content_disposition_parameter(obj, "filename"));
 	GMimeHeaderList *hl = g_mime_object_get_header_list(obj);

@@ -8,6 +8,8 @@
  */
 #include "mail/sniff.h"
 
+#include "util/file.h"
+
 #include <magic.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -60,11 +62,7 @@ int mp_sniff(const void *p, size_t n, char *out, size_t outlen)
 	if (m != NULL)
 		t = magic_buffer(m, p, n);
 	snprintf(out, outlen, "%s", t != NULL && strchr(t, '/') != NULL ? t : "application/octet-stream");
-	for (char *c = out; *c; c++) {
-		if (*c >= 'A' && *c <= 'Z')
-			*c = (char)(*c - 'A' + 'a');
-		else if (*c == ';' || *c == ' ')
-			*c = '\0'; /* a type only, never parameters */
-	}
+	out[strcspn(out, "; ")] = '\0'; /* a type only, never parameters */
+	mp_ascii_lower(out);
 	return m != NULL ? 0 : -1;
 }

@@ -19,14 +19,6 @@
 /* Body bytes the text report shows (the JSON has all of it). */
 #define TEXT_BODY_MAX (64 * 1024)
 
-static const enum mp_field_id mime_fields[] = {
-	MP_F_ATTACHMENT_NAME, MP_F_ATTACHMENT_EXT, MP_F_ATTACHMENT_TYPE,
-	MP_F_ATTACHMENT_DETECTED, MP_F_ATTACHMENT_SIZE, MP_F_ATTACHMENT_COUNT,
-	MP_F_ARCHIVE_NAME, MP_F_ARCHIVE_ENCRYPTED, MP_F_MIME_TYPE, MP_F_MIME_PARTS,
-	MP_F_MIME_DEPTH, MP_F_MIME_MALFORMED, MP_F_TEXT,
-};
-#define N_MIME_FIELDS (sizeof(mime_fields) / sizeof(mime_fields[0]))
-
 static json_object *jstrn(const char *s, size_t n)
 {
 	struct mp_buf b;
@@ -72,14 +64,17 @@ json_object *mp_report_mime_json(const struct mp_replay *r)
 	if (!res->mime_done || m == NULL)
 		return NULL;
 	json_object *o = json_object_new_object();
-	for (size_t i = 0; i < N_MIME_FIELDS; i++) {
-		const struct mp_field_info *f = mp_field_info(mime_fields[i]);
+	/* every field the MIME walk fills, in the field table's order */
+	for (int id = 0; id < MP_F_COUNT; id++) {
+		const struct mp_field_info *f = mp_field_info((enum mp_field_id)id);
+		if (!(f->need & MP_NEED_MIME))
+			continue;
 		struct collect c = { f->multi ? json_object_new_array() : NULL, NULL, f->type };
 		if (f->type == MP_T_BOOL)
 			c.one = json_object_new_boolean(0);
 		else if (f->type == MP_T_STR && !f->multi)
 			c.one = json_object_new_string("");
-		mp_txn_mime_values(r->txn, mime_fields[i], collect_value, &c);
+		mp_txn_mime_values(r->txn, f->id, collect_value, &c);
 		json_object_object_add(o, f->name, c.arr != NULL ? c.arr : c.one);
 	}
 	json_object *tree = json_object_new_array();
