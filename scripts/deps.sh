@@ -15,13 +15,15 @@
 # endpoint; prometheus gives promtool and the server the metrics test
 # scrapes with (the Debian package's own service is not used); chromium
 # renders the page of `status --html` in the test. liblmdb-dev builds the
-# lmdb state store.
+# lmdb state store, libhiredis-dev the redis one; redis-server is the server
+# the tests start themselves on loopback (the package's own service is not
+# used).
 MP_PACKAGES="build-essential cmake pkg-config libpcre2-dev libjson-c-dev libpsl-dev
 publicsuffix libmilter-dev libsystemd-dev libcmocka-dev miltertest python3
 libspf2-dev libunbound-dev libopendkim-dev libvectorscan-dev unbound python3-spf python3-authres python3-authheaders
 python3-dkim python3-nacl iproute2 postfix swaks libio-socket-inet6-perl m4 liblockfile1 libwrap0
 scdoc man-db groff-base libsqlite3-dev zlib1g-dev libxml2-utils libgmime-3.0-dev libmagic-dev libarchive-dev zip p7zip-full
-libmicrohttpd-dev prometheus chromium liblmdb-dev"
+libmicrohttpd-dev prometheus chromium liblmdb-dev libhiredis-dev redis-server"
 
 # Debian's sendmail packages, not installed (they conflict with postfix) but
 # kept for tests/e2e/sendmail.py to unpack into a private root.

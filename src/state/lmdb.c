@@ -15,7 +15,8 @@
  * would cost more than everything else the message costs.
  *
  * Two sub-databases: "c" (counters: the window in seconds, then the key)
- * and "t" (triplets). Past max_entries, and every 1,024 writes, a sweep
+ * and "t" (greylisting: triplets and their networks' passes, under the
+ * caller's distinct keys). Past max_entries, and every 1,024 writes, a sweep
  * walks up to 4,096 records from where the last one stopped and deletes
  * those whose time has passed; when that frees nothing and the store is
  * full, the records at the sweep's position go (counted as evicted: LMDB
@@ -64,7 +65,7 @@ struct mp_state *mp_state_lmdb_open(const char *path, size_t max_entries, char *
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	st->base.ops = &lmdb_ops;
+	mp_state_base_init(&st->base, &lmdb_ops);
 	st->max = max_entries;
 	pthread_mutex_init(&st->lock, NULL);
 	/* about 320 bytes a record with LMDB's overhead, twice over */
@@ -193,25 +194,25 @@ static void before_write(struct lmdb *st, MDB_txn *txn, time_t now, bool adding)
 	pthread_mutex_unlock(&st->lock);
 }
 
-static int lmdb_counter(struct mp_state *base, const void *key, size_t klen, unsigned window,
-			time_t now, bool add, uint64_t *count_r)
+static int lmdb_counter(struct lmdb *st, struct mp_state_req *r, time_t now)
 {
-	struct lmdb *st = (struct lmdb *)base;
 	unsigned char kb[KEY_MAX + 4];
 	MDB_txn *txn;
 	MDB_val k, v;
 	struct counter_rec rec;
+	size_t klen = r->klen;
 
-	*count_r = 0;
+	r->count = 0;
 	if (klen > KEY_MAX)
 		klen = KEY_MAX; /* the caller's keys are fields; a longer one is cut, not refused */
-	memcpy(kb, &window, 4);
-	memcpy(kb + 4, key, klen);
+	memcpy(kb, &r->window, 4);
+	memcpy(kb + 4, r->key, klen);
 	k.mv_data = kb;
 	k.mv_size = klen + 4;
-	if (mdb_txn_begin(st->env, NULL, add ? 0 : MDB_RDONLY, &txn) != 0)
-		return -1;
-	int rc = mdb_get(txn, st->c, &k, &v);
+	int rc = mdb_txn_begin(st->env, NULL, r->add ? 0 : MDB_RDONLY, &txn);
+	if (rc != 0)
+		return rc;
+	rc = mdb_get(txn, st->c, &k, &v);
 	bool found = rc == 0 && v.mv_size == sizeof(rec);
 	if (found)
 		memcpy(&rec, v.mv_data, sizeof(rec));
@@ -219,64 +220,101 @@ static int lmdb_counter(struct mp_state *base, const void *key, size_t klen, uns
 		found = false; /* its time has passed: it starts again */
 	if (!found)
 		mp_window_init(&rec.w);
-	if (!add) {
+	if (!r->add) {
 		if (found)
-			*count_r = mp_window_count(&rec.w, window, now, false, NULL);
+			r->count = mp_window_count(&rec.w, r->window, now, false, NULL);
 		mdb_txn_abort(txn);
-		return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
+		return rc == MDB_NOTFOUND ? 0 : rc;
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND) {
 		mdb_txn_abort(txn);
-		return -1;
+		return rc;
 	}
 	before_write(st, txn, now, rc == MDB_NOTFOUND);
 	time_t expires;
-	*count_r = mp_window_count(&rec.w, window, now, true, &expires);
+	r->count = mp_window_count(&rec.w, r->window, now, true, &expires);
 	rec.expires = expires;
 	v.mv_data = &rec;
 	v.mv_size = sizeof(rec);
-	if (mdb_put(txn, st->c, &k, &v, 0) != 0) {
+	if ((rc = mdb_put(txn, st->c, &k, &v, 0)) != 0) {
 		mdb_txn_abort(txn);
-		return -1;
+		return rc;
 	}
-	return mdb_txn_commit(txn) == 0 ? 0 : -1;
+	return mdb_txn_commit(txn);
 }
 
-static int lmdb_greylist(struct mp_state *base, const void *key, size_t klen, time_t now,
-			 unsigned delay_s, unsigned expiry_s, bool *pass_r, unsigned *left_r)
+static int lmdb_counters(struct mp_state *base, struct mp_state_req *reqs, size_t n, time_t now,
+			 char *err, size_t errlen)
 {
 	struct lmdb *st = (struct lmdb *)base;
-	MDB_txn *txn;
-	MDB_val k, v;
-	struct mp_triplet t;
 
-	*pass_r = false;
-	*left_r = delay_s;
-	if (klen > KEY_MAX)
-		klen = KEY_MAX;
-	k.mv_data = (void *)key;
-	k.mv_size = klen;
-	if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
-		return -1;
-	int rc = mdb_get(txn, st->t, &k, &v);
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		mdb_txn_abort(txn);
+	for (size_t i = 0; i < n; i++) {
+		int rc = lmdb_counter(st, &reqs[i], now);
+		if (rc != 0) {
+			snprintf(err, errlen, "lmdb: %s", mdb_strerror(rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A greylisting record (zeroed when absent, damaged or past its time). */
+static int get_rec(struct lmdb *st, MDB_txn *txn, MDB_val *k, struct mp_triplet *t, time_t now,
+		   bool *absent)
+{
+	MDB_val v;
+	int rc = mdb_get(txn, st->t, k, &v);
+
+	memset(t, 0, sizeof(*t));
+	*absent = rc == MDB_NOTFOUND;
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	if (rc == 0 && v.mv_size == sizeof(*t))
+		memcpy(t, v.mv_data, sizeof(*t));
+	if (t->expires != 0 && t->expires <= now)
+		memset(t, 0, sizeof(*t)); /* forgotten: new again */
+	return 0;
+}
+
+static int put_rec(struct lmdb *st, MDB_txn *txn, MDB_val *k, struct mp_triplet *t)
+{
+	MDB_val v = { sizeof(*t), t };
+	return mdb_put(txn, st->t, k, &v, 0);
+}
+
+/* The triplet and its network in one write transaction. */
+static int lmdb_greylist(struct mp_state *base, const struct mp_grey_req *req, time_t now,
+			 struct mp_grey_ans *ans, char *err, size_t errlen)
+{
+	struct lmdb *st = (struct lmdb *)base;
+	MDB_txn *txn = NULL;
+	MDB_val kt = { req->klen > KEY_MAX ? KEY_MAX : req->klen, (void *)req->key };
+	MDB_val kn = { req->nlen > KEY_MAX ? KEY_MAX : req->nlen, (void *)req->net };
+	struct mp_triplet t, nt;
+	bool t_absent, n_absent;
+
+	int rc = mdb_txn_begin(st->env, NULL, req->write ? 0 : MDB_RDONLY, &txn);
+	if (rc == 0 && (rc = get_rec(st, txn, &kt, &t, now, &t_absent)) == 0 &&
+	    (rc = get_rec(st, txn, &kn, &nt, now, &n_absent)) == 0) {
+		mp_grey_decide(&t, &nt, req, now, ans);
+		if (!req->write) {
+			mdb_txn_abort(txn);
+			return 0;
+		}
+		before_write(st, txn, now, t_absent || n_absent);
+		if ((rc = put_rec(st, txn, &kt, &t)) == 0 &&
+		    (nt.expires == 0 || (rc = put_rec(st, txn, &kn, &nt)) == 0)) {
+			rc = mdb_txn_commit(txn);
+			txn = NULL;
+		}
+	}
+	if (rc != 0) {
+		if (txn != NULL)
+			mdb_txn_abort(txn);
+		snprintf(err, errlen, "lmdb: %s", mdb_strerror(rc));
 		return -1;
 	}
-	memset(&t, 0, sizeof(t));
-	if (rc == 0 && v.mv_size == sizeof(t))
-		memcpy(&t, v.mv_data, sizeof(t));
-	if (t.expires != 0 && t.expires <= now)
-		memset(&t, 0, sizeof(t)); /* forgotten: new again */
-	before_write(st, txn, now, rc == MDB_NOTFOUND);
-	mp_triplet_check(&t, now, delay_s, expiry_s, pass_r, left_r);
-	v.mv_data = &t;
-	v.mv_size = sizeof(t);
-	if (mdb_put(txn, st->t, &k, &v, 0) != 0) {
-		mdb_txn_abort(txn);
-		return -1;
-	}
-	return mdb_txn_commit(txn) == 0 ? 0 : -1;
+	return 0;
 }
 
 static void lmdb_stats(struct mp_state *base, struct mp_state_stats *out)
@@ -296,5 +334,5 @@ static void lmdb_stats(struct mp_state *base, struct mp_state_stats *out)
 }
 
 static const struct mp_state_ops lmdb_ops = {
-	lmdb_counter, lmdb_greylist, lmdb_stats, lmdb_free,
+	"lmdb", lmdb_counters, lmdb_greylist, lmdb_stats, lmdb_free,
 };

@@ -3,13 +3,14 @@
  * lost at restart. 64 shards, each a chained hash table under its own
  * mutex with an LRU list, so threads working on different keys rarely
  * meet; at most max_entries keys in all (per shard max_entries / 64, at
- * least 1): past it, entries whose time has passed go first, then the
+ * least 2): past it, entries whose time has passed go first, then the
  * least recently used, each counted. Hashes are seeded per store from
  * getrandom, so a sender cannot choose keys that all land in one chain.
  */
 #include "state/store.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -57,10 +58,11 @@ struct mp_state *mp_state_memory_new(size_t max_entries)
 
 	if (st == NULL)
 		return NULL;
-	st->base.ops = &memory_ops;
+	mp_state_base_init(&st->base, &memory_ops);
 	if (getrandom(&st->seed, sizeof(st->seed), 0) != sizeof(st->seed))
 		st->seed = (uint64_t)(uintptr_t)st ^ (uint64_t)time(NULL);
-	st->per_shard = max_entries / SHARDS > 0 ? max_entries / SHARDS : 1;
+	/* two at least: a triplet and its network may share a shard */
+	st->per_shard = max_entries / SHARDS > 2 ? max_entries / SHARDS : 2;
 	for (int i = 0; i < SHARDS; i++)
 		pthread_mutex_init(&st->shards[i].lock, NULL);
 	return &st->base;
@@ -200,40 +202,76 @@ static struct entry *find(struct memory *st, struct shard *s, uint64_t h, int ki
 	return e;
 }
 
-static int memory_counter(struct mp_state *base, const void *key, size_t klen, unsigned window,
-			  time_t now, bool add, uint64_t *count_r)
+static int memory_counter(struct memory *st, struct mp_state_req *r, time_t now)
 {
-	struct memory *st = (struct memory *)base;
-	uint64_t h = hash(st, K_COUNTER, window, key, klen);
+	uint64_t h = hash(st, K_COUNTER, r->window, r->key, r->klen);
 	struct shard *s = &st->shards[h % SHARDS];
 	bool oom = false;
 
-	*count_r = 0;
+	r->count = 0;
 	pthread_mutex_lock(&s->lock);
-	struct entry *e = find(st, s, h, K_COUNTER, window, key, klen, now, add, &oom);
+	struct entry *e = find(st, s, h, K_COUNTER, r->window, r->key, r->klen, now, r->add, &oom);
 	if (e != NULL)
-		*count_r = mp_window_count(&e->u.c, window, now, add, &e->expires);
+		r->count = mp_window_count(&e->u.c, r->window, now, r->add, &e->expires);
 	pthread_mutex_unlock(&s->lock);
 	return oom ? -1 : 0;
 }
 
-static int memory_greylist(struct mp_state *base, const void *key, size_t klen, time_t now,
-			   unsigned delay_s, unsigned expiry_s, bool *pass_r, unsigned *left_r)
+static int memory_counters(struct mp_state *base, struct mp_state_req *reqs, size_t n, time_t now,
+			   char *err, size_t errlen)
 {
 	struct memory *st = (struct memory *)base;
-	uint64_t h = hash(st, K_TRIPLET, 0, key, klen);
-	struct shard *s = &st->shards[h % SHARDS];
+
+	for (size_t i = 0; i < n; i++) {
+		if (memory_counter(st, &reqs[i], now) < 0) {
+			snprintf(err, errlen, "memory store: out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The triplet and its network live in two shards, locked in shard order
+ * (once when they share one), so the pair is decided atomically. */
+static int memory_greylist(struct mp_state *base, const struct mp_grey_req *req, time_t now,
+			   struct mp_grey_ans *ans, char *err, size_t errlen)
+{
+	struct memory *st = (struct memory *)base;
+	uint64_t ht = hash(st, K_TRIPLET, 0, req->key, req->klen);
+	uint64_t hn = hash(st, K_TRIPLET, 0, req->net, req->nlen);
+	struct shard *a = &st->shards[ht % SHARDS], *b = &st->shards[hn % SHARDS];
+	struct shard *lo = a < b ? a : b, *hi = a < b ? b : a;
 	bool oom = false;
 
-	*pass_r = false;
-	*left_r = delay_s;
-	pthread_mutex_lock(&s->lock);
-	struct entry *e = find(st, s, h, K_TRIPLET, 0, key, klen, now, true, &oom);
-	if (e != NULL) {
-		mp_triplet_check(&e->u.t, now, delay_s, expiry_s, pass_r, left_r);
-		e->expires = (time_t)e->u.t.expires;
+	pthread_mutex_lock(&lo->lock);
+	if (hi != lo)
+		pthread_mutex_lock(&hi->lock);
+	struct entry *et = find(st, a, ht, K_TRIPLET, 0, req->key, req->klen, now, req->write, &oom);
+	struct entry *en = oom ? NULL
+			       : find(st, b, hn, K_TRIPLET, 0, req->net, req->nlen, now, req->write, &oom);
+	if (!oom) {
+		struct mp_triplet t = { 0 }, nt = { 0 };
+		if (et != NULL)
+			t = et->u.t;
+		if (en != NULL)
+			nt = en->u.t;
+		mp_grey_decide(&t, &nt, req, now, ans);
+		if (req->write) {
+			et->u.t = t;
+			et->expires = (time_t)t.expires;
+			if (nt.expires != 0) {
+				en->u.t = nt;
+				en->expires = (time_t)nt.expires;
+			} else {
+				en->expires = (time_t)t.expires; /* an empty record goes with its triplet */
+			}
+		}
 	}
-	pthread_mutex_unlock(&s->lock);
+	if (hi != lo)
+		pthread_mutex_unlock(&hi->lock);
+	pthread_mutex_unlock(&lo->lock);
+	if (oom)
+		snprintf(err, errlen, "memory store: out of memory");
 	return oom ? -1 : 0;
 }
 
@@ -253,5 +291,5 @@ static void memory_stats(struct mp_state *base, struct mp_state_stats *out)
 }
 
 static const struct mp_state_ops memory_ops = {
-	memory_counter, memory_greylist, memory_stats, memory_free,
+	"memory", memory_counters, memory_greylist, memory_stats, memory_free,
 };
