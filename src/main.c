@@ -9,6 +9,7 @@
 #include "dns/dns.h"
 #include "engine/engine.h"
 #include "replay/replay.h"
+#include "state/state.h"
 #include "report/aggregate.h"
 #include "report/send.h"
 #include "rules/dump.h"
@@ -64,6 +65,8 @@ static const struct {
 		  "          --from ADDR --rcpt ADDR... --auth USER --queue-id ID\n"
 		  "          --spf RESULT --spf-helo RESULT --dkim RESULT[:DOMAIN,...] --dmarc RESULT[:POLICY]\n"
 		  "          --dns-zone FILE\n"
+		  "  --state memory|URL   rate() and greylist: an empty memory store (the\n"
+		  "           default), or a real one (lmdb:PATH, redis://...) read, never written\n"
 		  "  --json   the result as JSON\n"
 		  "  --rules DIR   the rules, also over a case file's rules:\n" },
 	{ "reload", "usage: milter-policy [-c FILE] [--rules DIR] reload\n"
@@ -469,7 +472,7 @@ static bool test_option(const char *a)
 {
 	static const char *const with_value[] = {
 		"--client-ip", "--client-name", "--client-port", "--helo", "--from", "--rcpt", "--auth",
-		"--queue-id", "--spf", "--spf-helo", "--dkim", "--dmarc", "--dns-zone",
+		"--queue-id", "--spf", "--spf-helo", "--dkim", "--dmarc", "--dns-zone", "--state",
 	};
 
 	for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]); i++) {
@@ -496,7 +499,7 @@ static int cmd_test(struct opts *o)
 	const char **rcpts = calloc((size_t)o->n_args + 1, sizeof(char *));
 	size_t n_rcpts = 0;
 	bool json = false, cases = false;
-	const char *message = NULL, *zone = NULL;
+	const char *message = NULL, *zone = NULL, *state = "memory";
 	struct mp_injected inj;
 	char **case_files = calloc((size_t)o->n_args + 1, sizeof(char *));
 	int n_cases = 0, rc = EXIT_USAGE;
@@ -581,6 +584,14 @@ static int cmd_test(struct opts *o)
 			}
 		} else if (strcmp(a, "--dns-zone") == 0) {
 			zone = v;
+		} else if (strcmp(a, "--state") == 0) {
+			struct mp_state_spec sp;
+			const char *why = mp_state_spec_parse(v, &sp);
+			if (why != NULL) {
+				rc = usage_for("test", "test: --state: %s", why);
+				goto out;
+			}
+			state = v;
 		}
 		if (takes)
 			i++;
@@ -616,6 +627,16 @@ static int cmd_test(struct opts *o)
 		rc = EXIT_ERRORS;
 		goto out;
 	}
+	/* memory: empty, so a replay sees no history; a real store is read */
+	char serr[1200];
+	struct mp_state_opts so = { 100000, c->state_timeout_ms, c->state_password };
+	env.state = mp_state_open(state, &so, serr, sizeof(serr));
+	env.state_ro = strcmp(state, "memory") != 0;
+	if (env.state == NULL) {
+		fprintf(stderr, "milter-policy: test: --state: %s\n", serr);
+		rc = EXIT_ERRORS;
+		goto out;
+	}
 	struct mp_message msg;
 	if (message == NULL && stdin_has_message())
 		message = "-";
@@ -646,6 +667,7 @@ out:
 	mp_injected_clear(&inj);
 	mp_ruleset_unref(rs);
 	mp_checker_free(env.checker);
+	mp_state_free(env.state);
 	mp_conf_free(c);
 	free(rcpts);
 	free(case_files);

@@ -65,6 +65,16 @@ struct mp_conf *mp_conf_new(void)
 	c->mime_max_parts = 500;
 	c->archive_max_entries = 1000;
 	c->reload_check_interval_ms = 10000;
+	c->state = xstrdup("memory");
+	c->state_prefix = xstrdup("mp:");
+	c->state_timeout_ms = 200;
+	c->state_max_entries = 1000000;
+	c->greylist_whitelist_after = 5;
+	c->on_state_error = MP_ONERR_TEMPFAIL;
+	if (c->state == NULL || c->state_prefix == NULL) {
+		mp_conf_free(c);
+		return NULL;
+	}
 	c->log = MP_LOGTO_SYSLOG;
 	c->log_level = MP_LOG_INFO;
 	return c;
@@ -98,6 +108,12 @@ void mp_conf_free(struct mp_conf *c)
 	free(c->metrics_listen);
 	free(c->dmarc_report_org);
 	free(c->dmarc_report_email);
+	free(c->state);
+	free(c->state_prefix);
+	free(c->state_password_file);
+	if (c->state_password != NULL)
+		explicit_bzero(c->state_password, strlen(c->state_password));
+	free(c->state_password);
 	free(c);
 }
 
@@ -577,6 +593,89 @@ static const char *set_reload_check_interval(struct setter_ctx *x, const char *v
 	return NULL;
 }
 
+static const char *set_state(struct setter_ctx *x, const char *v)
+{
+	struct mp_state_spec sp;
+	const char *why = mp_state_spec_parse(v, &sp);
+
+	if (why != NULL)
+		return why;
+	return set_str(&x->c->state, v);
+}
+
+static const char *set_state_prefix(struct setter_ctx *x, const char *v)
+{
+	if (strlen(v) > 64)
+		return "expected at most 64 characters";
+	for (const char *p = v; *p; p++) {
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+			return "expected printable ASCII without spaces";
+	}
+	return set_str(&x->c->state_prefix, v);
+}
+
+static const char *set_state_timeout(struct setter_ctx *x, const char *v)
+{
+	unsigned ms;
+
+	if (mp_parse_duration_ms(v, &ms) < 0 || ms == 0 || ms > 60000)
+		return "expected a duration above zero such as 200ms (at most 60s)";
+	x->c->state_timeout_ms = ms;
+	return NULL;
+}
+
+static const char *set_state_max_entries(struct setter_ctx *x, const char *v)
+{
+	unsigned n;
+	const char *why = set_count(&n, v, 1000000000, "expected a number from 1 to 1000000000");
+
+	if (why == NULL)
+		x->c->state_max_entries = n;
+	return why;
+}
+
+static const char *set_greylist_whitelist_after(struct setter_ctx *x, const char *v)
+{
+	unsigned long long n;
+	const char *rest = parse_ulong(v, &n);
+
+	if (rest == NULL || *rest != '\0' || n > 1000000)
+		return "expected a number from 0 (never) to 1000000";
+	x->c->greylist_whitelist_after = (unsigned)n;
+	return NULL;
+}
+
+static const char *set_on_state_error(struct setter_ctx *x, const char *v)
+{
+	return set_on(&x->c->on_state_error, v);
+}
+
+/* The password is read here, as the configuration is (as root at start,
+ * as the daemon's user on reload: it must be readable by it). */
+static const char *set_state_password_file(struct setter_ctx *x, const char *v)
+{
+	const char *why = set_path(x, &x->c->state_password_file, v);
+	if (why != NULL)
+		return why;
+	FILE *f = fopen(x->c->state_password_file, "re");
+	if (f == NULL)
+		return "cannot read the file";
+	char buf[1024];
+	bool got = fgets(buf, sizeof(buf), f) != NULL;
+	fclose(f);
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (!got || buf[0] == '\0') {
+		explicit_bzero(buf, sizeof(buf));
+		return "the file's first line (the password) is empty";
+	}
+	if (x->c->state_password != NULL)
+		explicit_bzero(x->c->state_password, strlen(x->c->state_password));
+	free(x->c->state_password);
+	x->c->state_password = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return x->c->state_password != NULL ? NULL : "out of memory";
+}
+
 static const char *set_log(struct setter_ctx *x, const char *v)
 {
 	if (strcmp(v, "syslog") == 0)
@@ -637,6 +736,13 @@ static const struct {
 	{ "mime_max_parts", set_mime_max_parts },
 	{ "archive_max_entries", set_archive_max_entries },
 	{ "reload_check_interval", set_reload_check_interval },
+	{ "state", set_state },
+	{ "state_prefix", set_state_prefix },
+	{ "state_timeout", set_state_timeout },
+	{ "state_max_entries", set_state_max_entries },
+	{ "greylist_whitelist_after", set_greylist_whitelist_after },
+	{ "on_state_error", set_on_state_error },
+	{ "state_password_file", set_state_password_file },
 	{ "log", set_log },
 	{ "log_level", set_log_level },
 };

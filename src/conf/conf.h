@@ -47,6 +47,15 @@ struct mp_conf {
 	size_t body_scan_limit;
 	unsigned mime_max_depth, mime_max_parts, archive_max_entries; /* SPEC §11 */
 	unsigned reload_check_interval_ms;
+	/* shared state (SPEC §12) */
+	char *state;                /* memory, lmdb:PATH, redis://..., redis+unix:... */
+	char *state_prefix;         /* before every key: keeps sites apart in one Redis */
+	unsigned state_timeout_ms;
+	size_t state_max_entries;   /* memory and lmdb */
+	unsigned greylist_whitelist_after;
+	enum mp_on_error on_state_error;
+	char *state_password_file;  /* Redis AUTH, read at load; NULL: none */
+	char *state_password;       /* its first line */
 	enum mp_log_target log;
 	enum mp_log_level log_level;
 };
@@ -72,6 +81,15 @@ const char *mp_conf_key_name(size_t i);
 int mp_parse_duration_ms(const char *s, unsigned *ms_r);
 int mp_parse_size(const char *s, size_t *bytes_r);
 int mp_parse_bool(const char *s, bool *b_r);
+/* A `state =` value (SPEC §12) as parts (state_spec.c). */
+struct mp_state_spec {
+	enum { MP_STATE_MEMORY, MP_STATE_LMDB, MP_STATE_REDIS, MP_STATE_UNIX } kind;
+	char where[1024];        /* the file or socket path, or the host */
+	int port, db;
+};
+/* NULL, or why v is not one. */
+const char *mp_state_spec_parse(const char *v, struct mp_state_spec *sp);
+
 /* A TCP port, 1 to 65535 (the socket key, test's --client-port, case files). */
 int mp_parse_port(const char *s, unsigned *port_r);
 

@@ -24,6 +24,7 @@
 #include "daemon/http.h"
 #include "daemon/milter.h"
 #include "daemon/stats.h"
+#include "state/state.h"
 
 #include "auth/checks.h"
 #include "dns/dns.h"
@@ -78,6 +79,8 @@ static struct {
 	int status_fd;                /* PIDFILE.reload, opened as root at start, or -1 */
 	char *status_path;
 	struct mp_history *history;   /* dmarc_history, from start to stop, or NULL */
+	struct mp_state *state;       /* the state store in force (under lock) */
+	char *state_key;              /* the settings it was opened with */
 	atomic_llong full_warned;     /* when a full history queue was last logged */
 } D = { .sampler_lock = PTHREAD_MUTEX_INITIALIZER, .sampler_wake = PTHREAD_COND_INITIALIZER,
 	.lock = PTHREAD_MUTEX_INITIALIZER, .status_fd = -1 };
@@ -167,6 +170,57 @@ static int use_dns(const struct mp_conf *c, struct mp_diags *d)
 
 
 
+/* A new reference to the state store in force (the milter threads). */
+static struct mp_state *state_in_force(void)
+{
+	pthread_mutex_lock(&D.lock);
+	struct mp_state *st = mp_state_ref(D.state);
+	pthread_mutex_unlock(&D.lock);
+	return st;
+}
+
+/* Opens the store conf names unless the one in force was opened with the
+ * same settings (a reload keeps its counts). As the daemon's user: an
+ * lmdb file is its own. 0, or -1 with the reason in d. */
+static int use_state(const struct mp_conf *c, struct mp_diags *d)
+{
+	struct mp_buf b;
+
+	mp_buf_init(&b);
+	mp_buf_printf(&b, "%s|%u|%zu|%s", c->state, c->state_timeout_ms, c->state_max_entries,
+		      c->state_password ? c->state_password : "");
+	char *key = mp_buf_steal(&b);
+	if (key == NULL) {
+		mp_diags_add(d, "state", 0, 0, "out of memory");
+		return -1;
+	}
+	if (D.state_key != NULL && strcmp(key, D.state_key) == 0) {
+		explicit_bzero(key, strlen(key));
+		free(key);
+		return 0;
+	}
+	char err[1200];
+	struct mp_state_opts o = { c->state_max_entries, c->state_timeout_ms, c->state_password };
+	struct mp_state *st = mp_state_open(c->state, &o, err, sizeof(err));
+	if (st == NULL) {
+		mp_diags_add(d, c->path ? c->path : "state", 0, 0, "state: %s", err);
+		explicit_bzero(key, strlen(key));
+		free(key);
+		return -1;
+	}
+	pthread_mutex_lock(&D.lock);
+	struct mp_state *old = D.state;
+	D.state = st;
+	pthread_mutex_unlock(&D.lock);
+	mp_state_free(old);
+	mp_log(MP_LOG_INFO, "state: %s", c->state);
+	if (D.state_key != NULL)
+		explicit_bzero(D.state_key, strlen(D.state_key));
+	free(D.state_key);
+	D.state_key = key;
+	return 0;
+}
+
 static void print_diags(const struct mp_diags *d)
 {
 	mp_diags_print_source(d, stderr);
@@ -221,7 +275,7 @@ static void reload(const char *why)
 	if (conf != NULL) {
 		struct mp_load_opts lo = { .failed_r = &failed };
 		rs = mp_ruleset_load_with(conf, &lo, &d);
-		if (rs != NULL && use_dns(conf, &d) < 0) {
+		if (rs != NULL && (use_dns(conf, &d) < 0 || use_state(conf, &d) < 0)) {
 			mp_ruleset_unref(rs);
 			rs = NULL;
 		}
@@ -755,7 +809,9 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 	}
 	static struct mp_milter_host host = { ruleset_in_force, checks_in_force, NULL, NULL,
 					      mp_stats_session, mp_stats_conn_decision,
-					      mp_stats_message, mp_stats_rcpt_refused };
+					      mp_stats_message, mp_stats_rcpt_refused,
+					      state_in_force, mp_stats_state_errors };
+	mp_stats_state_source(state_in_force);
 	host.fail_in = D.opts->fail_in;
 	mp_milter_init(&host);
 	if (smfi_register(*mp_milter_desc()) != MI_SUCCESS) {
@@ -802,6 +858,16 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 	if (use_dns(D.conf, &d) < 0) {
 		const struct mp_diag *g = d.n ? &d.v[0] : NULL;
 		snprintf(err, sizeof(err), "%s: %s", g ? g->file : "dns", g ? g->msg : "out of memory");
+		mp_diags_free(&d);
+		report(fd, MP_EX_CONFIG, err);
+		return MP_EX_CONFIG;
+	}
+	mp_diags_free(&d);
+	/* as the user too: an lmdb file is its own */
+	mp_diags_init(&d);
+	if (use_state(D.conf, &d) < 0) {
+		const struct mp_diag *g = d.n ? &d.v[0] : NULL;
+		snprintf(err, sizeof(err), "%s", g ? g->msg : "out of memory");
 		mp_diags_free(&d);
 		report(fd, MP_EX_CONFIG, err);
 		return MP_EX_CONFIG;
@@ -868,6 +934,11 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 	mp_conf_free(D.conf);
 	mp_stamps_free(D.failed);
 	mp_checker_free(D.checker);
+	mp_state_free(D.state);
+	D.state = NULL;
+	if (D.state_key != NULL)
+		explicit_bzero(D.state_key, strlen(D.state_key));
+	free(D.state_key);
 	free(D.dns_key);
 	mp_log_close();
 	return rc == MI_SUCCESS ? 0 : MP_EX_OSERR;

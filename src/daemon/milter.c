@@ -20,6 +20,7 @@
 #include "engine/engine.h"
 #include "report/row.h"
 #include "rules/ruleset.h"
+#include "state/state.h"
 #include "util/log.h"
 
 #include <arpa/inet.h>
@@ -43,6 +44,7 @@ struct mctx {
 	bool have_qid;
 	struct timespec t0;
 	enum mp_stage last_stage;  /* reached by the transaction, for aborts */
+	unsigned long state_errors; /* the connection's store failures counted so far */
 };
 
 static atomic_ulong conn_ids;  /* the daemon's own connection numbers */
@@ -163,6 +165,20 @@ static void log_conn_decision(struct mctx *m, const struct mp_verdict *v, enum m
 	mp_logrec_free(&rec);
 }
 
+/* Store failures (SPEC §12) into the metric; one at connect or HELO into
+ * the log (a transaction's are among its lines). */
+static void state_note(struct mctx *m)
+{
+	unsigned long n = mp_conn_state_errors(m->conn);
+
+	if (n > m->state_errors && H->state_errors != NULL)
+		H->state_errors(n - m->state_errors);
+	m->state_errors = n;
+	const char *e = mp_conn_state_error(m->conn);
+	if (e != NULL)
+		mp_log(MP_LOG_WARN, "id=%s state error: %s", m->id, e);
+}
+
 /* Ends the transaction: its lines (what the rules asked to log, then the
  * summary; action NULL: its own decision), and frees it. */
 static void end_txn(struct mctx *m, const char *action)
@@ -186,6 +202,7 @@ static void end_txn(struct mctx *m, const char *action)
 	}
 	emit(m, &rec, NULL, true);
 	mp_logrec_free(&rec);
+	state_note(m);
 	if (H->message != NULL)
 		H->message(m->txn, mp_txn_ruleset(m->txn), action, m->last_stage, elapsed_ms(m) / 1000);
 	mp_txn_free(m->txn);
@@ -261,6 +278,11 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	mp_ruleset_unref(rs);
 	if (m->conn == NULL)
 		return internal_error(ctx, m, "connect");
+	if (H->state != NULL) {
+		struct mp_state *st = H->state();
+		mp_conn_set_state(m->conn, st, false);
+		mp_state_free(st);
+	}
 	client_address(ctx, hostaddr, ip, sizeof(ip), &port);
 	/* the PTR name: Postfix says "unknown", Sendmail gives "[address]" */
 	const char *name = smfi_getsymval(ctx, "{client_name}");
@@ -268,7 +290,9 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		name = hostname;
 	if (name == NULL || *name == '\0' || *name == '[')
 		name = "unknown";
-	if (mp_conn_connect(m->conn, ip[0] ? ip : NULL, name, port, &v) < 0)
+	int rc = mp_conn_connect(m->conn, ip[0] ? ip : NULL, name, port, &v);
+	state_note(m);
+	if (rc < 0)
 		return internal_error(ctx, m, "connect");
 	if (mp_verdict_refuses(&v) || v.outcome == MP_O_DISCARD) {
 		m->pending = v;
@@ -293,7 +317,9 @@ static sfsistat cb_helo(SMFICTX *ctx, char *helohost)
 	if (pending_refusal(m))
 		return refuse(ctx, &m->pending);
 	const char *tls = smfi_getsymval(ctx, "{tls_version}");
-	if (mp_conn_helo(m->conn, helohost, tls != NULL && *tls != '\0', &v) < 0)
+	int rc = mp_conn_helo(m->conn, helohost, tls != NULL && *tls != '\0', &v);
+	state_note(m);
+	if (rc < 0)
 		return internal_error(ctx, m, "helo");
 	if (mp_verdict_refuses(&v)) {
 		log_conn_decision(m, &v, MP_STAGE_HELO, NULL);

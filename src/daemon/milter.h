@@ -14,6 +14,7 @@ struct mp_dmarc_row;
 struct mp_txn;
 struct mp_verdict;
 struct mp_ruleset;
+struct mp_state;
 struct smfiDesc;
 
 struct mp_milter_host {
@@ -35,6 +36,10 @@ struct mp_milter_host {
 	void (*message)(struct mp_txn *t, struct mp_ruleset *rs, const char *action,
 			enum mp_stage stage, double seconds);
 	void (*rcpt_refused)(const struct mp_verdict *v);
+	/* the state store in force (a new reference), or NULL; store
+	 * failures for the metric */
+	struct mp_state *(*state)(void);
+	void (*state_errors)(unsigned long n);
 };
 
 /* Before smfi_register; host outlives the milter. */

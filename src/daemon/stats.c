@@ -2,6 +2,7 @@
  * stats - the daemon's counters and what shows them; see stats.h.
  */
 #include "daemon/stats.h"
+#include "state/state.h"
 
 #include "dns/dns.h"
 #include "rules/ruleset.h"
@@ -38,7 +39,7 @@ static struct {
 	mp_counter spf[MP_AR_COUNT], dkim[MP_AR_COUNT], dmarc[MP_AR_COUNT];
 	mp_counter limit[N_LIMITS];
 	mp_counter stripped;
-	mp_counter state_errors;       /* shared state (SPEC §12): none yet */
+	mp_counter state_errors;       /* shared state (SPEC §12) */
 	mp_counter reloads, reload_failures;
 	_Atomic long sessions;
 	struct mp_histogram message_seconds;
@@ -276,6 +277,18 @@ static void results(struct mp_buf *b, struct mp_buf *l, const char *name, const 
 	}
 }
 
+static struct mp_state *(*state_source)(void);
+
+void mp_stats_state_source(struct mp_state *(*current)(void))
+{
+	state_source = current;
+}
+
+void mp_stats_state_errors(unsigned long n)
+{
+	mp_counter_add(&S.state_errors, n);
+}
+
 void mp_stats_render(struct mp_buf *b, const struct mp_ruleset *rs)
 {
 	static const char *const dns_status[] = { "ok", "nxdomain", "nodata", "tempfail" };
@@ -353,6 +366,17 @@ void mp_stats_render(struct mp_buf *b, const struct mp_ruleset *rs)
 	mp_metrics_head(b, "milter_policy_state_errors_total", "counter",
 			"Errors of the shared state store.");
 	mp_metrics_value(b, "milter_policy_state_errors_total", "", mp_counter_get(&S.state_errors));
+	struct mp_state *st = state_source != NULL ? state_source() : NULL;
+	struct mp_state_stats ss = { 0, 0, 0 };
+	if (st != NULL)
+		mp_state_stats(st, &ss);
+	mp_state_free(st);
+	mp_metrics_head(b, "milter_policy_state_entries", "gauge",
+			"Keys the embedded state store holds (memory, lmdb; 0 for redis).");
+	mp_metrics_value(b, "milter_policy_state_entries", "", ss.entries);
+	mp_metrics_head(b, "milter_policy_state_evicted_total", "counter",
+			"Keys dropped for state_max_entries (least recently used first).");
+	mp_metrics_value(b, "milter_policy_state_evicted_total", "", ss.evicted);
 
 	mp_metrics_head(b, "milter_policy_reloads_total", "counter", "Successful reloads.");
 	mp_metrics_value(b, "milter_policy_reloads_total", "", mp_counter_get(&S.reloads));

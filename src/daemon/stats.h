@@ -36,6 +36,12 @@ void mp_stats_conn_decision(struct mp_ruleset *rs, const struct mp_verdict *v, e
 void mp_stats_message(struct mp_txn *t, struct mp_ruleset *rs, const char *action,
 		      enum mp_stage stage, double seconds);
 void mp_stats_rcpt_refused(const struct mp_verdict *v);
+/* Failures of the state store (SPEC §12). */
+void mp_stats_state_errors(unsigned long n);
+/* The store in force, for its entries and evictions (a new reference or
+ * NULL); set once at start. */
+struct mp_state;
+void mp_stats_state_source(struct mp_state *(*current)(void));
 
 /* The exposition of everything for the set in force (rs may be NULL). */
 void mp_stats_render(struct mp_buf *b, const struct mp_ruleset *rs);

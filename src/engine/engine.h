@@ -25,6 +25,7 @@
 
 struct mp_ruleset;
 struct mp_mime;
+struct mp_state;
 struct mp_conn;
 struct mp_txn;
 
@@ -168,6 +169,21 @@ struct mp_result {
 
 struct mp_conn *mp_conn_new(struct mp_ruleset *rs, const struct mp_checks *checks);
 void mp_conn_free(struct mp_conn *c);
+/* The store rate() and greylist use (SPEC §12); the connection takes a
+ * reference. read_only: counters are read (this event added to what is
+ * read) and greylisting answers what it would, nothing is written (test
+ * --state URL). Without one every state call fails (on_state_error). */
+void mp_conn_set_state(struct mp_conn *c, struct mp_state *st, bool read_only);
+/* The latest store failure not yet taken, or NULL (for the log). */
+const char *mp_conn_state_error(struct mp_conn *c);
+/* Store failures of the connection so far (for the metric). */
+unsigned long mp_conn_state_errors(const struct mp_conn *c);
+/* Case files' `state:` lines (test): n events of the rate whose canonical
+ * name is name (mp_rate_canonical) are put in the store, with this
+ * connection's keys, before it is first counted; greylisting triplets
+ * were first seen ago seconds before. 0, or -1 (no memory). */
+int mp_conn_preload_rate(struct mp_conn *c, const char *name, uint64_t n);
+void mp_conn_preload_greylist(struct mp_conn *c, unsigned ago);
 /* Rule set for the transactions that start from now on (reload).
  * 0, or -1 on no memory (the old set stays). */
 int mp_conn_set_ruleset(struct mp_conn *c, struct mp_ruleset *rs);

@@ -127,6 +127,15 @@ static int test(struct mp_ctx *x, const struct mp_expr *e)
 	}
 	if (e->pf >= 0 && !mp_guard_pf(x, e->pf, e->pfkey))
 		return tv(!positive); /* the prefilter: no value can match */
+	if (e->field == MP_F_RATE) {
+		/* a count per recipient after RCPT: any satisfies; != negates == */
+		struct mp_viter it = { 0, 0 };
+		double v;
+		bool any = false;
+		while (!any && mp_val_rate_next(x, e, &it, &v))
+			any = num_cmp(e->op == MP_OP_NE ? MP_OP_EQ : e->op, v, e->num);
+		return tv(e->op == MP_OP_NE ? !any : any);
+	}
 	switch (f->type) {
 	case MP_T_BOOL:
 		return tv(mp_val_bool(x, e));
@@ -339,8 +348,17 @@ int mp_eval_stage(struct mp_ctx *x)
 			continue;
 		}
 		x->rule = r;
+		x->state_failed = false;
 		const char *limit = x->txn != NULL ? x->txn->limit : NULL;
 		int v = r->when ? mp_eval_expr(x, r->when) : TV_TRUE;
+		/* a rate it read failed: on_state_error decides (accept: read as 0) */
+		if (x->state_failed &&
+		    mp_ruleset_settings(x->txn ? x->txn->rs : x->conn->rs)->on_state_error ==
+			    MP_ONERR_TEMPFAIL) {
+			ev->st[i] = RS_FALSE;
+			mp_state_fail(x, (int)i);
+			continue;
+		}
 		/* a limit reached while evaluating this rule: its value rests on
 		 * what was not examined */
 		if (x->txn != NULL && x->txn->limit != limit && !(r->need & MP_NEED_LIMIT))
@@ -364,6 +382,9 @@ int mp_eval_stage(struct mp_ctx *x)
 		}
 		if (r->terminal >= 0)
 			mp_eval_terminal(x, &r->actions[r->terminal], (int)i, r->name);
+		else if (r->greylist >= 0 && x->stage == MP_STAGE_RCPT && ev->rcpt >= 0 &&
+			 x->txn != NULL)
+			mp_greylist_rcpt(x, r, (int)i);
 	}
 	x->rule = NULL;
 	if (x->txn != NULL && x->txn->oom)

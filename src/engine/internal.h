@@ -66,6 +66,22 @@ struct mp_eval {
 	int next_stage;
 };
 
+/* Counts of rate() (engine/state.c) by rate id, sized for one rule set:
+ * the value and whether it was counted (CS_* there). */
+struct mp_counts {
+	uint64_t *v;
+	uint8_t *st;
+};
+
+struct mp_state;
+
+/* A count a case file puts in the store before the rate is first counted. */
+struct mp_preload {
+	const char *name;        /* the rate's canonical name */
+	uint64_t n;
+	bool done;
+};
+
 struct mp_conn {
 	struct mp_ruleset *rs;
 	const struct mp_checks *checks;
@@ -84,6 +100,16 @@ struct mp_conn {
 	struct mp_eval ev;       /* global rules at connect and HELO */
 	struct mp_verdict v;
 	unsigned long n_txn;
+	/* shared state (engine/state.c) */
+	struct mp_state *state;  /* a reference, or NULL: every state call fails */
+	bool state_ro;           /* test --state URL: read, never written */
+	struct mp_counts cnt;    /* connection rates, for rs */
+	struct mp_preload *preload; /* case files' state: lines (test) */
+	size_t n_preload;
+	int grey_ago;            /* case files: triplets first seen this long ago; -1 */
+	char state_err[256];     /* the latest store failure */
+	bool state_err_new;
+	unsigned long state_errors;
 };
 
 /* Per header name: the stored fields (a chain through mp_hdr.next) and
@@ -108,6 +134,8 @@ struct mp_rcpt {
 	size_t len, dom;
 	const struct mp_policy *pol;
 	struct mp_rcpt_info info;
+	struct mp_counts cnt;    /* recipient rates */
+	bool grey_done;          /* greylisting asked for it already */
 };
 
 /* An attachment of the MIME walk, with its names and their extensions. */
@@ -185,6 +213,8 @@ struct mp_txn {
 	struct mp_strip *strips;
 	size_t n_strips, cap_strips;
 
+	struct mp_counts cnt;        /* message rates (and connection ones read under a newer rs) */
+
 	struct mp_eval pre;
 	struct mp_eval **msg;
 	size_t n_msg;
@@ -218,6 +248,7 @@ struct mp_ctx {
 	enum mp_stage stage;
 	const struct mp_rule *rule;  /* being evaluated, for notes */
 	int part1;                   /* > 0: attachment fields read only entity part1 - 1 */
+	bool state_failed;           /* a rate read came from a failed store call */
 };
 
 /* eval.c */
@@ -296,6 +327,21 @@ double mp_val_mime_number(struct mp_ctx *x, const struct mp_expr *e);
 bool mp_val_mime_bool(struct mp_ctx *x, const struct mp_expr *e);
 /* strip attachment of rule r: the attachments its condition holds for. */
 void mp_strip_plan(struct mp_ctx *x, const struct mp_rule *r, const struct mp_action *a);
+
+/* state.c: rate() and greylist (SPEC §12) */
+/* Counts the rates of pol known by stage upto that this scope (the
+ * connection, the transaction t, recipient rcpt >= 0) has not counted,
+ * in one store call; a failure is noted and reads as on_state_error
+ * says. 0, or -1 (no memory). */
+int mp_rates_count(struct mp_conn *c, struct mp_txn *t, int rcpt, const struct mp_policy *pol,
+		   enum mp_stage upto);
+/* The counts rate test e reads (several after RCPT: one per recipient). */
+bool mp_val_rate_next(struct mp_ctx *x, const struct mp_expr *e, struct mp_viter *it, double *v);
+/* Greylists x->ev->rcpt for rule r (its greylist action): a refusal or a
+ * store failure (on_state_error = tempfail) decides x->ev. */
+void mp_greylist_rcpt(struct mp_ctx *x, const struct mp_rule *r, int rule_idx);
+/* x->ev tempfails with 451 4.3.0 (on_state_error = tempfail). */
+void mp_state_fail(struct mp_ctx *x, int rule_idx);
 
 /* result.c */
 int mp_result_build(struct mp_txn *t);

@@ -17,6 +17,7 @@
 #include "mail/authres.h"
 
 #include "mail/header.h"
+#include "state/state.h"
 #include "util/file.h"
 
 #include <stdio.h>
@@ -45,6 +46,7 @@ struct mp_conn *mp_conn_new(struct mp_ruleset *rs, const struct mp_checks *check
 	c->ip = "";
 	c->name = "unknown";
 	c->helo = "";
+	c->grey_ago = -1;
 	c->matcher = mp_matcher_new(mp_ruleset_settings(rs)->regex_match_limit);
 	if (c->matcher == NULL) {
 		mp_conn_free(c);
@@ -58,6 +60,8 @@ void mp_conn_free(struct mp_conn *c)
 	if (c == NULL)
 		return;
 	mp_eval_release(&c->ev);
+	mp_state_free(c->state);
+	free(c->preload);
 	free(c->helo_buf);
 	mp_matcher_free(c->matcher);
 	mp_ruleset_unref(c->rs);
@@ -84,6 +88,9 @@ int mp_conn_set_ruleset(struct mp_conn *c, struct mp_ruleset *rs)
 	memset(&c->gs, 0, sizeof(c->gs));
 	mp_eval_release(&c->ev);
 	memset(&c->ev, 0, sizeof(c->ev));
+	/* counted under the old set's rate ids: transactions under this one
+	 * read the connection's counters afresh (engine/state.c) */
+	memset(&c->cnt, 0, sizeof(c->cnt));
 	return 0;
 }
 
@@ -153,6 +160,8 @@ int mp_conn_connect(struct mp_conn *c, const char *ip, const char *name, unsigne
 		return -1;
 	c->port = port;
 	c->connected = true;
+	if (mp_rates_count(c, NULL, -1, mp_ruleset_global(c->rs), MP_STAGE_CONNECT) < 0)
+		return -1;
 	return conn_eval(c, v);
 }
 
@@ -172,6 +181,8 @@ int mp_conn_helo(struct mp_conn *c, const char *helo, bool tls, struct mp_verdic
 	c->helo = c->helo_buf;
 	c->tls = tls;
 	c->helo_seen = true;
+	if (mp_rates_count(c, NULL, -1, mp_ruleset_global(c->rs), MP_STAGE_HELO) < 0)
+		return -1;
 	return conn_eval(c, v);
 }
 
@@ -416,7 +427,8 @@ int mp_txn_mail(struct mp_txn *t, const char *from, const char *auth_user,
 	if (!t->trace_on && c->ev.st != NULL && c->ev.pol == g && c->ev.outcome == MP_O_NONE &&
 	    !g->dry_run_early && mp_matcher_limit_hits(c->matcher) == 0)
 		done = &c->ev;
-	if (t->oom || mp_eval_init(&t->pre, mp_ruleset_global(t->rs), done, "global") < 0)
+	if (t->oom || mp_eval_init(&t->pre, mp_ruleset_global(t->rs), done, "global") < 0 ||
+	    mp_rates_count(c, t, -1, g, MP_STAGE_MAIL) < 0)
 		return -1;
 	struct mp_ctx x = { .conn = c, .txn = t, .ev = &t->pre };
 	for (x.stage = done ? (enum mp_stage)done->next_stage : MP_STAGE_CONNECT; x.stage <= MP_STAGE_MAIL;
@@ -485,7 +497,17 @@ int mp_txn_rcpt(struct mp_txn *t, const char *addr, struct mp_verdict *v)
 			return -1;
 		ev.rcpt = (int)(r - t->rcpts);
 		struct mp_ctx x = { .conn = t->conn, .txn = t, .ev = &ev, .stage = MP_STAGE_RCPT };
-		int rc = mp_eval_stage(&x);
+		int rc = mp_rates_count(t->conn, t, ev.rcpt, r->pol, MP_STAGE_RCPT);
+		/* a rule decided before RCPT that greylists: this recipient now */
+		for (size_t h = 0; rc == 0 && h < ev.n_hits; h++) {
+			const struct mp_rule *gr = r->pol->rules[ev.hits[h]];
+			if (gr->greylist >= 0) {
+				mp_greylist_rcpt(&x, gr, (int)ev.hits[h]);
+				break;
+			}
+		}
+		if (rc == 0)
+			rc = mp_eval_stage(&x);
 		verdict_of(&ev, &rv);
 		mp_eval_release(&ev);
 		if (rc < 0)
@@ -751,6 +773,10 @@ int mp_txn_eoh(struct mp_txn *t, struct mp_verdict *v)
 	t->eoh_seen = true;
 	if (t->dkim_st != NULL && t->v.outcome == MP_O_NONE)
 		t->dkim_body = t->conn->checks->dkim_eoh(t->dkim_st);
+	for (size_t i = 0; t->v.outcome == MP_O_NONE && i < t->n_msg; i++) {
+		if (mp_rates_count(t->conn, t, -1, t->msg[i]->pol, MP_STAGE_HEADER) < 0)
+			return -1;
+	}
 	if (t->v.outcome == MP_O_NONE && eval_msg(t, MP_STAGE_HEADER) < 0)
 		return -1;
 	for (size_t i = 0; i < t->n_msg; i++) {

@@ -16,6 +16,7 @@
 #include "conf/conf.h"
 #include "dns/dns.h"
 #include "rules/ruleset.h"
+#include "state/state.h"
 #include "util/buf.h"
 #include "util/diag.h"
 #include "util/file.h"
@@ -63,6 +64,7 @@ struct tcase {
 	const char *body;
 	size_t body_len;
 	char err[128];       /* a parse error that needs formatting */
+	char pre[64][256];   /* state: rate(...) canonical names */
 };
 
 /* Loaded rule sets, keyed by directory and the settings a case may set. */
@@ -95,6 +97,64 @@ static bool add_multi(const char **v, size_t *n, const char *s)
 
 /* Parses the key lines (text is modified in place). NULL on success, else a
  * message; *line_r says where. */
+/* A duration such as 6m (s, m, h, d; bare: seconds) into *secs. */
+static bool case_duration(const char *v, unsigned *secs)
+{
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+	unsigned long mult = 1;
+
+	if (end == v || n > 400UL * 86400)
+		return false;
+	if (*end == 'm')
+		mult = 60;
+	else if (*end == 'h')
+		mult = 3600;
+	else if (*end == 'd')
+		mult = 86400;
+	else if (*end != 's' && *end != '\0')
+		return false;
+	if (*end != '\0' && end[1] != '\0')
+		return false;
+	*secs = (unsigned)(n * mult);
+	return n * mult <= 400UL * 86400;
+}
+
+/* state: rate(KEY..., WINDOW) = N (that many events already counted with
+ * this case's keys), or state: greylist DURATION (its triplets first seen
+ * that long ago). The store is a fresh memory store per case. */
+static const char *state_line(struct tcase *c, char *v)
+{
+	if (strncmp(v, "greylist ", 9) == 0) {
+		unsigned ago;
+		if (!case_duration(v + 9, &ago))
+			return "state: greylist takes how long ago the triplets were first seen, as in 6m";
+		c->env.grey_ago = (int)ago;
+		return NULL;
+	}
+	char *eq = strrchr(v, '=');
+	if (eq == NULL || strncmp(v, "rate(", 5) != 0)
+		return "state: expected 'rate(KEY..., WINDOW) = N' or 'greylist DURATION'";
+	char *end;
+	unsigned long long n = strtoull(eq + 1, &end, 10);
+	while (*end == ' ')
+		end++;
+	if (end == eq + 1 || *end != '\0' || n > 1000000)
+		return "state: the count after '=' is a number up to 1000000";
+	char *r = eq;
+	while (r > v && r[-1] == ' ')
+		r--;
+	*r = '\0';
+	if (c->env.n_pre == 64)
+		return "state: too many lines";
+	const char *why;
+	if (mp_rate_canonical(v, c->pre[c->env.n_pre], sizeof(c->pre[0]), &why) < 0)
+		return why;
+	c->env.pre_names[c->env.n_pre] = c->pre[c->env.n_pre];
+	c->env.pre_n[c->env.n_pre++] = n;
+	return NULL;
+}
+
 static const char *parse_case(struct tcase *c, char *text, size_t len, int *line_r)
 {
 	char *p = text, *end = text + len;
@@ -169,6 +229,10 @@ static const char *parse_case(struct tcase *c, char *text, size_t len, int *line
 		} else if (strcmp(k, "dmarc") == 0) {
 			if (mp_injected_set_dmarc(mp_checker_injected(c->env.checker), v) < 0)
 				return "expected a DMARC result, optionally RESULT:POLICY (none, quarantine, reject)";
+		} else if (strcmp(k, "state") == 0) {
+			const char *why = state_line(c, v);
+			if (why != NULL)
+				return why;
 		} else if (strcmp(k, "dns-zone") == 0)
 			c->dns_zone = v;
 		else if (strcmp(k, "rules") == 0)
@@ -446,8 +510,9 @@ static void run_case(const char *path, const struct mp_conf *conf, const char *r
 	}
 	mp_replay_env_init(&c.env);
 	c.env.checker = mp_checker_new(conf->authserv_id);
+	c.env.state = mp_state_memory_new(100000); /* empty for every case */
 	c.dir = strdup(path);
-	if (c.env.checker == NULL || c.dir == NULL) {
+	if (c.env.checker == NULL || c.env.state == NULL || c.dir == NULL) {
 		fail(b, "out of memory");
 		goto out;
 	}
@@ -513,6 +578,7 @@ static void run_case(const char *path, const struct mp_conf *conf, const char *r
 	mp_message_free(&msg);
 out:
 	mp_checker_free(c.env.checker);
+	mp_state_free(c.env.state);
 	free(c.dir);
 	free(text);
 }

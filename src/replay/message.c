@@ -178,6 +178,7 @@ int mp_message_load(const char *path, struct mp_message *m)
 void mp_replay_env_init(struct mp_replay_env *env)
 {
 	memset(env, 0, sizeof(*env));
+	env->grey_ago = -1;
 }
 
 /* Fills in what the caller left out, noting it in out->defaults. */
@@ -287,6 +288,13 @@ int mp_replay_run(struct mp_ruleset *rs, struct mp_replay_env *env,
 	out->conn = mp_conn_new(rs, mp_checker_ops(env->checker));
 	if (out->conn == NULL)
 		return -1;
+	mp_conn_set_state(out->conn, env->state, env->state_ro);
+	for (size_t i = 0; i < env->n_pre; i++) {
+		if (mp_conn_preload_rate(out->conn, env->pre_names[i], env->pre_n[i]) < 0)
+			return -1;
+	}
+	if (env->grey_ago >= 0)
+		mp_conn_preload_greylist(out->conn, (unsigned)env->grey_ago);
 	if (mp_conn_connect(out->conn, out->env.client_ip, out->env.client_name,
 			    out->env.client_port, &v) < 0)
 		return -1;

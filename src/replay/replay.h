@@ -47,6 +47,14 @@ struct mp_replay_env {
 	const char **rcpts;      /* NULL-terminated; NULL: the message's To:/Cc: */
 	const char *queue_id;
 	struct mp_checker *checker;  /* SPF/DKIM: real over DNS, or injected */
+	/* rate() and greylist (SPEC §12): the store (NULL: every state call
+	 * fails), read-only for test --state URL; case files' state: lines */
+	struct mp_state *state;
+	bool state_ro;
+	const char *pre_names[64];   /* canonical rate names and their counts */
+	uint64_t pre_n[64];
+	size_t n_pre;
+	int grey_ago;                /* -1: none */
 };
 
 void mp_replay_env_init(struct mp_replay_env *env);

@@ -277,10 +277,181 @@ static bool check_operand(struct checker *c, struct mp_expr *e, const struct mp_
 	return true;
 }
 
+/* A duration: 30s, 10m, 1h, 1d, or a number of seconds; from 1 s to max. */
+static bool duration(const struct mp_token *t, unsigned max, unsigned *secs)
+{
+	unsigned long v = 0;
+	size_t i = 0;
+
+	if (t->t != T_NUMBER && t->t != T_WORD)
+		return false;
+	for (; i < t->len && t->s[i] >= '0' && t->s[i] <= '9'; i++) {
+		v = v * 10 + (unsigned long)(t->s[i] - '0');
+		if (v > max)
+			return false;
+	}
+	if (i == 0 || i + 1 < t->len)
+		return false;
+	if (i < t->len) {
+		switch (t->s[i]) {
+		case 's': break;
+		case 'm': v *= 60; break;
+		case 'h': v *= 3600; break;
+		case 'd': v *= 86400; break;
+		default: return false;
+		}
+	}
+	if (v == 0 || v > max)
+		return false;
+	*secs = (unsigned)v;
+	return true;
+}
+
+#define RATE_WINDOW_MAX (366u * 86400)
+
+/* A field rate() can count by: an envelope or From field with one value
+ * per event. */
+static bool rate_key_ok(const struct mp_field_info *f)
+{
+	return !f->named && (f->type == MP_T_STR || f->type == MP_T_IP) &&
+	       f->stage <= MP_STAGE_HEADER && !(f->need & (MP_NEED_BODY | MP_NEED_MIME));
+}
+
+/* rate(KEY..., WINDOW): the shared struct of the rule set for those keys
+ * and that window (made on first sight); NULL (reported). */
+static const struct mp_rate *check_rate(struct checker *c, const struct mp_syn_test *t)
+{
+	const struct mp_token *w = &t->rate_args[t->n_rate_args - 1];
+	struct mp_rate r = { 0 };
+	char name[512], desc[96];
+	size_t nl;
+	bool ok = true;
+
+	if (t->n_rate_args < 2) {
+		error_at(c, w->line, w->col, "rate() takes one or more fields and a window, as in rate(client.ip, 1m)");
+		return NULL;
+	}
+	if (t->n_rate_args - 1 > MP_RATE_MAX_KEYS) {
+		error_at(c, t->rate_args[MP_RATE_MAX_KEYS].line, t->rate_args[MP_RATE_MAX_KEYS].col,
+			 "rate() counts by at most %d fields", MP_RATE_MAX_KEYS);
+		return NULL;
+	}
+	nl = (size_t)snprintf(name, sizeof(name), "rate(");
+	for (size_t i = 0; i + 1 < t->n_rate_args; i++) {
+		const struct mp_token *k = &t->rate_args[i];
+		size_t len = k->len;
+		bool ip128 = len > 4 && memcmp(k->s + len - 4, "/128", 4) == 0;
+		if (ip128)
+			len -= 4;
+		const struct mp_field_info *f =
+			k->t == T_NUMBER ? NULL : mp_field_by_name(k->s, len);
+		if (f == NULL || !rate_key_ok(f) || (ip128 && f->id != MP_F_CLIENT_IP)) {
+			if (ip128 && f != NULL && f->id != MP_F_CLIENT_IP)
+				error_at(c, k->line, k->col, "only client.ip takes /128 in rate()");
+			else if (f != NULL)
+				error_at(c, k->line, k->col,
+					 "rate() cannot count by '%s' (it counts by envelope fields, spf.domain, header.from and header.from.domain)",
+					 f->name);
+			else if (i + 2 == t->n_rate_args && duration(k, RATE_WINDOW_MAX, &r.window))
+				error_at(c, w->line, w->col, "rate() ends with its window: %s is one too many",
+					 mp_tok_describe(w, desc, sizeof(desc)));
+			else
+				error_at(c, k->line, k->col, "expected a field in rate(), found %s",
+					 mp_tok_describe(k, desc, sizeof(desc)));
+			ok = false;
+			continue;
+		}
+		r.keys[r.n_keys++] = f->id;
+		r.ip128 |= ip128;
+		if (f->stage > r.stage)
+			r.stage = (uint8_t)f->stage;
+		nl += (size_t)snprintf(name + nl, sizeof(name) - nl, "%s%s%s", i ? "," : "", f->name,
+				       ip128 ? "/128" : "");
+	}
+	if (!duration(w, RATE_WINDOW_MAX, &r.window)) {
+		error_at(c, w->line, w->col,
+			 "expected a window such as 30s, 10m, 1h or 1d (up to 366d) as rate()'s last argument, found %s",
+			 mp_tok_describe(w, desc, sizeof(desc)));
+		ok = false;
+	}
+	if (!ok)
+		return NULL;
+	snprintf(name + nl, sizeof(name) - nl, ",%us)", r.window);
+	struct mp_ruleset *rs = c->ld->rs;
+	void *found;
+	if (mp_strmap_get(&rs->rates, name, &found))
+		return found;
+	struct mp_rate *nr = zalloc(c, sizeof(*nr), t->line, t->col);
+	char *copy = mp_arena_strdup(c->ld->arena, name);
+	if (nr == NULL || copy == NULL)
+		return NULL;
+	*nr = r;
+	nr->name = copy;
+	nr->src = copy;
+	nr->id = (uint32_t)rs->n_rates;
+	if (mp_strmap_put(&rs->rates, copy, strlen(copy), nr, NULL) < 0) {
+		error_at(c, t->line, t->col, "out of memory");
+		return NULL;
+	}
+	rs->n_rates++;
+	return nr;
+}
+
+int mp_rate_canonical(const char *text, char *out, size_t len, const char **why)
+{
+	char buf[512];
+	size_t n = strlen(text), o = 0;
+	int nargs = 0;
+	bool ip128 = false;
+
+	*why = "expected rate(KEY..., WINDOW), as in rate(client.ip, 1m)";
+	if (n < 7 || n >= sizeof(buf) || strncmp(text, "rate(", 5) != 0 || text[n - 1] != ')')
+		return -1;
+	memcpy(buf, text + 5, n - 6);
+	buf[n - 6] = '\0';
+	char *args[MP_RATE_MAX_KEYS + 1];
+	for (char *p = buf, *save = NULL, *a; (a = strtok_r(p, ",", &save)) != NULL; p = NULL) {
+		while (*a == ' ')
+			a++;
+		size_t al = strlen(a);
+		while (al > 0 && a[al - 1] == ' ')
+			a[--al] = '\0';
+		if (nargs == MP_RATE_MAX_KEYS + 1)
+			return -1;
+		args[nargs++] = a;
+	}
+	if (nargs < 2)
+		return -1;
+	o += (size_t)snprintf(out + o, len - o, "rate(");
+	for (int i = 0; i + 1 < nargs; i++) {
+		size_t al = strlen(args[i]);
+		ip128 = al > 4 && strcmp(args[i] + al - 4, "/128") == 0;
+		const struct mp_field_info *f = mp_field_by_name(args[i], ip128 ? al - 4 : al);
+		if (f == NULL || !rate_key_ok(f) || (ip128 && f->id != MP_F_CLIENT_IP)) {
+			*why = "rate() counts by envelope fields, spf.domain, header.from and header.from.domain";
+			return -1;
+		}
+		o += (size_t)snprintf(out + o < out + len ? out + o : out, o < len ? len - o : 0,
+				      "%s%s%s", i ? "," : "", f->name, ip128 ? "/128" : "");
+	}
+	struct mp_token w = { .t = T_WORD, .s = args[nargs - 1], .len = strlen(args[nargs - 1]) };
+	unsigned secs;
+	if (!duration(&w, RATE_WINDOW_MAX, &secs)) {
+		*why = "expected a window such as 30s, 10m, 1h or 1d as rate()'s last argument";
+		return -1;
+	}
+	if (o >= len || (size_t)snprintf(out + o, len - o, ",%us)", secs) >= len - o) {
+		*why = "too long";
+		return -1;
+	}
+	return 0;
+}
+
 /* The program node of one test, or NULL (reported). */
 static struct mp_expr *check_test(struct checker *c, const struct mp_syn_test *t)
 {
-	const struct mp_field_info *f = test_field(c, t);
+	const struct mp_field_info *f =
+		t->rate_args != NULL ? mp_field_info(MP_F_RATE) : test_field(c, t);
 	char desc[96];
 
 	if (f == NULL)
@@ -331,6 +502,13 @@ static struct mp_expr *check_test(struct checker *c, const struct mp_syn_test *t
 		}
 		mp_ascii_lower(k);
 		e->hkey = k;
+	}
+	if (t->rate_args != NULL) {
+		e->rate = check_rate(c, t);
+		if (e->rate == NULL)
+			ok = false;
+		else
+			e->stage = e->min_stage = e->rate->stage;
 	}
 	if (!t->has_op) {
 		e->op = MP_OP_TRUTH;
@@ -554,6 +732,26 @@ static void check_action(struct checker *c, struct mp_action *a, const struct mp
 			error_at(c, s->kw.line, s->kw.col,
 				 "'strip attachment' cannot be used in a threshold (a rule names the attachments)");
 		break;
+	case MP_A_GREYLIST: {
+		char desc[96];
+		a->delay = 300;
+		a->expiry = 36 * 86400;
+		if (in_threshold)
+			error_at(c, s->kw.line, s->kw.col,
+				 "'greylist' cannot be used in a threshold (it decides per recipient at RCPT)");
+		if (s->delay.t != T_EOF && !duration(&s->delay, 86400, &a->delay))
+			error_at(c, s->delay.line, s->delay.col,
+				 "expected a delay such as 5m (up to 1d) after greylist, found %s",
+				 mp_tok_describe(&s->delay, desc, sizeof(desc)));
+		if (s->expiry.t != T_EOF && !duration(&s->expiry, RATE_WINDOW_MAX, &a->expiry))
+			error_at(c, s->expiry.line, s->expiry.col,
+				 "expected an expiry such as 36d (up to 366d) after the delay, found %s",
+				 mp_tok_describe(&s->expiry, desc, sizeof(desc)));
+		else if (s->expiry.t != T_EOF && a->expiry <= a->delay)
+			error_at(c, s->expiry.line, s->expiry.col,
+				 "the expiry must be longer than the delay");
+		break;
+	}
 	case MP_A_SCORE:
 		if (in_threshold)
 			error_at(c, s->kw.line, s->kw.col, "'score' cannot be used in a threshold");
@@ -661,9 +859,25 @@ static struct mp_rule *check_rule(struct checker *c, const struct mp_syn_stmt *s
 	r->stage = r->when ? r->when->stage : MP_STAGE_CONNECT;
 	r->min_stage = r->when ? r->when->min_stage : MP_STAGE_CONNECT;
 	r->need = r->when ? r->when->need : 0;
+	r->greylist = -1;
 	for (size_t i = 0; i < r->n_actions; i++) {
-		if (r->actions[i].kind == MP_A_STRIP)
+		const struct mp_action *a = &r->actions[i];
+		if (a->kind == MP_A_STRIP)
 			r->need |= MP_NEED_MIME; /* it needs the parts, whatever it tests */
+		if (a->kind != MP_A_GREYLIST)
+			continue;
+		if (r->greylist >= 0)
+			error_at(c, a->line, a->col, "only one greylist per rule (also at line %d)",
+				 r->actions[r->greylist].line);
+		else if (r->terminal >= 0)
+			error_at(c, a->line, a->col,
+				 "greylist cannot be used with '%s' in one rule (greylisting passes a retry on to the other rules)",
+				 mp_act_name(r->actions[r->terminal].kind));
+		else if (r->stage > MP_STAGE_RCPT)
+			error_at(c, a->line, a->col,
+				 "greylist decides at RCPT, but this rule's condition needs %s",
+				 mp_stage_name((enum mp_stage)r->stage));
+		r->greylist = (int)i;
 	}
 	check_templates(c, r);
 	return r;

@@ -45,6 +45,9 @@ static void actions(const struct mp_action *a, size_t n, FILE *out)
 		case MP_A_SCORE:
 			fprintf(out, " %.6g", a[i].score);
 			break;
+		case MP_A_GREYLIST:
+			fprintf(out, " %us %us", a[i].delay, a[i].expiry);
+			break;
 		default:
 			break;
 		}
@@ -60,12 +63,40 @@ static void rules(const struct mp_policy *p, size_t from, size_t to, enum mp_sta
 		const struct mp_rule *r = p->rules[i];
 		enum mp_stage lo = r->min_stage > floor ? r->min_stage : floor;
 		enum mp_stage hi = r->stage > floor ? r->stage : floor;
+		if (r->greylist >= 0) /* it acts per recipient */
+			lo = hi = MP_STAGE_RCPT;
 		stage_range(lo, hi, st, sizeof(st));
 		fprintf(out, "  %-15s %-28s ", st, r->name);
 		if (r->dry_run)
 			fprintf(out, "(dry-run) ");
 		actions(r->actions, r->n_actions, out);
 		fprintf(out, "  [%s:%d]\n", r->file, r->line);
+	}
+}
+
+static bool has_rate(const struct mp_policy *p, const struct mp_rate *r)
+{
+	for (size_t i = 0; p != NULL && i < p->n_rates; i++) {
+		if (p->rates[i] == r)
+			return true;
+	}
+	return false;
+}
+
+/* What each rate() counts and where (SPEC §12); a domain's policy lists
+ * those the global one does not count already. */
+static void rates(const struct mp_policy *p, const struct mp_policy *g, FILE *out)
+{
+	for (size_t i = 0; i < p->n_rates; i++) {
+		const struct mp_rate *r = p->rates[i];
+		enum mp_stage at = (enum mp_stage)r->stage;
+		if (has_rate(g, r))
+			continue;
+		const char *what = at <= MP_STAGE_HELO ? "connections"
+				   : at == MP_STAGE_RCPT ? "recipients" : "messages";
+		if (g != NULL && at < MP_STAGE_RCPT)
+			at = MP_STAGE_RCPT; /* a domain's policy is known at RCPT */
+		fprintf(out, "  %-15s %-28s counts %s\n", mp_stage_name(at), r->name, what);
 	}
 }
 
@@ -85,11 +116,13 @@ void mp_ruleset_dump(const struct mp_ruleset *rs, FILE *out)
 
 	fprintf(out, "policy global (%s)\n", g->file ? g->file : "no global.rules");
 	rules(g, 0, g->n_rules, MP_STAGE_CONNECT, out);
+	rates(g, NULL, out);
 	thresholds(g, 0, out);
 	for (size_t i = 0; i < mp_ruleset_n_policies(rs); i++) {
 		const struct mp_policy *p = mp_ruleset_policy_at(rs, i);
 		fprintf(out, "policy %s (%s), after the global rules\n", p->name, p->file);
 		rules(p, p->n_global, p->n_rules, MP_STAGE_RCPT, out);
+		rates(p, g, out);
 		thresholds(p, g->n_thresholds, out);
 	}
 }

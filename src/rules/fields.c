@@ -72,6 +72,8 @@ static const struct mp_field_info fields[MP_F_COUNT] = {
 	F("limit.exceeded", MP_F_LIMIT_EXCEEDED, MP_T_BOOL, MP_M_NONE, MP_STAGE_EOM, 0, 0, 1,
 	  MP_NEED_LIMIT),
 	F("limit.name", MP_F_LIMIT_NAME, MP_T_STR, MP_M_STRING, MP_STAGE_EOM, 0, 0, 1, MP_NEED_LIMIT),
+	/* its stage is its keys' (struct mp_rate); named: not a plain field */
+	F("rate", MP_F_RATE, MP_T_NUM, MP_M_NONE, MP_STAGE_CONNECT, 1, 1, 0, 0),
 };
 
 const struct mp_field_info *mp_field_by_name(const char *name, size_t len)
@@ -101,7 +103,7 @@ const char *mp_act_name(enum mp_act a)
 	static const char *names[] = { "accept", "reject", "tempfail", "discard",
 				       "quarantine", "tag subject", "add header",
 				       "remove header", "bcc", "redirect", "score", "log",
-				       "strip attachment" };
+				       "strip attachment", "greylist" };
 
 	return names[a];
 }

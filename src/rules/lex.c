@@ -258,8 +258,10 @@ void mp_lex_next(struct mp_lexer *lx, struct mp_token *tok)
 	} else if (is_ident_start(c)) {
 		while (lx->p < lx->end && is_ident(*lx->p))
 			lx->p++;
-		if (lx->p < lx->end && *lx->p == ':') {
-			/* an IPv6 address that starts with a hex letter */
+		if ((lx->p < lx->end && *lx->p == ':') ||
+		    (lx->p + 1 < lx->end && *lx->p == '/' && is_digit(lx->p[1]))) {
+			/* an IPv6 address that starts with a hex letter, or a
+			 * field with a prefix length (rate's client.ip/128) */
 			lx->p = p;
 			lex_word(lx, tok);
 		} else if ((size_t)(lx->p - p) > IDENT_MAX) {

@@ -114,6 +114,47 @@ static void index_stages(struct mp_loader *ld, struct mp_policy *pol)
 			pol->dry_run_early = true;
 }
 
+/* Adds the rates e reads to v (each once: seen by id). */
+static void collect_rates(const struct mp_expr *e, uint8_t *seen, struct vec *v, bool *oom)
+{
+	if (e == NULL)
+		return;
+	if (e->kind == MP_E_TEST) {
+		if (e->rate != NULL && !seen[e->rate->id]) {
+			seen[e->rate->id] = 1;
+			if (mp_vec_push(v, (void *)e->rate) < 0)
+				*oom = true;
+		}
+		return;
+	}
+	collect_rates(e->a, seen, v, oom);
+	collect_rates(e->b, seen, v, oom);
+}
+
+/* The rates pol's rules read, in rule order. */
+static void index_rates(struct mp_loader *ld, struct mp_policy *pol)
+{
+	size_t n = ld->rs->n_rates;
+	struct vec v = { 0 };
+	bool oom = false;
+
+	if (n == 0)
+		return;
+	uint8_t *seen = calloc(n, 1);
+	if (seen == NULL)
+		oom = true;
+	for (size_t i = 0; seen != NULL && i < pol->n_rules; i++)
+		collect_rates(pol->rules[i]->when, seen, &v, &oom);
+	free(seen);
+	if (!oom && v.n > 0 &&
+	    (pol->rates = mp_arena_memdup(ld->arena, v.v, v.n * sizeof(void *))) == NULL)
+		oom = true;
+	pol->n_rates = oom ? 0 : v.n;
+	free(v.v);
+	if (oom)
+		mp_diags_add(ld->diags, pol->file ? pol->file : "global.rules", 0, 0, "out of memory");
+}
+
 /* Builds pol from the global rules (base, may be NULL) and file rf. */
 void mp_link_policy(struct mp_loader *ld, struct vec *order, struct mp_policy *pol,
 			const struct mp_policy *base, struct mp_rfile *rf)
@@ -142,6 +183,7 @@ void mp_link_policy(struct mp_loader *ld, struct vec *order, struct mp_policy *p
 	for (size_t i = 0; i < pol->n_rules; i++)
 		pol->need |= pol->rules[i]->need;
 	index_stages(ld, pol);
+	index_rates(ld, pol);
 	free(ls.rules.v);
 	free(ls.ths.v);
 	mp_strmap_free(&ls.names);

@@ -99,6 +99,8 @@ struct mp_ruleset {
 	struct mp_prefilter *pf;
 	struct mp_lindex *lindex[MP_F_COUNT]; /* per envelope field, or NULL */
 	size_t n_vids;
+	struct mp_strmap rates;  /* canonical name -> struct mp_rate (check.c) */
+	size_t n_rates;
 };
 
 int mp_vec_push(struct vec *v, void *p);

@@ -370,6 +370,47 @@ static struct mp_syn_expr *test_node(struct parser *p, struct mp_syn_test *t)
 
 static struct mp_syn_expr *parse_expr(struct parser *p);
 
+/* '(' KEY {',' KEY} ',' WINDOW ')' after `rate`; the checker gives them
+ * meaning. */
+static bool parse_rate(struct parser *p, struct mp_syn_test *t)
+{
+	struct mp_token *v = NULL;
+	size_t n = 0, cap = 0;
+
+	if (p->tok.t != T_LPAREN) {
+		expected(p, "'(' after rate, as in rate(client.ip, 1m)");
+		return false;
+	}
+	advance(p);
+	for (;;) {
+		if (p->tok.t != T_IDENT && p->tok.t != T_WORD && p->tok.t != T_NUMBER) {
+			expected(p, n == 0 ? "a field, as in rate(client.ip, 1m)"
+				    : "a field or a window such as 1m");
+			goto fail;
+		}
+		if (grow((void **)&v, &cap, n, sizeof(*v)) == NULL) {
+			perror_at(p, p->tok.line, p->tok.col, "out of memory");
+			goto fail;
+		}
+		v[n++] = p->tok;
+		advance(p);
+		if (p->tok.t == T_RPAREN)
+			break;
+		if (!accept_tok(p, T_COMMA)) {
+			expected(p, "',' or ')'");
+			goto fail;
+		}
+	}
+	advance(p);
+	t->rate_args = keep(p, v, n, sizeof(*v));
+	t->n_rate_args = n;
+	free(v);
+	return t->rate_args != NULL;
+fail:
+	free(v);
+	return false;
+}
+
 static struct mp_syn_expr *parse_test(struct parser *p)
 {
 	struct mp_syn_test *t = zalloc(p, sizeof(*t));
@@ -400,6 +441,17 @@ static struct mp_syn_expr *parse_test(struct parser *p)
 		advance(p);
 		if (t->form == MP_F_EXISTS_HEADER)
 			return test_node(p, t);
+		return parse_rhs(p, t) ? test_node(p, t) : NULL;
+	}
+	if (is_kw(&p->tok, "rate")) {
+		t->field = p->tok;
+		advance(p);
+		if (!parse_rate(p, t))
+			return NULL;
+		if (!is_operator(p)) {
+			expected(p, "a comparison after rate(...) (==, !=, <, <=, >, >=)");
+			return NULL;
+		}
 		return parse_rhs(p, t) ? test_node(p, t) : NULL;
 	}
 	/* 'score' is a field as well as an action */
@@ -553,7 +605,7 @@ static struct mp_syn_expr *parse_expr(struct parser *p)
 
 static const char *const action_kws[] = { "accept", "reject", "tempfail", "discard",
 					   "quarantine", "tag", "add", "remove", "bcc",
-					   "redirect", "score", "log", "strip" };
+					   "redirect", "score", "log", "strip", "greylist" };
 #define N_ACTION_KWS (sizeof(action_kws) / sizeof(action_kws[0]))
 
 static bool is_action_kw(const struct mp_token *t)
@@ -601,7 +653,7 @@ static bool parse_action(struct parser *p, struct mp_syn_action *a)
 	struct mp_token kw = p->tok;
 
 	a->kw = kw;
-	a->code = a->xcode = a->text = a->arg = a->num = no_token;
+	a->code = a->xcode = a->text = a->arg = a->num = a->delay = a->expiry = no_token;
 	advance(p);
 	if (is_kw(&kw, "accept")) {
 		a->kind = MP_A_ACCEPT;
@@ -656,6 +708,16 @@ static bool parse_action(struct parser *p, struct mp_syn_action *a)
 	} else if (is_kw(&kw, "log")) {
 		a->kind = MP_A_LOG;
 		return parse_text(p, a);
+	} else if (is_kw(&kw, "greylist")) {
+		a->kind = MP_A_GREYLIST;
+		if (p->tok.t == T_WORD || p->tok.t == T_NUMBER) {
+			a->delay = p->tok;
+			advance(p);
+			if (p->tok.t == T_WORD || p->tok.t == T_NUMBER) {
+				a->expiry = p->tok;
+				advance(p);
+			}
+		}
 	} else if (is_kw(&kw, "strip")) {
 		a->kind = MP_A_STRIP;
 		if (!is_kw(&p->tok, "attachment")) {
@@ -686,7 +748,7 @@ static bool parse_actions(struct parser *p, struct mp_syn_stmt *st, const char *
 				snprintf(hint, sizeof(hint), "an action (did you mean '%s'?)", near);
 				expected(p, hint);
 			} else {
-				expected(p, n == 0 ? "an action (accept, reject, tempfail, discard, quarantine, tag, add, remove, bcc, redirect, score, log, strip)"
+				expected(p, n == 0 ? "an action (accept, reject, tempfail, discard, quarantine, tag, add, remove, bcc, redirect, score, log, strip, greylist)"
 					 : "an action or '}'");
 			}
 			goto fail;

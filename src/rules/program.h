@@ -71,6 +71,7 @@ enum mp_field_id {
 	MP_F_SCORE,
 	MP_F_LIMIT_EXCEEDED,
 	MP_F_LIMIT_NAME,
+	MP_F_RATE,          /* rate(KEY..., WINDOW): a number (SPEC §12) */
 	MP_F_COUNT
 };
 
@@ -148,6 +149,22 @@ struct mp_expr {
 	int hid;            /* header key id for named fields, else -1 */
 	int pf, pfkey;      /* prefilter bit and key of a regex test, else -1 */
 	int vid;            /* value index bit of ==, !=, in, not in, else -1 */
+	const struct mp_rate *rate; /* MP_F_RATE */
+};
+
+/* rate(KEY..., WINDOW) (SPEC §12). Tests of one rule set that name the
+ * same keys and window share one struct (and one count per event). */
+#define MP_RATE_MAX_KEYS 8
+
+struct mp_rate {
+	uint32_t id;                /* index among the rule set's rates */
+	const char *name;           /* canonical: rate(client.ip,mail.from,60s), in store keys */
+	const char *src;            /* as first written, for --dump */
+	enum mp_field_id keys[MP_RATE_MAX_KEYS];
+	uint8_t n_keys;
+	bool ip128;                 /* client.ip/128: an IPv6 client per address, not /64 */
+	unsigned window;            /* seconds */
+	uint8_t stage;              /* where it counts: the latest stage among its keys */
 };
 
 /* A text with ${field} references, split at load time. */
@@ -180,6 +197,7 @@ enum mp_act {
 	MP_A_SCORE,
 	MP_A_LOG,
 	MP_A_STRIP,          /* strip attachment "reason" */
+	MP_A_GREYLIST,       /* greylist [DELAY] [EXPIRY] (SPEC §12) */
 };
 
 const char *mp_act_name(enum mp_act a);
@@ -191,6 +209,7 @@ struct mp_action {
 	struct mp_template *text;   /* reply text, reason, prefix, header value, log */
 	const char *arg;            /* header name or address */
 	double score;
+	unsigned delay, expiry;     /* greylist, seconds */
 	int line, col;
 };
 
@@ -203,6 +222,7 @@ struct mp_rule {
 	struct mp_action *actions;
 	size_t n_actions;
 	int terminal;               /* index into actions, or -1 */
+	int greylist;               /* index of its greylist action, or -1 */
 	unsigned need;
 	uint8_t stage;              /* latest stage its condition needs */
 	uint8_t min_stage;          /* earliest stage it may decide at */
@@ -246,6 +266,10 @@ struct mp_policy {
 	size_t n_by_stage[MP_STAGE_COUNT];
 	const struct mp_guard *guards; /* per rule */
 	bool dry_run_early;         /* a dry-run rule may decide at connect or HELO */
+	/* the rates its rules read (each once), which it counts whether or
+	 * not the rest of their conditions is decided (SPEC §12) */
+	const struct mp_rate **rates;
+	size_t n_rates;
 };
 
 #endif

@@ -43,6 +43,7 @@ static void ruleset_free(struct mp_ruleset *rs)
 		mp_lindex_free(rs->lindex[f]);
 	mp_strmap_free(&rs->hkeys);
 	mp_strmap_free(&rs->used);
+	mp_strmap_free(&rs->rates);
 	for (size_t i = 0; i < rs->regexes.n; i++)
 		mp_regex_free(rs->regexes.v[i]);
 	for (size_t i = 0; i < rs->lists.n; i++)
@@ -94,6 +95,9 @@ static void copy_settings(struct mp_ruleset *rs, const struct mp_conf *c)
 	rs->set.on_internal_error = c->on_internal_error;
 	rs->set.on_limit = c->on_limit;
 	rs->set.authserv_id = mp_arena_strdup(&rs->arena, c->authserv_id);
+	rs->set.state_prefix = mp_arena_strdup(&rs->arena, c->state_prefix);
+	rs->set.greylist_whitelist_after = c->greylist_whitelist_after;
+	rs->set.on_state_error = c->on_state_error;
 }
 
 static struct mp_policy *new_policy(struct mp_ruleset *rs, const char *name, const char *file)
@@ -384,4 +388,9 @@ void mp_ruleset_set_ext(struct mp_ruleset *rs, void *ext, void (*ext_free)(void 
 void *mp_ruleset_ext(const struct mp_ruleset *rs)
 {
 	return rs->ext;
+}
+
+size_t mp_ruleset_n_rates(const struct mp_ruleset *rs)
+{
+	return rs->n_rates;
 }

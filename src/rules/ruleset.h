@@ -39,6 +39,10 @@ struct mp_settings {
 	enum mp_on_error on_internal_error;
 	enum mp_on_error on_limit;
 	const char *authserv_id;
+	/* shared state (SPEC §12); the store itself is the caller's */
+	const char *state_prefix;
+	unsigned greylist_whitelist_after;
+	enum mp_on_error on_state_error;
 };
 
 struct mp_ruleset *mp_ruleset_load(const struct mp_conf *conf, struct mp_diags *d);
@@ -86,6 +90,11 @@ const struct mp_policy *mp_ruleset_lookup(const struct mp_ruleset *rs, const cha
 size_t mp_ruleset_n_policies(const struct mp_ruleset *rs);
 const struct mp_policy *mp_ruleset_policy_at(const struct mp_ruleset *rs, size_t i);
 size_t mp_ruleset_n_rules(const struct mp_ruleset *rs);
+/* The canonical name of a rate(...) written as text (the form the rule
+ * checker gives struct mp_rate.name): 0, or -1 with why. */
+int mp_rate_canonical(const char *text, char *out, size_t len, const char **why);
+/* Distinct rate(...) of the rule set (struct mp_rate ids are below it). */
+size_t mp_ruleset_n_rates(const struct mp_ruleset *rs);
 size_t mp_ruleset_n_lists(const struct mp_ruleset *rs);
 /* True when the configuration, a rule file, a list file or the set of rule
  * files changed on disk since the set was loaded. */

@@ -35,6 +35,8 @@ struct mp_syn_test {
 	struct mp_token *items;    /* { inline, list } items */
 	size_t n_items;
 	struct mp_token next;      /* what follows a test without an operator */
+	struct mp_token *rate_args; /* rate(KEY..., WINDOW): its keys, then the window */
+	size_t n_rate_args;
 	struct mp_expr *e;         /* the checked test (check.c); NULL: wrong */
 };
 
@@ -55,6 +57,7 @@ struct mp_syn_action {
 	struct mp_token text;        /* reply text, reason, prefix, value, log */
 	struct mp_token arg;         /* header name or address */
 	struct mp_token num;         /* score */
+	struct mp_token delay, expiry; /* greylist */
 };
 
 enum mp_syn_stmt_kind {

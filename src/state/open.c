@@ -1,120 +1,21 @@
 /*
- * open - a `state =` value (SPEC §12) to a store: memory, lmdb:PATH,
- * redis://HOST[:PORT][/DB] (HOST may be [IPv6]), redis+unix:/PATH[?db=N].
- * Parsing is separate from opening so the configuration checker can say
- * what is wrong with a value without touching a file or a server.
+ * open - a `state =` value (SPEC §12; parsed by conf/state_spec.c, so the
+ * configuration says what is wrong with one without opening anything) to
+ * a store.
  */
 #include "state/store.h"
+
+#include "conf/conf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct spec {
-	enum { S_MEMORY, S_LMDB, S_REDIS, S_UNIX } kind;
-	char where[1024];            /* path or host */
-	int port, db;
-};
-
-/* A decimal number within [lo, hi] spanning s[0..n). */
-static bool number(const char *s, size_t n, int lo, int hi, int *v)
-{
-	long x = 0;
-
-	if (n == 0 || n > 6)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		x = x * 10 + (s[i] - '0');
-	}
-	if (x < lo || x > hi)
-		return false;
-	*v = (int)x;
-	return true;
-}
-
-static const char *parse(const char *v, struct spec *sp)
-{
-	memset(sp, 0, sizeof(*sp));
-	sp->port = 6379;
-	if (strcmp(v, "memory") == 0) {
-		sp->kind = S_MEMORY;
-		return NULL;
-	}
-	if (strncmp(v, "lmdb:", 5) == 0) {
-		sp->kind = S_LMDB;
-		if (v[5] != '/')
-			return "lmdb: takes an absolute path, as in lmdb:/var/lib/milter-policy/state.lmdb";
-		if (strlen(v + 5) >= sizeof(sp->where))
-			return "the path is too long";
-		strcpy(sp->where, v + 5);
-		return NULL;
-	}
-	if (strncmp(v, "redis+unix:", 11) == 0) {
-		sp->kind = S_UNIX;
-		const char *path = v + 11, *q = strchr(path, '?');
-		size_t pl = q != NULL ? (size_t)(q - path) : strlen(path);
-		if (path[0] != '/' || pl < 2)
-			return "redis+unix: takes an absolute socket path, as in redis+unix:/run/redis/redis.sock?db=1";
-		if (pl >= sizeof(sp->where))
-			return "the path is too long";
-		memcpy(sp->where, path, pl);
-		if (q != NULL && (strncmp(q, "?db=", 4) != 0 || !number(q + 4, strlen(q + 4), 0, 65535, &sp->db)))
-			return "after the socket path only ?db=N (a database number)";
-		return NULL;
-	}
-	if (strncmp(v, "redis://", 8) == 0) {
-		sp->kind = S_REDIS;
-		const char *h = v + 8, *end;
-		size_t hl;
-		if (*h == '[') {
-			end = strchr(h, ']');
-			if (end == NULL)
-				return "an IPv6 address in [] has no closing ']'";
-			h++;
-			hl = (size_t)(end - h);
-			end++;
-		} else {
-			end = h + strcspn(h, ":/");
-			hl = (size_t)(end - h);
-		}
-		if (hl == 0 || hl >= sizeof(sp->where))
-			return "redis:// takes a host, as in redis://127.0.0.1:6379/0";
-		memcpy(sp->where, h, hl);
-		for (size_t i = 0; i < hl; i++) {
-			unsigned char ch = (unsigned char)sp->where[i];
-			if (ch <= ' ' || ch >= 0x7f || strchr("@?#", ch) != NULL)
-				return "the host has a character hosts do not (a password goes in state_password_file)";
-		}
-		if (*end == ':') {
-			const char *p = end + 1, *slash = strchr(p, '/');
-			size_t pl = slash != NULL ? (size_t)(slash - p) : strlen(p);
-			if (!number(p, pl, 1, 65535, &sp->port))
-				return "the port is a number from 1 to 65535";
-			end = p + pl;
-		}
-		if (*end == '/' && end[1] != '\0' &&
-		    !number(end + 1, strlen(end + 1), 0, 65535, &sp->db))
-			return "after the host and port only /DB (a database number)";
-		if (*end != '\0' && *end != '/')
-			return "expected redis://HOST:PORT/DB";
-		return NULL;
-	}
-	return "expected memory, lmdb:PATH, redis://HOST:PORT/DB or redis+unix:/PATH?db=N";
-}
-
-const char *mp_state_spec_error(const char *spec)
-{
-	struct spec sp;
-	return parse(spec, &sp);
-}
-
 struct mp_state *mp_state_open(const char *spec, const struct mp_state_opts *o, char *err,
 			       size_t errlen)
 {
-	struct spec sp;
-	const char *why = parse(spec, &sp);
+	struct mp_state_spec sp;
+	const char *why = mp_state_spec_parse(spec, &sp);
 	struct mp_state *st = NULL;
 
 	if (why != NULL) {
@@ -122,18 +23,18 @@ struct mp_state *mp_state_open(const char *spec, const struct mp_state_opts *o, 
 		return NULL;
 	}
 	switch (sp.kind) {
-	case S_MEMORY:
+	case MP_STATE_MEMORY:
 		st = mp_state_memory_new(o->max_entries);
 		if (st == NULL)
 			snprintf(err, errlen, "out of memory");
 		break;
-	case S_LMDB:
+	case MP_STATE_LMDB:
 		st = mp_state_lmdb_open(sp.where, o->max_entries, err, errlen);
 		break;
-	case S_REDIS:
+	case MP_STATE_REDIS:
 		st = mp_state_redis_new(sp.where, sp.port, NULL, sp.db, o, err, errlen);
 		break;
-	case S_UNIX:
+	case MP_STATE_UNIX:
 		st = mp_state_redis_new(NULL, 0, sp.where, sp.db, o, err, errlen);
 		break;
 	}

@@ -44,8 +44,6 @@ struct mp_state_opts {
  * cannot be opened; a Redis server is not contacted here). */
 struct mp_state *mp_state_open(const char *spec, const struct mp_state_opts *o, char *err,
 			       size_t errlen);
-/* Checks a `state =` value without opening anything: NULL, or why not. */
-const char *mp_state_spec_error(const char *spec);
 /* A memory store of at most max_entries keys (counters and triplets). */
 struct mp_state *mp_state_memory_new(size_t max_entries);
 /* The LMDB store in the file path (made when missing); NULL with err. */

@@ -8,6 +8,7 @@
  * under 16 threads x 10,000 increments, on one key and on many. */
 #include "helpers.h"
 
+#include "conf/conf.h"
 #include "state/state.h"
 
 #include <hiredis/hiredis.h>
@@ -377,13 +378,21 @@ static void test_redis_errors(void **state)
 	mp_state_free(st);
 
 	/* values the configuration refuses */
-	assert_null(mp_state_spec_error("memory"));
-	assert_null(mp_state_spec_error("redis://[::1]:6380/2"));
-	assert_null(mp_state_spec_error("redis+unix:/run/redis.sock?db=1"));
-	assert_non_null(mp_state_spec_error("redis://h:0/1"));
-	assert_non_null(mp_state_spec_error("redis://user:pw@h/1"));
-	assert_non_null(mp_state_spec_error("lmdb:relative"));
-	assert_non_null(mp_state_spec_error("mysql://x"));
+	struct mp_state_spec sp;
+	assert_null(mp_state_spec_parse("memory", &sp));
+	assert_null(mp_state_spec_parse("redis://[::1]:6380/2", &sp));
+	assert_string_equal(sp.where, "::1");
+	assert_int_equal(sp.port, 6380);
+	assert_int_equal(sp.db, 2);
+	assert_null(mp_state_spec_parse("redis://localhost", &sp));
+	assert_int_equal(sp.port, 6379);
+	assert_null(mp_state_spec_parse("redis+unix:/run/redis.sock?db=1", &sp));
+	assert_string_equal(sp.where, "/run/redis.sock");
+	assert_int_equal(sp.db, 1);
+	assert_non_null(mp_state_spec_parse("redis://h:0/1", &sp));
+	assert_non_null(mp_state_spec_parse("redis://user:pw@h/1", &sp));
+	assert_non_null(mp_state_spec_parse("lmdb:relative", &sp));
+	assert_non_null(mp_state_spec_parse("mysql://x", &sp));
 }
 
 int main(void)
