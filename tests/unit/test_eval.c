@@ -3,6 +3,8 @@
  * to is test_result.c's; text substitution test_text.c's. */
 #include "helpers.h"
 
+#include "state/state.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <malloc.h>
@@ -764,12 +766,93 @@ static void test_reload_forgets_cached_eval(void **state)
 	}
 }
 
+/* One connection from ip under rs with store st: its connect verdict. */
+static enum mp_outcome connect_once(struct mp_ruleset *rs, struct mp_state *st, const char *ip)
+{
+	struct mp_verdict v;
+	struct mp_conn *c = mp_conn_new(rs, NULL);
+
+	assert_non_null(c);
+	mp_conn_set_state(c, st, false);
+	assert_int_equal(mp_conn_connect(c, ip, "mx.example", 25, &v), 0);
+	/* HELO again: the connection is not counted again */
+	assert_int_equal(mp_conn_helo(c, "mx.example", false, &v), 0);
+	assert_int_equal(mp_conn_helo(c, "mx.example", true, &v), 0);
+	mp_conn_free(c);
+	return v.outcome;
+}
+
+/* rate(): an IPv6 client counts per /64 (client.ip/128: per address),
+ * IPv4 per address; each connection once; counts shared by the store. */
+static void test_rates(void **state)
+{
+	(void)state;
+	struct mp_ruleset *rs = th_global(
+		"rule \"net\" { when rate(client.ip, 1m) > 3 tempfail 451 4.7.1 \"net\" }\n"
+		"rule \"addr\" { when rate(client.ip/128, 1m) > 2 reject 554 5.7.1 \"addr\" }\n");
+	struct mp_state *st = mp_state_memory_new(1000);
+
+	/* three addresses of one /64: the 4th connection of the net refuses */
+	assert_int_equal(connect_once(rs, st, "2001:db8:1:2::1"), MP_O_NONE);
+	assert_int_equal(connect_once(rs, st, "2001:db8:1:2::2"), MP_O_NONE);
+	assert_int_equal(connect_once(rs, st, "2001:db8:1:2::3"), MP_O_NONE);
+	assert_int_equal(connect_once(rs, st, "2001:db8:1:2::4"), MP_O_TEMPFAIL);
+	/* another /64 is not counted with it */
+	assert_int_equal(connect_once(rs, st, "2001:db8:1:3::1"), MP_O_NONE);
+	/* per address: the third connection of one address */
+	assert_int_equal(connect_once(rs, st, "2001:db8:9::1"), MP_O_NONE);
+	assert_int_equal(connect_once(rs, st, "2001:db8:9::1"), MP_O_NONE);
+	assert_int_equal(connect_once(rs, st, "2001:db8:9::1"), MP_O_REJECT);
+	/* IPv4 per address */
+	assert_int_equal(connect_once(rs, st, "192.0.2.1"), MP_O_NONE);
+	assert_int_equal(connect_once(rs, st, "192.0.2.2"), MP_O_NONE);
+	assert_int_equal(connect_once(rs, st, "192.0.2.3"), MP_O_NONE);
+	assert_int_equal(connect_once(rs, st, "192.0.2.4"), MP_O_NONE);
+	uint64_t n;
+	char key[128];
+	snprintf(key, sizeof(key), "mp:r|rate(client.ip,60s)|2001:db8:1:2::/64");
+	assert_int_equal(mp_state_peek(st, key, strlen(key), 60, time(NULL), &n), 0);
+	assert_int_equal(n, 4);
+	mp_state_free(st);
+	mp_ruleset_unref(rs);
+}
+
+/* No store (or a failed one): on_state_error, at the rule that reads it. */
+static void test_state_failure(void **state)
+{
+	(void)state;
+	struct mp_ruleset *rs = th_global(
+		"rule \"first\" { when client.ip in { 192.0.2.0/24 } accept }\n"
+		"rule \"net\" { when rate(client.ip, 1m) > 3 reject }\n");
+	struct mp_verdict v;
+
+	struct mp_conn *c = mp_conn_new(rs, NULL);
+	assert_int_equal(mp_conn_connect(c, "198.51.100.1", "mx.example", 25, &v), 0);
+	assert_int_equal(v.outcome, MP_O_TEMPFAIL);
+	assert_string_equal(v.rule, "net");
+	assert_string_equal(v.reply.code, "451");
+	assert_string_equal(v.reply.xcode, "4.3.0");
+	assert_string_equal(v.reply.text, "Temporary state failure");
+	assert_string_equal(mp_conn_state_error(c), "no state store");
+	assert_null(mp_conn_state_error(c)); /* taken */
+	assert_int_equal(mp_conn_state_errors(c), 1);
+	mp_conn_free(c);
+	/* a rule before it still decides */
+	c = mp_conn_new(rs, NULL);
+	assert_int_equal(mp_conn_connect(c, "192.0.2.1", "mx.example", 25, &v), 0);
+	assert_int_equal(v.outcome, MP_O_ACCEPT);
+	mp_conn_free(c);
+	mp_ruleset_unref(rs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_three_valued),
 		cmocka_unit_test(test_decision_is_final),
 		cmocka_unit_test(test_connect_and_helo),
+		cmocka_unit_test(test_rates),
+		cmocka_unit_test(test_state_failure),
 		cmocka_unit_test(test_per_recipient),
 		cmocka_unit_test(test_split_and_strictest),
 		cmocka_unit_test(test_multi_valued),
