@@ -69,7 +69,8 @@ void mp_conn_preload_greylist(struct mp_conn *c, unsigned ago)
 	c->grey_ago = (int)(ago > 86400 * 400 ? 86400 * 400 : ago);
 }
 
-/* A case file's count for rate r, put in the store under its key. */
+/* A case file's count for rate r, put in the store under its key: 0, or
+ * what the store said. */
 static int preload(struct mp_conn *c, const struct mp_rate *r, const void *key, size_t klen,
 		   time_t now, char *err, size_t errlen)
 {
@@ -80,8 +81,9 @@ static int preload(struct mp_conn *c, const struct mp_rate *r, const void *key, 
 		p->done = true;
 		for (uint64_t k = 0; k < p->n; k++) {
 			struct mp_state_req q = { key, klen, r->window, true, 0 };
-			if (mp_state_counters(c->state, &q, 1, now, err, errlen) < 0)
-				return -1;
+			int rc = mp_state_counters(c->state, &q, 1, now, err, errlen);
+			if (rc < 0)
+				return rc;
 		}
 	}
 	return 0;
@@ -278,6 +280,8 @@ int mp_rates_count(struct mp_conn *c, struct mp_txn *t, int rcpt, const struct m
 			s = preload(c, pol_rate(pol, p[i].id), q[i].key, q[i].klen, now, err, sizeof(err));
 		if (s == 0)
 			s = mp_state_counters(c->state, q, n, now, err, sizeof(err));
+		if (s == MP_STATE_NOMEM)
+			goto oom; /* ours, not the store's: an internal error */
 		for (size_t i = 0; i < n; i++) {
 			p[i].k->st[p[i].id] = s == 0 ? CS_OK : CS_FAILED;
 			p[i].k->v[p[i].id] = s == 0 ? q[i].count + (p[i].plus_one ? 1 : 0) : 0;
@@ -386,6 +390,10 @@ void mp_greylist_rcpt(struct mp_ctx *x, const struct mp_rule *r, int rule_idx)
 		s = mp_state_greylist(c->state, &q, now, &ans, err, sizeof(err));
 	mp_buf_free(&k);
 	mp_buf_free(&w);
+	if (s == MP_STATE_NOMEM) {
+		t->oom = true; /* ours: an internal error */
+		return;
+	}
 	if (s < 0) {
 		state_error(c, t, err);
 		if (t->set->on_state_error == MP_ONERR_TEMPFAIL)

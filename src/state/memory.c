@@ -225,7 +225,7 @@ static int memory_counters(struct mp_state *base, struct mp_state_req *reqs, siz
 	for (size_t i = 0; i < n; i++) {
 		if (memory_counter(st, &reqs[i], now) < 0) {
 			snprintf(err, errlen, "memory store: out of memory");
-			return -1;
+			return MP_STATE_NOMEM;
 		}
 	}
 	return 0;
@@ -272,7 +272,7 @@ static int memory_greylist(struct mp_state *base, const struct mp_grey_req *req,
 	pthread_mutex_unlock(&lo->lock);
 	if (oom)
 		snprintf(err, errlen, "memory store: out of memory");
-	return oom ? -1 : 0;
+	return oom ? MP_STATE_NOMEM : 0;
 }
 
 static void memory_stats(struct mp_state *base, struct mp_state_stats *out)

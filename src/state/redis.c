@@ -290,7 +290,7 @@ static int redis_counters(struct mp_state *base, struct mp_state_req *reqs, size
 	where(st, w, sizeof(w));
 	if (r == NULL) {
 		snprintf(err, errlen, "%s: out of memory", w);
-		return -1;
+		return MP_STATE_NOMEM;
 	}
 	redisContext *c = take(st, deadline, err, errlen);
 	if (c == NULL) {

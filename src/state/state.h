@@ -64,7 +64,10 @@ struct mp_state_req {
 };
 
 /* The counters of one stage, in one round trip where the store has trips.
- * 0, or -1 (the store failed: no count is valid; err says why). */
+ * 0, -1 (the store failed: no count is valid; err says why) or
+ * MP_STATE_NOMEM (this process ran out of memory: an internal error, not
+ * a store failure). */
+#define MP_STATE_NOMEM (-2)
 int mp_state_counters(struct mp_state *st, struct mp_state_req *reqs, size_t n, time_t now,
 		      char *err, size_t errlen);
 /* One counter (tests, benchmarks). 0 or -1. */
@@ -94,7 +97,7 @@ struct mp_grey_ans {
 	unsigned left;           /* when refused: seconds of the delay left, rounded up */
 };
 
-/* 0, or -1 (the store failed; err says why). */
+/* 0, -1 (the store failed; err says why) or MP_STATE_NOMEM. */
 int mp_state_greylist(struct mp_state *st, const struct mp_grey_req *req, time_t now,
 		      struct mp_grey_ans *ans, char *err, size_t errlen);
 
