@@ -146,6 +146,12 @@ expect no-rcpt 2 "no recipient" "$bin" $R test --from a@b.example
 expect message-missing 1 "No such file" "$bin" $R test --rcpt a@b.example /nonexistent.eml
 expect dns-zone-missing 1 "z.txt: cannot read DNS zone file" "$bin" $R test --dns-zone z.txt "$tmp/clean.eml"
 expect run-bad-arg 2 "run: unknown argument" "$bin" run --frobnicate
+expect state-bad 2 "test: --state: expected memory, lmdb:PATH" "$bin" $R test --state mysql://x --rcpt a@b.example "$tmp/clean.eml"
+# a real store is read, never written: the account's count stays at this message
+for i in 1 2; do
+	expect "state-lmdb-read-only-$i" 0 "  false account-flood" "$bin" $R test --state "lmdb:$tmp/state.lmdb" --client-ip 198.51.100.7 --from alice@sender.example --auth alice --rcpt bob@example.com "$tmp/clean.eml"
+done
+expect state-lmdb-unopenable 1 "test: --state: /nonexistent/dir/s.lmdb" "$bin" $R test --state lmdb:/nonexistent/dir/s.lmdb --rcpt a@b.example "$tmp/clean.eml"
 
 # human-readable trace
 expect text-reject-mail 0 "decision: reject at mail (rule spf-fail)" "$bin" $R test --client-ip 198.51.100.7 --from alice@sender.example --rcpt bob@example.com --spf fail "$tmp/clean.eml"

@@ -163,6 +163,23 @@ def main():
         # another sender is not limited
         code, text, _ = smtp(mx2, "calm@sender.example")
         check(code == 250, "another sender: %d %s" % (code, text))
+        # test --state reads the shared count (and adds nothing to it)
+        def stored():
+            out = subprocess.run(["redis-cli", "--no-auth-warning", "-a", PASSWORD, "-p", str(redis.port),
+                                  "-n", "2", "HVALS", "cluster-test:r|rate(mail.from,60s)|flood@sender.example/60"],
+                                 capture_output=True, text=True)
+            return sum(int(v) for v in out.stdout.split())
+        check(stored() == 32, "the shared count in Redis is %d, wanted 32" % stored())
+        for _ in range(2):
+            out = subprocess.run([sys.argv[1], "-c", tb1.conf, "test", "--state",
+                                  "redis://127.0.0.1:%d/2" % redis.port, "--from", "flood@sender.example",
+                                  "--rcpt", "bob@example.com", "--client-ip", "192.0.2.9", "-"],
+                                 input=b"Subject: x\r\n\r\nx\r\n", capture_output=True)
+            check(b"decision: reject at mail (rule sender-flood)" in out.stdout,
+                  "test --state redis: %s %s" % (out.stdout[-600:], out.stderr))
+        check(stored() == 32, "test --state changed the count: %d" % stored())
+        code, text, _ = smtp(mx1, "flood@sender.example", subject="flood 33")
+        check(code == 550, "33rd at MX 1: %d %s" % (code, text))
 
     def greylist_across_hosts():
         code, text, _ = smtp(mx1, "news@grey.example", subject="greylisted")
