@@ -9,16 +9,18 @@
  * size runs in a child process of its own). A benchmark: it reports
  * figures and never fails on them.
  *
- * Usage: engine [-n MESSAGES] [-s SIZES] [-c CORPUS] [-o DIR] [-M] [-w DIR [-H] [-m]]
+ * Usage: engine [-n MESSAGES] [-s SIZES] [-c CORPUS] [-o DIR] [-M] [-R] [-w DIR [-H] [-m]]
  *   -n  messages timed per rule-set size (default 20000)
  *   -s  comma-separated rule counts (default 10,100,1000,10000)
  *   -c  distinct messages in the corpus (default 500)
  *   -o  keep the generated rules and corpus in DIR
  *   -w  only write the rule sets (DIR/rulesN, with header_checks.pcre) and
  *       exit; -H every rule a header regex, -m add the SPF and DKIM rules
- *       (for bench/mta; with -M also DIR/rulesN-mime)
+ *       (for bench/mta; with -M also DIR/rulesN-mime, with -R DIR/rulesN-rate)
  *   -M  each size also with attachment rules added (the body parsed as
  *       MIME: SPEC §11), timed right after it: the difference is MIME's cost
+ *   -R  each size also with three rate() rules added (SPEC §12: three
+ *       counts per message in a memory store), timed right after it
  * MP_PREFILTER=0 in the environment turns the regex prefilter off.
  */
 #include "auth/checks.h"
@@ -27,6 +29,7 @@
 #include "engine/engine.h"
 #include "replay/replay.h"
 #include "rules/ruleset.h"
+#include "state/state.h"
 #include "util/diag.h"
 
 #include <errno.h>
@@ -74,12 +77,17 @@ static void digest_result(const struct mp_result *r)
 		digest_add(r->add[i].value, strlen(r->add[i].value) + 1);
 }
 
+/* The store rate() counts in (a memory store, as the daemon's default). */
+static struct mp_state *store;
+
 static int run_one(struct mp_ruleset *rs, const struct mp_checks *ck, const struct gen_item *it)
 {
 	struct mp_verdict v;
 	struct mp_conn *c = mp_conn_new(rs, ck);
 	int rc = -1;
 
+	if (c != NULL)
+		mp_conn_set_state(c, store, false);
 	if (c == NULL || mp_conn_connect(c, it->ip, "mx.d1.example", 25, &v) < 0 ||
 	    mp_conn_helo(c, it->helo, false, &v) < 0)
 		goto out;
@@ -112,14 +120,15 @@ static long peak_rss_kib(void)
 
 /* Child: load the rules of one size, warm up, time n messages; prints one
  * result line. */
-static int run_size(const char *dir, unsigned size, bool mime, struct gen_item *items,
+static int run_size(const char *dir, unsigned size, const char *variant, struct gen_item *items,
 		    unsigned n_items, unsigned n)
 {
 	struct mp_conf *conf = mp_conf_new();
 	struct mp_diags d;
 	char rules[4200];
 
-	snprintf(rules, sizeof(rules), "%s/rules%u%s", dir, size, mime ? "-mime" : "");
+	store = mp_state_memory_new(1000000);
+	snprintf(rules, sizeof(rules), "%s/rules%u%s%s", dir, size, *variant ? "-" : "", variant);
 	free(conf->rules_dir);
 	conf->rules_dir = strdup(rules);
 	conf->add_auth_results = false; /* no checks needed by the headers */
@@ -155,13 +164,14 @@ static int run_size(const char *dir, unsigned size, bool mime, struct gen_item *
 	}
 	double el = now() - t0;
 	printf("%6u rules%s: %9.0f msg/s  %8.2f us/msg  peak RSS %6.1f MiB  (load %.2f s, %.2f rules matched/msg, %.1f KiB/msg, digest %016llx)\n",
-	       size, mime ? " + MIME" : "", n / el, el * 1e6 / n, peak_rss_kib() / 1024.0, load, (double)n_matched / n,
+	       size, strcmp(variant, "mime") == 0 ? " + MIME" : strcmp(variant, "rate") == 0 ? " + rate" : "", n / el, el * 1e6 / n, peak_rss_kib() / 1024.0, load, (double)n_matched / n,
 	       bytes / n / 1024, digest);
 	fflush(stdout);
 	mp_checker_free(ck);
 	mp_ruleset_unref(rs);
 	mp_conf_free(conf);
 	mp_diags_free(&d);
+	mp_state_free(store);
 	return 0;
 }
 
@@ -169,10 +179,10 @@ int main(int argc, char **argv)
 {
 	unsigned n = 20000, n_corpus = 500;
 	const char *sizes = "10,100,1000,10000", *keep = NULL, *write_only = NULL;
-	bool headers_only = false, mta = false, mime = false;
+	bool headers_only = false, mta = false, mime = false, rate = false;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "n:s:c:o:w:HmM")) != -1) {
+	while ((opt = getopt(argc, argv, "n:s:c:o:w:HmMR")) != -1) {
 		switch (opt) {
 		case 'n': n = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 's': sizes = optarg; break;
@@ -182,8 +192,9 @@ int main(int argc, char **argv)
 		case 'H': headers_only = true; break;
 		case 'm': mta = true; break;
 		case 'M': mime = true; break;
+		case 'R': rate = true; break;
 		default:
-			fprintf(stderr, "usage: engine [-n MESSAGES] [-s SIZES] [-c CORPUS] [-o DIR] [-M] [-w DIR [-H] [-m]]\n");
+			fprintf(stderr, "usage: engine [-n MESSAGES] [-s SIZES] [-c CORPUS] [-o DIR] [-M] [-R] [-w DIR [-H] [-m]]\n");
 			return 2;
 		}
 	}
@@ -191,9 +202,11 @@ int main(int argc, char **argv)
 		mkdir(write_only, 0755);
 		char *list = strdup(sizes);
 		for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
-			gen_make_rules(write_only, (unsigned)strtoul(tok, NULL, 10), headers_only, mta, false);
+			gen_make_rules(write_only, (unsigned)strtoul(tok, NULL, 10), headers_only, mta, "");
 			if (mime)
-				gen_make_rules(write_only, (unsigned)strtoul(tok, NULL, 10), headers_only, mta, true);
+				gen_make_rules(write_only, (unsigned)strtoul(tok, NULL, 10), headers_only, mta, "mime");
+			if (rate)
+				gen_make_rules(write_only, (unsigned)strtoul(tok, NULL, 10), headers_only, mta, "rate");
 		}
 		free(list);
 		return 0;
@@ -226,11 +239,14 @@ int main(int argc, char **argv)
 	int rc = 0;
 	for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
 		unsigned size = (unsigned)strtoul(tok, NULL, 10);
-		for (int m = 0; m <= (mime ? 1 : 0); m++) {
-			gen_make_rules(dir, size, false, false, m == 1);
+		const char *variants[] = { "", mime ? "mime" : NULL, rate ? "rate" : NULL };
+		for (int m = 0; m < 3; m++) {
+			if (variants[m] == NULL)
+				continue;
+			gen_make_rules(dir, size, false, false, variants[m]);
 			pid_t pid = fork();
 			if (pid == 0)
-				_exit(run_size(dir, size, m == 1, items, n_corpus, n));
+				_exit(run_size(dir, size, variants[m], items, n_corpus, n));
 			int st;
 			waitpid(pid, &st, 0);
 			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)

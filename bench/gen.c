@@ -213,10 +213,18 @@ static void write_file(const char *path, const struct sbuf *b)
 	"    reject 550 5.7.1 \"Executable content\"\n}\n\n" \
 	"rule \"mime-text\" {\n    when text ~ /wire the funds/i\n    score 5\n}\n\n"
 
+/* The rate rules of the state configurations (SPEC §12): a connection, a
+ * recipient and a header count per message; limits no message reaches,
+ * so the decisions are those without them. */
+#define RATE_RULES \
+	"rule \"rate-conn\" {\n    when rate(client.ip, 1m) > 1000000000\n    tempfail\n}\n\n" \
+	"rule \"rate-rcpt\" {\n    when rate(mail.from.domain, rcpt.to, 1d) > 1000000000\n    reject\n}\n\n" \
+	"rule \"rate-from\" {\n    when rate(header.from.domain, 1h) > 1000000000\n    score 1\n}\n\n"
+
 /* A rule set of n rules in dir/global.rules (and a domain file), and its
  * header regexes as dir/header_checks.pcre. headers_only: every rule a
  * header regex; mta: add the SPF and DKIM rules the MTA benchmark needs. */
-static void gen_rules(const char *dir, unsigned n, bool headers_only, bool mta, bool mime)
+static void gen_rules(const char *dir, unsigned n, bool headers_only, bool mta, const char *variant)
 {
 	char path[8400];
 	struct sbuf b = { 0 }, hc = { 0 };
@@ -259,8 +267,10 @@ static void gen_rules(const char *dir, unsigned n, bool headers_only, bool mta, 
 			  "    reject 550 5.7.23 \"SPF check failed for ${spf.domain}\"\n}\n\n"
 			  "rule \"unsigned-bank\" {\n    when header.from.domain == \"bank.example\" and not dkim.aligned\n"
 			  "    tag subject \"[SUSPECT] \"\n}\n\n");
-	if (mime)
+	if (strcmp(variant, "mime") == 0)
 		sadds(&b, MIME_RULES);
+	else if (strcmp(variant, "rate") == 0)
+		sadds(&b, RATE_RULES);
 	sadds(&b, "threshold 20 {\n    add header \"X-Spam-Flag\" \"YES\"\n}\n");
 	snprintf(path, sizeof(path), "%s/global.rules", dir);
 	write_file(path, &b);
@@ -276,14 +286,15 @@ static void gen_rules(const char *dir, unsigned n, bool headers_only, bool mta, 
 }
 
 /* base/rulesSIZE, the same rules for the same size on every run. */
-void gen_make_rules(const char *base, unsigned size, bool headers_only, bool mta, bool mime)
+void gen_make_rules(const char *base, unsigned size, bool headers_only, bool mta,
+		    const char *variant)
 {
 	char rules[4200];
 
-	snprintf(rules, sizeof(rules), "%s/rules%u%s", base, size, mime ? "-mime" : "");
+	snprintf(rules, sizeof(rules), "%s/rules%u%s%s", base, size, *variant ? "-" : "", variant);
 	mkdir(rules, 0755);
 	rng = 0x1234567ULL * (size + 1);
-	gen_rules(rules, size, headers_only, mta, mime);
+	gen_rules(rules, size, headers_only, mta, variant);
 }
 
 struct gen_item *gen_corpus(unsigned n, const char *keep, unsigned *mimes_r, double *bytes_r)

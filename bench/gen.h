@@ -22,8 +22,11 @@ void gen_corpus_free(struct gen_item *items, unsigned n);
 /* base/rulesSIZE/global.rules (and a domain file, and the header regexes
  * as header_checks.pcre): size rules, the same for a size on every run.
  * headers_only: every rule a header regex; mta: with the SPF and DKIM
- * rules the MTA benchmark needs; mime: the same rules plus attachment
- * rules, in base/rulesSIZE-mime. */
-void gen_make_rules(const char *base, unsigned size, bool headers_only, bool mta, bool mime);
+ * rules the MTA benchmark needs; variant "mime": the same rules plus
+ * attachment rules, in base/rulesSIZE-mime; "rate": plus rate() rules
+ * (SPEC §12) that count at connect, RCPT and end of header but never
+ * decide, in base/rulesSIZE-rate; "" for neither. */
+void gen_make_rules(const char *base, unsigned size, bool headers_only, bool mta,
+		    const char *variant);
 
 #endif

@@ -18,6 +18,11 @@ Configurations, each run ROUNDS times, alternating, in one invocation:
                   body is parsed as MIME; the difference is MIME's cost
   mp-100-metrics  mp-100 with metrics_listen on, scraped every second
                   during its runs: the difference is the metrics' cost
+  mp-100-rate-memory, mp-100-rate-lmdb, mp-100-rate-redis
+                  mp-100 with three rate() rules added (bench/engine -R: a
+                  count at connect, at RCPT and at the end of the header),
+                  over state = memory, an lmdb file, and a redis-server on
+                  loopback: the differences are the stores' costs
   mime-rss        not a round: 100 sessions each sending one message with a
                   20 MB attachment to a fresh milter-policy with the MIME
                   rules, its peak RSS and the spool files it left (none)
@@ -43,7 +48,7 @@ from testbed import KEYS, Testbed, wait_for  # noqa: E402
 
 ADDR = "192.0.2.10"
 CONFIGS = os.environ.get("MTA_CONFIGS", "no-milter,null-milter,mp-100,mp-100-nodmarc,mp-100-mime,"
-                         "mp-100-metrics,mp-1000,"
+                         "mp-100-metrics,mp-100-rate-memory,mp-100-rate-lmdb,mp-100-rate-redis,mp-1000,"
                          "opendkim,header-checks,mime-rss").split(",")
 MIME_RSS = "mime-rss" in CONFIGS
 CONFIGS = [c for c in CONFIGS if c != "mime-rss"]
@@ -98,7 +103,7 @@ class Bench:
         tb.start_sink(store=False)
         rules = tb.path("rules")
         subprocess.run([os.path.join(self.build, "bench", "engine"), "-w", rules, "-s", "100", "-H", "-m",
-                        "-M"], check=True)
+                        "-M", "-R"], check=True)
         subprocess.run([os.path.join(self.build, "bench", "engine"), "-w", rules, "-s", "1000", "-m"],
                        check=True)
         self.rules = rules
@@ -117,6 +122,20 @@ class Bench:
             self.metrics_port = free_port()
             self.start_policy("mp-100-metrics", os.path.join(rules, "rules100"),
                               "metrics_listen = 127.0.0.1:%d\n" % self.metrics_port)
+        if "mp-100-rate-memory" in CONFIGS:
+            self.start_policy("mp-100-rate-memory", os.path.join(rules, "rules100-rate"), "state = memory\n")
+        if "mp-100-rate-lmdb" in CONFIGS:
+            self.start_policy("mp-100-rate-lmdb", os.path.join(rules, "rules100-rate"),
+                              "state = lmdb:%s\n" % os.path.join(tb.path("mp-100-rate-lmdb"), "state.lmdb"))
+        if "mp-100-rate-redis" in CONFIGS:
+            from testbed import free_port, port_open
+            rport = free_port()
+            tb.spawn("redis", ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", tb.dir])
+            if not wait_for(lambda: port_open(rport), 10):
+                raise RuntimeError("redis-server did not start: " + tb.read("redis.log"))
+            self.start_policy("mp-100-rate-redis", os.path.join(rules, "rules100-rate"),
+                              "state = redis://127.0.0.1:%d/0\n" % rport)
         if "mp-1000" in CONFIGS:
             self.start_policy("mp-1000", os.path.join(rules, "rules1000"))
         if "opendkim" in CONFIGS:
@@ -224,7 +243,8 @@ class Bench:
     def check_verdicts(self):
         """The milters must have done their work: milter-policy's A-R says
         spf=pass and dkim=pass (its log shows the results)."""
-        for name in [c for c in ("mp-100", "mp-1000", "mp-100-mime", "mp-100-metrics") if c in CONFIGS]:
+        for name in [c for c in ("mp-100", "mp-1000", "mp-100-mime", "mp-100-metrics", "mp-100-rate-memory",
+                                 "mp-100-rate-lmdb", "mp-100-rate-redis") if c in CONFIGS]:
             log = self.tb.read(name + ".log")
             if "spf=pass dkim=pass dmarc=pass" not in log:
                 raise RuntimeError("%s did not verify: %s" % (name, log[-1000:]))
@@ -305,14 +325,14 @@ def main():
                 res["round"] = r
                 results[cfg].append(res)
                 latency[cfg].append(lat["seconds"] / max(200, n // 10) * 1000)
-                print("round %d %-14s %7.1f msg/s%s  1 session: %.2f ms/msg" %
+                print("round %d %-18s %7.1f msg/s%s  1 session: %.2f ms/msg" %
                       (r + 1, cfg, res["msgs_per_s"],
                        "  milter CPU %.3f ms/msg" % res["cpu_ms_per_msg"] if res["cpu_ms_per_msg"] is not None else "",
                        latency[cfg][-1]), flush=True)
         b.check_verdicts()
         rss = {name: peak_rss_mib(b.milters[name][1].pid)
                for name in ("null-milter", "mp-100", "mp-100-nodmarc", "mp-100-mime", "mp-100-metrics",
-                            "mp-1000", "opendkim")
+                            "mp-100-rate-memory", "mp-100-rate-lmdb", "mp-100-rate-redis", "mp-1000", "opendkim")
                if name in b.milters}
         rss100 = b.rss_at(100, n) if "mp-1000" in CONFIGS else float("nan")
         mime = b.mime_rss() if MIME_RSS else None
@@ -342,11 +362,11 @@ def main():
         }
     print("\nmedians over %d rounds (ratios: per round, then the median), %d messages at 10 sessions,"
           " %d at 1 session:" % (rounds, n, max(200, n // 10)))
-    print("%-14s %9s %9s %9s %12s %12s %10s" % ("config", "msg/s", "/no-milt", "/null", "CPU ms/msg",
+    print("%-18s %9s %9s %9s %12s %12s %10s" % ("config", "msg/s", "/no-milt", "/null", "CPU ms/msg",
                                               "+latency ms", "peak RSS"))
     for cfg in CONFIGS:
         s = summary[cfg]
-        print("%-14s %9.1f %9.2f %9.2f %12s %12.2f %10s" % (
+        print("%-18s %9.1f %9.2f %9.2f %12s %12.2f %10s" % (
             cfg, s["msgs_per_s"], s["ratio_to_no_milter"], s["ratio_to_null_milter"],
             "%.3f" % s["cpu_ms_per_msg"] if s["cpu_ms_per_msg"] is not None else "-",
             s["added_latency_ms"], "%.1f MiB" % s["peak_rss_mib"] if s["peak_rss_mib"] else "-"))

@@ -161,7 +161,7 @@ int main(int argc, char **argv)
 	int n_sizes = argc > 2 ? argc - 2 : 2;
 	for (int i = 0; i < n_sizes; i++) {
 		unsigned size = argc > 2 ? (unsigned)strtoul(argv[i + 2], NULL, 10) : defaults[i];
-		gen_make_rules(dir, size, false, false, false);
+		gen_make_rules(dir, size, false, false, "");
 		diffs += compare(dir, size, items, n, mp_checker_ops(ck));
 	}
 	mp_checker_free(ck);
