@@ -40,6 +40,8 @@ struct mctx {
 	bool nr_hdr;               /* no reply for headers */
 	bool leadspc;              /* header values with their leading space, both ways */
 	struct mp_verdict pending; /* a connect-stage refusal, for the first command */
+	const char *pending_error; /* an internal error at a stage without reply, or NULL */
+	bool nr_conn, nr_helo;     /* the MTA wants no reply at connect, at HELO */
 	char id[64];               /* queue id, or CONN.TXN before the MTA has one */
 	bool have_qid;
 	struct timespec t0;
@@ -115,19 +117,42 @@ static bool injected(const char *where)
 	return H->fail_in != NULL && strcmp(H->fail_in, where) == 0;
 }
 
-/* on_internal_error: tempfail, or accept - loudly, never silently. */
-static sfsistat internal_error(SMFICTX *ctx, struct mctx *m, const char *where)
+static bool accept_on_error(void)
 {
 	struct mp_ruleset *rs = H->ruleset();
 	bool accept = rs && mp_ruleset_settings(rs)->on_internal_error == MP_ONERR_ACCEPT;
 
 	mp_ruleset_unref(rs);
-	mp_log(MP_LOG_ERROR, "id=%s internal error (out of memory) in %s; %s", m ? m->id : "-",
-	       where, accept ? "accepting (on_internal_error = accept)" : "tempfail");
+	return accept;
+}
+
+/* The answer on_internal_error gives. */
+static sfsistat error_answer(SMFICTX *ctx, bool accept)
+{
 	if (accept)
 		return SMFIS_ACCEPT;
 	smfi_setreply(ctx, "451", "4.3.0", "Internal error; try again later");
 	return SMFIS_TEMPFAIL;
+}
+
+/* on_internal_error: tempfail, or accept - loudly, never silently. */
+static sfsistat internal_error(SMFICTX *ctx, struct mctx *m, const char *where)
+{
+	bool accept = accept_on_error();
+
+	mp_log(MP_LOG_ERROR, "id=%s internal error (out of memory) in %s; %s", m ? m->id : "-",
+	       where, accept ? "accepting (on_internal_error = accept)" : "tempfail");
+	return error_answer(ctx, accept);
+}
+
+/* The same at a stage the MTA wants no reply for (SMFIP_NR_*): logged
+ * now, answered at the next command that takes a reply. */
+static sfsistat deferred_error(struct mctx *m, const char *where)
+{
+	mp_log(MP_LOG_ERROR, "id=%s internal error (out of memory) in %s; on_internal_error "
+	       "answers at the next command", m->id, where);
+	m->pending_error = where;
+	return SMFIS_NOREPLY;
 }
 
 /* Writes one record as a line: id= first, the engine's fields, then (for
@@ -223,15 +248,32 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
 	 * need no reply: Postfix then sends them all in one write. (An MTA that
 	 * writes every packet separately stalls on Nagle over TCP with or
 	 * without this, on its macro packets; see docs/daemon.md.) */
-	*pf1 = f1 & (SMFIP_SKIP | SMFIP_NR_HDR | SMFIP_NOUNKNOWN | SMFIP_HDR_LEADSPC);
+	unsigned long want = SMFIP_SKIP | SMFIP_NR_HDR | SMFIP_NOUNKNOWN | SMFIP_HDR_LEADSPC;
+	/* no round trip where the rule set in force cannot answer anything but
+	 * "continue" (rules/replies.c): a connect-stage decision is given at the
+	 * first command anyway; HELO when no rule decides before MAIL FROM;
+	 * DATA when no refusal can come there. A rule set a reload brings in
+	 * applies to the connections negotiated after it; until then a
+	 * decision at a stage without reply waits for the next command. */
+	struct mp_ruleset *rs = H->ruleset();
+	want |= SMFIP_NR_CONN;
+	if (rs != NULL && !mp_ruleset_decides_early(rs))
+		want |= SMFIP_NR_HELO;
+	if (rs != NULL && !mp_ruleset_refuses_at_data(rs))
+		want |= SMFIP_NODATA;
+	mp_ruleset_unref(rs);
+	*pf1 = f1 & want;
 	*pf2 = *pf3 = 0;
 	m->skip_ok = (*pf1 & SMFIP_SKIP) != 0;
 	m->nr_hdr = (*pf1 & SMFIP_NR_HDR) != 0;
 	m->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+	m->nr_conn = (*pf1 & SMFIP_NR_CONN) != 0;
+	m->nr_helo = (*pf1 & SMFIP_NR_HELO) != 0;
 	if (f0 & SMFIF_SETSYMLIST) {
-		smfi_setsymlist(ctx, SMFIM_CONNECT, "{client_addr} {client_name} {client_port} j {daemon_name}");
-		smfi_setsymlist(ctx, SMFIM_HELO, "{tls_version} {cipher}");
-		smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen} {auth_type}");
+		/* only what the callbacks read */
+		smfi_setsymlist(ctx, SMFIM_CONNECT, "{client_addr} {client_name} {client_port}");
+		smfi_setsymlist(ctx, SMFIM_HELO, "{tls_version}");
+		smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen}");
 		smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i");
 		smfi_setsymlist(ctx, SMFIM_EOH, "i");
 		smfi_setsymlist(ctx, SMFIM_EOM, "i");
@@ -277,7 +319,7 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	m->conn = rs ? mp_conn_new(rs, H->checks()) : NULL;
 	mp_ruleset_unref(rs);
 	if (m->conn == NULL)
-		return internal_error(ctx, m, "connect");
+		return m->nr_conn ? deferred_error(m, "connect") : internal_error(ctx, m, "connect");
 	if (H->state != NULL) {
 		struct mp_state *st = H->state();
 		mp_conn_set_state(m->conn, st, false);
@@ -293,12 +335,12 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	int rc = mp_conn_connect(m->conn, ip[0] ? ip : NULL, name, port, &v);
 	state_note(m);
 	if (rc < 0)
-		return internal_error(ctx, m, "connect");
+		return m->nr_conn ? deferred_error(m, "connect") : internal_error(ctx, m, "connect");
 	if (mp_verdict_refuses(&v) || v.outcome == MP_O_DISCARD) {
 		m->pending = v;
 		log_conn_decision(m, &v, MP_STAGE_CONNECT, "replied at the first command");
 	}
-	return SMFIS_CONTINUE;
+	return m->nr_conn ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 /* A connect-stage refusal, given at the first command that can carry it. */
@@ -307,25 +349,47 @@ static bool pending_refusal(struct mctx *m)
 	return mp_verdict_refuses(&m->pending);
 }
 
+/* What waits for the first command that takes a reply: an internal error
+ * or a refusal; -1 when nothing does. */
+static int pending_answer(SMFICTX *ctx, struct mctx *m)
+{
+	if (m->pending_error != NULL) {
+		m->pending_error = NULL;
+		return error_answer(ctx, accept_on_error());
+	}
+	if (pending_refusal(m))
+		return refuse(ctx, &m->pending);
+	return -1;
+}
+
 static sfsistat cb_helo(SMFICTX *ctx, char *helohost)
 {
 	struct mctx *m = smfi_getpriv(ctx);
 	struct mp_verdict v;
 
-	if (m == NULL || m->conn == NULL)
+	if (m == NULL)
 		return internal_error(ctx, m, "helo");
-	if (pending_refusal(m))
-		return refuse(ctx, &m->pending);
+	/* what waits for a reply: given here, or at MAIL FROM without one here */
+	if (m->pending_error != NULL || pending_refusal(m))
+		return m->nr_helo ? SMFIS_NOREPLY : (sfsistat)pending_answer(ctx, m);
+	if (m->conn == NULL)
+		return m->nr_helo ? deferred_error(m, "helo") : internal_error(ctx, m, "helo");
 	const char *tls = smfi_getsymval(ctx, "{tls_version}");
 	int rc = mp_conn_helo(m->conn, helohost, tls != NULL && *tls != '\0', &v);
 	state_note(m);
 	if (rc < 0)
-		return internal_error(ctx, m, "helo");
+		return m->nr_helo ? deferred_error(m, "helo") : internal_error(ctx, m, "helo");
 	if (mp_verdict_refuses(&v)) {
+		if (m->nr_helo) {
+			/* a rule set that arrived after the negotiation */
+			m->pending = v;
+			log_conn_decision(m, &v, MP_STAGE_HELO, "replied at the next command");
+			return SMFIS_NOREPLY;
+		}
 		log_conn_decision(m, &v, MP_STAGE_HELO, NULL);
 		return refuse(ctx, &v);
 	}
-	return SMFIS_CONTINUE;
+	return m->nr_helo ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 /* A message-level verdict before end of message: refusals and discards end
@@ -349,6 +413,8 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 	struct mctx *m = smfi_getpriv(ctx);
 	struct mp_verdict v;
 
+	if (m != NULL && m->pending_error != NULL)
+		return (sfsistat)pending_answer(ctx, m);
 	if (m == NULL || m->conn == NULL)
 		return internal_error(ctx, m, "mail");
 	if (pending_refusal(m))

@@ -101,9 +101,14 @@ struct mp_ruleset {
 	size_t n_vids;
 	struct mp_strmap rates;  /* canonical name -> struct mp_rate (check.c) */
 	size_t n_rates;
+	bool decides_early;      /* replies.c */
+	bool refuses_at_data;
 };
 
 int mp_vec_push(struct vec *v, void *p);
+
+/* replies.c: decides_early and refuses_at_data, once the set is linked. */
+void mp_replies_analyse(struct mp_ruleset *rs);
 
 
 #endif

@@ -238,6 +238,7 @@ struct mp_ruleset *mp_ruleset_load_with(const struct mp_conf *conf, const struct
 		rs->global.need |= rs->global.rules[i]->need;
 	if (mp_diags_count(d) > errors0)
 		goto fail;
+	mp_replies_analyse(rs);
 	free(order.v);
 	mp_strmap_free(&ld.files);
 	mp_strmap_free(&ld.lists);
@@ -393,4 +394,14 @@ void *mp_ruleset_ext(const struct mp_ruleset *rs)
 size_t mp_ruleset_n_rates(const struct mp_ruleset *rs)
 {
 	return rs->n_rates;
+}
+
+bool mp_ruleset_decides_early(const struct mp_ruleset *rs)
+{
+	return rs->decides_early;
+}
+
+bool mp_ruleset_refuses_at_data(const struct mp_ruleset *rs)
+{
+	return rs->refuses_at_data;
 }

@@ -93,6 +93,12 @@ size_t mp_ruleset_n_rules(const struct mp_ruleset *rs);
 /* The canonical name of a rate(...) written as text (the form the rule
  * checker gives struct mp_rate.name): 0, or -1 with why. */
 int mp_rate_canonical(const char *text, char *out, size_t len, const char **why);
+/* Whether a decision can come at connect or HELO (rules/replies.c): if
+ * not, the daemon asks the MTA for no reply there. */
+bool mp_ruleset_decides_early(const struct mp_ruleset *rs);
+/* Whether a refusal can come at DATA that no recipient's own evaluation
+ * gave at RCPT: if not, the daemon asks for no DATA event. */
+bool mp_ruleset_refuses_at_data(const struct mp_ruleset *rs);
 /* Distinct rate(...) of the rule set (struct mp_rate ids are below it). */
 size_t mp_ruleset_n_rates(const struct mp_ruleset *rs);
 size_t mp_ruleset_n_lists(const struct mp_ruleset *rs);

@@ -35,6 +35,17 @@ function start_mail(conn, from, qid, want, helo)
 	expect(conn, want or SMFIR_CONTINUE, "MAIL FROM " .. from)
 end
 
+-- DATA, when the daemon wants it: it asks for no DATA event (SMFIP_NODATA)
+-- when its rules cannot refuse there, and miltertest then refuses to send one.
+function data(conn)
+	local sent, err = pcall(mt.data, conn)
+	if not sent and not tostring(err):find("negotiated SMFIP_NODATA", 1, true) then
+		fail("data: " .. tostring(err))
+	end
+	if sent and err ~= nil then fail("data: " .. tostring(err)) end
+	return sent
+end
+
 function rcpt(conn, to, want)
 	ok(mt.rcptto(conn, to), "rcptto")
 	expect(conn, want or SMFIR_CONTINUE, "RCPT TO " .. to)

@@ -845,6 +845,46 @@ static void test_state_failure(void **state)
 	mp_ruleset_unref(rs);
 }
 
+/* What the daemon negotiates from (rules/replies.c): whether a decision
+ * can come before MAIL FROM, and a refusal at DATA that no recipient's
+ * own evaluation gave. */
+static void test_reply_stages(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *global, *domain;
+		bool early, data;
+	} cases[] = {
+		{ "rule \"h\" { when header \"X\" ~ /y/ reject }\n", NULL, false, false },
+		{ "rule \"c\" { when client.ip in { 192.0.2.0/24 } accept }\n", NULL, true, false },
+		{ "rule \"h\" { when helo == \"x\" tempfail }\n", NULL, true, false },
+		/* scores alone decide nothing before MAIL */
+		{ "rule \"s\" { when helo == \"x\" score 3 }\n", NULL, false, false },
+		/* a rate counted at connect may fail: on_state_error answers there */
+		{ "rule \"r\" { when rate(client.ip, 1m) > 9 and header \"X\" == \"y\" score 1 }\n", NULL, true, false },
+		/* one positive recipient test: refused per recipient at RCPT */
+		{ NULL, "rule \"one\" { when rcpt.to == \"a@example.com\" reject }\n", false, false },
+		{ NULL, "rule \"count\" { when rcpt.count > 5 reject }\n", false, true },
+		{ NULL, "rule \"not\" { when rcpt.to != \"a@example.com\" reject }\n", false, true },
+		{ NULL, "rule \"neg\" { when not rcpt.to.domain == \"example.com\" tempfail }\n", false, true },
+		{ NULL, "rule \"both\" { when rcpt.to == \"a@example.com\" and rcpt.to == \"b@example.com\" reject }\n",
+		  false, true },
+		/* accepting or scoring at DATA is not a refusal */
+		{ NULL, "rule \"acc\" { when rcpt.count > 5 accept }\n", false, false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct mp_ruleset *rs = load2(cases[i].global ? cases[i].global : "version 1\n",
+					      "example.com.rules",
+					      cases[i].domain ? cases[i].domain : "version 1\n", NULL);
+		if (mp_ruleset_decides_early(rs) != cases[i].early ||
+		    mp_ruleset_refuses_at_data(rs) != cases[i].data)
+			fail_msg("case %zu: early %d data %d", i, mp_ruleset_decides_early(rs),
+				 mp_ruleset_refuses_at_data(rs));
+		mp_ruleset_unref(rs);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -853,6 +893,7 @@ int main(void)
 		cmocka_unit_test(test_connect_and_helo),
 		cmocka_unit_test(test_rates),
 		cmocka_unit_test(test_state_failure),
+		cmocka_unit_test(test_reply_stages),
 		cmocka_unit_test(test_per_recipient),
 		cmocka_unit_test(test_split_and_strictest),
 		cmocka_unit_test(test_multi_valued),

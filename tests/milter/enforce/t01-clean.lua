@@ -4,7 +4,7 @@ dofile(lib)
 local conn = session("198.51.100.7")
 start_mail(conn, "<alice@sender.example>", "T01")
 rcpt(conn, "<bob@example.com>")
-ok(mt.data(conn), "data")
+data(conn)
 headers(conn, { "From", "Alice <alice@sender.example>", "Subject", "lunch" })
 body_eom(conn, "Hi Bob.\r\n", SMFIR_CONTINUE)
 if not mt.eom_check(conn, MT_HDRADD, "X-Policy", " example.com") then fail("no X-Policy") end

@@ -6,7 +6,7 @@ local msg = fixtures .. "/bank-aligned.eml"
 local conn = session("198.51.100.7")
 start_mail(conn, "<alerts@bank.example>", "T26")
 rcpt(conn, "<bob@example.com>")
-ok(mt.data(conn), "data")
+data(conn)
 send_file(conn, msg)
 ok(mt.eom(conn), "eom")
 expect(conn, SMFIR_CONTINUE, "end of message")

@@ -6,7 +6,7 @@ local msg = fixtures .. "/bank-tampered.eml"
 local conn = session("198.51.100.7")
 start_mail(conn, "<alerts@bank.example>", "T27")
 rcpt(conn, "<bob@example.com>")
-ok(mt.data(conn), "data")
+data(conn)
 send_file(conn, msg)
 ok(mt.eom(conn), "eom")
 expect(conn, SMFIR_CONTINUE, "end of message")
@@ -27,7 +27,7 @@ log_line("id=T27", "spf=pass dkim=fail dmarc=pass rules=com-header,unsigned-bank
 -- and unsigned bank mail on the same connection: dkim=none, tagged too
 start_mail(conn, "<alerts@bank.example>", "T27b")
 rcpt(conn, "<bob@example.com>")
-ok(mt.data(conn), "data")
+data(conn)
 send_file(conn, fixtures .. "/bank-unsigned.eml")
 ok(mt.eom(conn), "eom")
 expect(conn, SMFIR_CONTINUE, "end of message")
