@@ -23,6 +23,13 @@ Configurations, each run ROUNDS times, alternating, in one invocation:
                   count at connect, at RCPT and at the end of the header),
                   over state = memory, an lmdb file, and a redis-server on
                   loopback: the differences are the stores' costs
+  rspamd          rspamd 3.4 (Debian's package, unpacked into a private root,
+                  never installed: it needs libhyperscan5, which conflicts with
+                  our libvectorscan5) in milter mode doing the same job as
+                  mp-100: SPF, DKIM, the same 100 header regexes as regexp
+                  symbols, Authentication-Results (milter_headers), every
+                  other module off; CPU and memory (Pss) summed over its
+                  processes
   mime-rss        not a round: 100 sessions each sending one message with a
                   20 MB attachment to a fresh milter-policy with the MIME
                   rules, its peak RSS and the spool files it left (none)
@@ -61,12 +68,91 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / HZ  # utime + stime
 
 
+def tree_cpu_seconds(pid):
+    """CPU of pid and its descendants (rspamd's workers)."""
+    total = 0.0
+    for p in tree_pids(pid):
+        try:
+            total += cpu_seconds(p)
+        except OSError:
+            pass  # gone since it was listed
+    return total
+
+
 def peak_rss_mib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+RSPAMD_DEBS = os.environ.get("MP_BENCH_DEBS", "/var/cache/milter-policy-bench")
+# the rspamd plugins that do the same job as mp-100; every other one is off
+RSPAMD_KEEP = {"spf", "milter_headers"}
+
+
+def rspamd_root():
+    """Debian's rspamd and libhyperscan5 unpacked (dpkg -x) into a private
+    root, downloaded once into RSPAMD_DEBS."""
+    root = os.path.join(RSPAMD_DEBS, "root")
+    if os.path.exists(os.path.join(root, "usr", "bin", "rspamd")):
+        return root
+    os.makedirs(RSPAMD_DEBS, exist_ok=True)
+    subprocess.run(["chown", "_apt", RSPAMD_DEBS], check=False)
+    for pkg in ("rspamd", "libhyperscan5"):
+        if not [f for f in os.listdir(RSPAMD_DEBS) if f.startswith(pkg + "_")]:
+            subprocess.run(["apt-get", "download", "-qq", pkg], cwd=RSPAMD_DEBS, check=True)
+    for f in os.listdir(RSPAMD_DEBS):
+        if f.endswith(".deb"):
+            subprocess.run(["dpkg", "-x", os.path.join(RSPAMD_DEBS, f), root], check=True)
+    return root
+
+
+def header_regexps(pcre_file):
+    """Postfix header_checks lines (/^Name:.*RE/flags ACTION) as rspamd
+    regexp symbols: (name, header, re, flags)."""
+    out = []
+    import re
+    with open(pcre_file) as f:
+        for i, line in enumerate(f):
+            m = re.match(r"^/\^([A-Za-z0-9-]+):\.\*(.*)/([a-z]*) ", line)
+            if m:
+                out.append(("BENCH_%d" % i, m.group(1), m.group(2), m.group(3)))
+    return out
+
+
+def tree_pids(pid):
+    """pid and its descendants."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+def pss_mib(pid):
+    """Proportional memory of pid and its descendants."""
+    total = 0
+    for p in tree_pids(pid):
+        try:
+            with open("/proc/%d/smaps_rollup" % p) as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
 
 
 def message():
@@ -140,6 +226,8 @@ class Bench:
             self.start_policy("mp-1000", os.path.join(rules, "rules1000"))
         if "opendkim" in CONFIGS:
             self.start_opendkim()
+        if "rspamd" in CONFIGS:
+            self.start_rspamd()
         self.pf = Postfix(tb, ["example.com"], listen=ADDR, milters=False,
                           extra=["in_flow_delay = 0", "default_process_limit = 150",
                                  "smtpd_client_connection_count_limit = 0",
@@ -147,9 +235,11 @@ class Bench:
         with open(tb.path("msg.eml"), "wb") as f:
             f.write(message())
 
-    def _wait_socket(self, name, path, proc):
-        if not wait_for(lambda: os.path.exists(path), 15):
-            raise RuntimeError("%s did not start: %s" % (name, self.tb.read(name + ".log")))
+    def _wait_socket(self, name, path, proc, timeout=15):
+        if not wait_for(lambda: os.path.exists(path) or proc.poll() is not None, timeout) or \
+                proc.poll() is not None:
+            raise RuntimeError("%s did not start: %s %s" % (name, self.tb.read(name + ".log")[-3000:],
+                                                           self.tb.read(os.path.join(name, name + ".log"))[-3000:]))
         self.milters[name] = (path, proc)
 
     def start_null(self):
@@ -184,6 +274,72 @@ class Bench:
                     % (sock, self.tb.path("opendkim.pid"), keys))
         p = self.tb.spawn("opendkim", ["opendkim", "-f", "-x", conf])
         self._wait_socket("opendkim", sock, p)
+
+    def start_rspamd(self):
+        root = rspamd_root()
+        d = self.tb.path("rspamd")
+        os.mkdir(d)
+        os.chown(d, *_ids("nobody"))
+        sock = os.path.join(d, "rspamd.sock")
+        share = os.path.join(root, "usr", "share", "rspamd")
+        with open(os.path.join(d, "regexps.lua"), "w") as f:
+            f.write("config['regexp'] = config['regexp'] or {}\nlocal reconf = config['regexp']\n")
+            for name, header, rx, flags in header_regexps(os.path.join(self.rules, "rules100",
+                                                                     "header_checks.pcre")):
+                f.write("reconf['%s'] = { re = %s, score = 1.0 }\n"
+                        % (name, json.dumps("%s=/%s/%s{header}" % (header, rx, flags))))
+        off = sorted(p[:-4] for p in os.listdir(os.path.join(share, "plugins"))
+                     if p.endswith(".lua") and p[:-4] not in RSPAMD_KEEP)
+        conf = os.path.join(d, "rspamd.conf")
+        with open(conf, "w") as f:
+            f.write("""options {
+    pidfile = "%(d)s/rspamd.pid";
+    dns { nameserver = ["127.0.0.1:%(dns)d"]; timeout = 2s; retransmits = 2; }
+    local_addrs = [];
+    hs_cache_dir = "%(d)s";
+    disable_monitoring = true;
+    filters = "dkim,regexp";
+    url_tld = "%(share)s/effective_tld_names.dat";
+}
+logging { type = "file"; filename = "%(d)s/rspamd.log"; level = "info"; }
+worker "rspamd_proxy" {
+    bind_socket = "%(sock)s mode=0666";
+    milter = yes;
+    timeout = 120s;
+    count = 2;
+    upstream "local" { default = yes; self_scan = yes; }
+}
+modules { path = "%(share)s/plugins"; }
+lua = "%(d)s/regexps.lua";
+actions { reject = 1000; add_header = 999; "rewrite subject" = 998; greylist = 997; }
+dkim { }
+regexp { }
+spf { }
+chartable { enabled = false; }
+fuzzy_check { enabled = false; }
+milter_headers {
+    use = ["authentication-results"];
+    skip_local = false;
+    skip_authenticated = false;
+    authenticated_headers = ["authentication-results"];
+}
+%(off)s
+""" % {"d": d, "dns": self.tb.dns_port, "sock": sock, "share": share,
+               "off": "\n".join("%s { enabled = false; }" % p for p in off)})
+        env = dict(os.environ, LD_LIBRARY_PATH="%s:%s" % (os.path.join(root, "usr", "lib", "rspamd"),
+                                                           os.path.join(root, "usr", "lib",
+                                                                        "x86_64-linux-gnu")))
+        p = self.tb.spawn("rspamd", [os.path.join(root, "usr", "bin", "rspamd"), "-f", "-c", conf,
+                                     "-u", "nobody", "-g", "nogroup",
+                                     "--var=SHAREDIR=" + share,
+                                     "--var=LUALIBDIR=" + os.path.join(share, "lualib"),
+                                     "--var=PLUGINSDIR=" + os.path.join(share, "plugins"),
+                                     "--var=RULESDIR=" + os.path.join(share, "rules"),
+                                     "--var=CONFDIR=" + d, "--var=LOCAL_CONFDIR=" + d,
+                                     "--var=RUNDIR=" + d, "--var=DBDIR=" + d, "--var=LOGDIR=" + d],
+                          env=env)
+        # it compiles the public suffix list and the regexps (hyperscan) first
+        self._wait_socket("rspamd", sock, p, 180)
 
     def configure(self, cfg):
         sock = self.milters[cfg][0] if cfg in self.milters else None
@@ -226,9 +382,9 @@ class Bench:
                     urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port).read()
             scraper = threading.Thread(target=scrape)
             scraper.start()
-        c0 = cpu_seconds(pid) if pid else 0.0
+        c0 = tree_cpu_seconds(pid) if pid else 0.0
         el = self.source(sessions, n)
-        c1 = cpu_seconds(pid) if pid else 0.0
+        c1 = tree_cpu_seconds(pid) if pid else 0.0
         if scraper is not None:
             stop.set()
             scraper.join()
@@ -252,6 +408,12 @@ class Bench:
             log = self.tb.read("mp-100-nodmarc.log")
             if "spf=pass dkim=pass rules" not in log:
                 raise RuntimeError("mp-100-nodmarc did not verify: %s" % log[-1000:])
+        if "rspamd" in CONFIGS:
+            # its log line per message names the symbols that matched
+            log = self.tb.read(os.path.join("rspamd", "rspamd.log"))
+            scans = [l for l in log.splitlines() if "rspamd_task_write_log" in l]
+            if not scans or not all("R_SPF_ALLOW" in l and "R_DKIM_ALLOW" in l for l in scans[-50:]):
+                raise RuntimeError("rspamd did not verify: %s" % "\n".join(scans[-3:]) or log[-1000:])
 
     def mime_rss(self, sessions=100, size=20 * 1024 * 1024):
         """A fresh milter-policy with the MIME rules; sessions at once, each
@@ -331,9 +493,11 @@ def main():
                        latency[cfg][-1]), flush=True)
         b.check_verdicts()
         rss = {name: peak_rss_mib(b.milters[name][1].pid)
-               for name in ("null-milter", "mp-100", "mp-100-nodmarc", "mp-100-mime", "mp-100-metrics",
+               for name in ("null-milter", "rspamd", "mp-100", "mp-100-nodmarc", "mp-100-mime", "mp-100-metrics",
                             "mp-100-rate-memory", "mp-100-rate-lmdb", "mp-100-rate-redis", "mp-1000", "opendkim")
                if name in b.milters}
+        # proportional memory now, summed over each milter's processes
+        pss = {name: pss_mib(b.milters[name][1].pid) for name in b.milters}
         rss100 = b.rss_at(100, n) if "mp-1000" in CONFIGS else float("nan")
         mime = b.mime_rss() if MIME_RSS else None
     finally:
@@ -359,17 +523,19 @@ def main():
             "latency_ms": med(latency[cfg]),
             "added_latency_ms": med(latency[cfg]) - med(latency.get("no-milter", [])),
             "peak_rss_mib": rss.get(cfg),
+            "pss_mib": pss.get(cfg),
         }
     print("\nmedians over %d rounds (ratios: per round, then the median), %d messages at 10 sessions,"
           " %d at 1 session:" % (rounds, n, max(200, n // 10)))
-    print("%-18s %9s %9s %9s %12s %12s %10s" % ("config", "msg/s", "/no-milt", "/null", "CPU ms/msg",
-                                              "+latency ms", "peak RSS"))
+    print("%-18s %9s %9s %9s %12s %12s %10s %10s" % ("config", "msg/s", "/no-milt", "/null", "CPU ms/msg",
+                                                   "+latency ms", "peak RSS", "Pss"))
     for cfg in CONFIGS:
         s = summary[cfg]
-        print("%-18s %9.1f %9.2f %9.2f %12s %12.2f %10s" % (
+        print("%-18s %9.1f %9.2f %9.2f %12s %12.2f %10s %10s" % (
             cfg, s["msgs_per_s"], s["ratio_to_no_milter"], s["ratio_to_null_milter"],
             "%.3f" % s["cpu_ms_per_msg"] if s["cpu_ms_per_msg"] is not None else "-",
-            s["added_latency_ms"], "%.1f MiB" % s["peak_rss_mib"] if s["peak_rss_mib"] else "-"))
+            s["added_latency_ms"], "%.1f MiB" % s["peak_rss_mib"] if s["peak_rss_mib"] else "-",
+            "%.1f MiB" % s["pss_mib"] if s["pss_mib"] else "-"))
     if rss100 == rss100:  # measured (not NaN)
         print("milter-policy, 1,000 rules, 100 sessions: peak RSS %.1f MiB" % rss100)
     if mime is not None:
