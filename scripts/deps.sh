@@ -56,8 +56,12 @@ mp_install_package_deps() {
 # What only the benchmarks need: OpenDKIM (a peer to measure against),
 # postfix-pcre (Postfix header_checks, another) and
 # matplotlib (bench/plot.py). Installing opendkim starts nothing here.
+# rspamd itself is not installed (it needs libhyperscan5, which conflicts
+# with libvectorscan5): bench/mta.py unpacks Debian's package into a
+# private root; these are its other libraries, which conflict with nothing.
 mp_install_bench_deps() {
-	MP_PACKAGES="opendkim python3-matplotlib postfix-pcre" mp_install_packages
+	MP_PACKAGES="opendkim python3-matplotlib postfix-pcre libluajit2-5.1-2 libsodium23 libunwind8
+libicu72 libglib2.0-0" mp_install_packages
 }
 
 mp_install_packages() {

@@ -46,6 +46,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -752,6 +753,22 @@ static void quiet_stdio(bool keep_stderr)
 
 /* ---- run ---------------------------------------------------------------- */
 
+/* glibc gives each thread that allocates under contention an arena of its
+ * own, up to 8 per core, and libmilter runs a thread per SMTP session: the
+ * arenas' free memory is most of the daemon's RSS at 10 sessions and more
+ * (bench/mta: 40.2 -> 33.3 MiB with 1,000 rules at 10 sessions, 44.5 ->
+ * 35.1 MiB at 100, the same CPU). One arena per core, two at least; an
+ * administrator's GLIBC_TUNABLES (glibc.malloc.arena_max) still wins. */
+static void limit_arenas(void)
+{
+	const char *t = getenv("GLIBC_TUNABLES");
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (t != NULL && strstr(t, "glibc.malloc.arena_max") != NULL)
+		return;
+	mallopt(M_ARENA_MAX, n > 2 ? (int)n : 2);
+}
+
 int mp_daemon_run(const char *conf_path, const char *rules_override, bool foreground,
 		  const struct mp_daemon_opts *opts)
 {
@@ -765,6 +782,7 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 	D.conf_path = conf_path;
 	D.rules_override = rules_override;
 	D.foreground = foreground;
+	limit_arenas();
 	/* blocked in every thread from here on (libunbound's too); libmilter
 	 * and the reload thread sigwait them */
 	sigset_t set;
