@@ -184,6 +184,27 @@ int mp_parse_duration_ms(const char *s, unsigned *ms_r)
 	return 0;
 }
 
+int mp_parse_duration_s(const char *s, unsigned max, unsigned *secs_r)
+{
+	unsigned long long v, mult = 1;
+	const char *rest = parse_ulong(s, &v);
+
+	if (rest == NULL)
+		return -1;
+	if (strcmp(rest, "m") == 0)
+		mult = 60;
+	else if (strcmp(rest, "h") == 0)
+		mult = 3600;
+	else if (strcmp(rest, "d") == 0)
+		mult = 86400;
+	else if (strcmp(rest, "s") != 0 && *rest != '\0')
+		return -1;
+	if (v == 0 || v > max / mult)
+		return -1;
+	*secs_r = (unsigned)(v * mult);
+	return 0;
+}
+
 int mp_parse_size(const char *s, size_t *bytes_r)
 {
 	unsigned long long v, mult = 1;

@@ -79,6 +79,9 @@ const char *mp_conf_key_name(size_t i);
 
 /* Value parsers shared with the case-file reader. 0 or -1. */
 int mp_parse_duration_ms(const char *s, unsigned *ms_r);
+/* 30s, 10m, 1h, 1d or a bare number of seconds, from 1 s to max (rate()
+ * windows, greylist delays, case files' state: lines). */
+int mp_parse_duration_s(const char *s, unsigned max, unsigned *secs_r);
 int mp_parse_size(const char *s, size_t *bytes_r);
 int mp_parse_bool(const char *s, bool *b_r);
 /* A `state =` value (SPEC §12) as parts (state_spec.c). */

@@ -145,10 +145,12 @@ static sfsistat internal_error(SMFICTX *ctx, struct mctx *m, const char *where)
 	return error_answer(ctx, accept);
 }
 
-/* The same at a stage the MTA wants no reply for (SMFIP_NR_*): logged
- * now, answered at the next command that takes a reply. */
-static sfsistat deferred_error(struct mctx *m, const char *where)
+/* The same, at a stage the MTA wants no reply for (no_reply: SMFIP_NR_*)
+ * logged now and answered at the next command that takes a reply. */
+static sfsistat stage_error(SMFICTX *ctx, struct mctx *m, bool no_reply, const char *where)
 {
+	if (!no_reply)
+		return internal_error(ctx, m, where);
 	mp_log(MP_LOG_ERROR, "id=%s internal error (out of memory) in %s; on_internal_error "
 	       "answers at the next command", m->id, where);
 	m->pending_error = where;
@@ -319,7 +321,7 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	m->conn = rs ? mp_conn_new(rs, H->checks()) : NULL;
 	mp_ruleset_unref(rs);
 	if (m->conn == NULL)
-		return m->nr_conn ? deferred_error(m, "connect") : internal_error(ctx, m, "connect");
+		return stage_error(ctx, m, m->nr_conn, "connect");
 	if (H->state != NULL) {
 		struct mp_state *st = H->state();
 		mp_conn_set_state(m->conn, st, false);
@@ -335,7 +337,7 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	int rc = mp_conn_connect(m->conn, ip[0] ? ip : NULL, name, port, &v);
 	state_note(m);
 	if (rc < 0)
-		return m->nr_conn ? deferred_error(m, "connect") : internal_error(ctx, m, "connect");
+		return stage_error(ctx, m, m->nr_conn, "connect");
 	if (mp_verdict_refuses(&v) || v.outcome == MP_O_DISCARD) {
 		m->pending = v;
 		log_conn_decision(m, &v, MP_STAGE_CONNECT, "replied at the first command");
@@ -373,12 +375,12 @@ static sfsistat cb_helo(SMFICTX *ctx, char *helohost)
 	if (m->pending_error != NULL || pending_refusal(m))
 		return m->nr_helo ? SMFIS_NOREPLY : (sfsistat)pending_answer(ctx, m);
 	if (m->conn == NULL)
-		return m->nr_helo ? deferred_error(m, "helo") : internal_error(ctx, m, "helo");
+		return stage_error(ctx, m, m->nr_helo, "helo");
 	const char *tls = smfi_getsymval(ctx, "{tls_version}");
 	int rc = mp_conn_helo(m->conn, helohost, tls != NULL && *tls != '\0', &v);
 	state_note(m);
 	if (rc < 0)
-		return m->nr_helo ? deferred_error(m, "helo") : internal_error(ctx, m, "helo");
+		return stage_error(ctx, m, m->nr_helo, "helo");
 	if (mp_verdict_refuses(&v)) {
 		if (m->nr_helo) {
 			/* a rule set that arrived after the negotiation */

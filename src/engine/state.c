@@ -137,8 +137,8 @@ static void add_value(struct mp_buf *b, const char *v, size_t len)
 	}
 }
 
-/* The client's network: /24 or /64 (prefix 0: the address itself, but an
- * IPv6 one as its /64 unless full). "" when unknown. */
+/* The client's network: an IPv4 client's /v4 (32: the address itself),
+ * an IPv6 one's /64, or the address when full6. "" when unknown. */
 static void client_net(const struct mp_conn *c, int v4, bool full6, char *buf, size_t len)
 {
 	struct mp_ip ip = c->ipbin;
@@ -211,19 +211,9 @@ static void state_error(struct mp_conn *c, struct mp_txn *t, const char *err)
 	}
 }
 
-/* Rate id of pol's rates. */
-static const struct mp_rate *pol_rate(const struct mp_policy *pol, uint32_t id)
-{
-	for (size_t i = 0; i < pol->n_rates; i++) {
-		if (pol->rates[i]->id == id)
-			return pol->rates[i];
-	}
-	return NULL;
-}
-
 struct pending {
 	struct mp_counts *k;
-	uint32_t id;
+	const struct mp_rate *r;
 	bool plus_one;     /* read-only store: this event counts as if added */
 	size_t off;        /* of its key in the buffer */
 };
@@ -264,7 +254,7 @@ int mp_rates_count(struct mp_conn *c, struct mp_txn *t, int rcpt, const struct m
 			k->v[r->id] = 0;
 			continue;
 		}
-		p[n] = (struct pending){ k, r->id, c->state_ro && !peek, off };
+		p[n] = (struct pending){ k, r, c->state_ro && !peek, off };
 		q[n] = (struct mp_state_req){ NULL, b.len - off, r->window, !c->state_ro && !peek, 0 };
 		n++;
 	}
@@ -277,14 +267,14 @@ int mp_rates_count(struct mp_conn *c, struct mp_txn *t, int rcpt, const struct m
 		time_t now = time(NULL);
 		int s = c->state != NULL ? 0 : -1;
 		for (size_t i = 0; s == 0 && c->n_preload > 0 && i < n; i++)
-			s = preload(c, pol_rate(pol, p[i].id), q[i].key, q[i].klen, now, err, sizeof(err));
+			s = preload(c, p[i].r, q[i].key, q[i].klen, now, err, sizeof(err));
 		if (s == 0)
 			s = mp_state_counters(c->state, q, n, now, err, sizeof(err));
 		if (s == MP_STATE_NOMEM)
 			goto oom; /* ours, not the store's: an internal error */
 		for (size_t i = 0; i < n; i++) {
-			p[i].k->st[p[i].id] = s == 0 ? CS_OK : CS_FAILED;
-			p[i].k->v[p[i].id] = s == 0 ? q[i].count + (p[i].plus_one ? 1 : 0) : 0;
+			p[i].k->st[p[i].r->id] = s == 0 ? CS_OK : CS_FAILED;
+			p[i].k->v[p[i].r->id] = s == 0 ? q[i].count + (p[i].plus_one ? 1 : 0) : 0;
 		}
 		if (s < 0)
 			state_error(c, t, err);
@@ -333,8 +323,8 @@ bool mp_val_rate_next(struct mp_ctx *x, const struct mp_expr *e, struct mp_viter
 	return true;
 }
 
-/* The terminal outcome of a store failure under on_state_error = tempfail. */
-void mp_state_fail(struct mp_ctx *x, int rule_idx)
+/* x->ev tempfails at x's stage, decided by rule rule_idx, with 451 XCODE. */
+static void tempfail(struct mp_ctx *x, int rule_idx, const char *xcode, const char *text)
 {
 	struct mp_eval *ev = x->ev;
 
@@ -342,8 +332,13 @@ void mp_state_fail(struct mp_ctx *x, int rule_idx)
 	ev->stage = x->stage;
 	ev->rule = rule_idx;
 	snprintf(ev->reply.code, sizeof(ev->reply.code), "451");
-	snprintf(ev->reply.xcode, sizeof(ev->reply.xcode), "4.3.0");
-	snprintf(ev->reply.text, sizeof(ev->reply.text), "Temporary state failure");
+	snprintf(ev->reply.xcode, sizeof(ev->reply.xcode), "%s", xcode);
+	snprintf(ev->reply.text, sizeof(ev->reply.text), "%s", text);
+}
+
+void mp_state_fail(struct mp_ctx *x, int rule_idx)
+{
+	tempfail(x, rule_idx, "4.3.0", "Temporary state failure");
 }
 
 void mp_greylist_rcpt(struct mp_ctx *x, const struct mp_rule *r, int rule_idx)
@@ -402,12 +397,7 @@ void mp_greylist_rcpt(struct mp_ctx *x, const struct mp_rule *r, int rule_idx)
 	}
 	if (ans.pass)
 		return;
-	struct mp_eval *ev = x->ev;
-	ev->outcome = MP_O_TEMPFAIL;
-	ev->stage = MP_STAGE_RCPT;
-	ev->rule = rule_idx;
-	snprintf(ev->reply.code, sizeof(ev->reply.code), "451");
-	snprintf(ev->reply.xcode, sizeof(ev->reply.xcode), "4.7.1");
-	snprintf(ev->reply.text, sizeof(ev->reply.text), "Greylisted, try again in %u seconds",
-		 ans.left);
+	char text[64];
+	snprintf(text, sizeof(text), "Greylisted, try again in %u seconds", ans.left);
+	tempfail(x, rule_idx, "4.7.1", text);
 }

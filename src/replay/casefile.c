@@ -97,29 +97,6 @@ static bool add_multi(const char **v, size_t *n, const char *s)
 
 /* Parses the key lines (text is modified in place). NULL on success, else a
  * message; *line_r says where. */
-/* A duration such as 6m (s, m, h, d; bare: seconds) into *secs. */
-static bool case_duration(const char *v, unsigned *secs)
-{
-	char *end;
-	unsigned long n = strtoul(v, &end, 10);
-	unsigned long mult = 1;
-
-	if (end == v || n > 400UL * 86400)
-		return false;
-	if (*end == 'm')
-		mult = 60;
-	else if (*end == 'h')
-		mult = 3600;
-	else if (*end == 'd')
-		mult = 86400;
-	else if (*end != 's' && *end != '\0')
-		return false;
-	if (*end != '\0' && end[1] != '\0')
-		return false;
-	*secs = (unsigned)(n * mult);
-	return n * mult <= 400UL * 86400;
-}
-
 /* state: rate(KEY..., WINDOW) = N (that many events already counted with
  * this case's keys), or state: greylist DURATION (its triplets first seen
  * that long ago). The store is a fresh memory store per case. */
@@ -127,7 +104,7 @@ static const char *state_line(struct tcase *c, char *v)
 {
 	if (strncmp(v, "greylist ", 9) == 0) {
 		unsigned ago;
-		if (!case_duration(v + 9, &ago))
+		if (mp_parse_duration_s(v + 9, 400 * 86400, &ago) < 0)
 			return "state: greylist takes how long ago the triplets were first seen, as in 6m";
 		c->env.grey_ago = (int)ago;
 		return NULL;

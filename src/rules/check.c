@@ -12,6 +12,7 @@
 #include "rules/syntax.h"
 
 #include "auth/dmarc.h"
+#include "conf/conf.h"
 #include "match/lists.h"
 #include "util/arena.h"
 #include "util/diag.h"
@@ -277,34 +278,10 @@ static bool check_operand(struct checker *c, struct mp_expr *e, const struct mp_
 	return true;
 }
 
-/* A duration: 30s, 10m, 1h, 1d, or a number of seconds; from 1 s to max. */
+/* A duration token: 30s, 10m, 1h, 1d, or a number of seconds; 1 s to max. */
 static bool duration(const struct mp_token *t, unsigned max, unsigned *secs)
 {
-	unsigned long v = 0;
-	size_t i = 0;
-
-	if (t->t != T_NUMBER && t->t != T_WORD)
-		return false;
-	for (; i < t->len && t->s[i] >= '0' && t->s[i] <= '9'; i++) {
-		v = v * 10 + (unsigned long)(t->s[i] - '0');
-		if (v > max)
-			return false;
-	}
-	if (i == 0 || i + 1 < t->len)
-		return false;
-	if (i < t->len) {
-		switch (t->s[i]) {
-		case 's': break;
-		case 'm': v *= 60; break;
-		case 'h': v *= 3600; break;
-		case 'd': v *= 86400; break;
-		default: return false;
-		}
-	}
-	if (v == 0 || v > max)
-		return false;
-	*secs = (unsigned)v;
-	return true;
+	return (t->t == T_NUMBER || t->t == T_WORD) && mp_parse_duration_s(t->s, max, secs) == 0;
 }
 
 #define RATE_WINDOW_MAX (366u * 86400)
@@ -431,12 +408,12 @@ int mp_rate_canonical(const char *text, char *out, size_t len, const char **why)
 			*why = "rate() counts by envelope fields, spf.domain, header.from and header.from.domain";
 			return -1;
 		}
-		o += (size_t)snprintf(out + o < out + len ? out + o : out, o < len ? len - o : 0,
-				      "%s%s%s", i ? "," : "", f->name, ip128 ? "/128" : "");
+		if (o < len)
+			o += (size_t)snprintf(out + o, len - o, "%s%s%s", i ? "," : "", f->name,
+					      ip128 ? "/128" : "");
 	}
-	struct mp_token w = { .t = T_WORD, .s = args[nargs - 1], .len = strlen(args[nargs - 1]) };
 	unsigned secs;
-	if (!duration(&w, RATE_WINDOW_MAX, &secs)) {
+	if (mp_parse_duration_s(args[nargs - 1], RATE_WINDOW_MAX, &secs) < 0) {
 		*why = "expected a window such as 30s, 10m, 1h or 1d as rate()'s last argument";
 		return -1;
 	}
