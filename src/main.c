@@ -372,6 +372,25 @@ static size_t run_refusals(const struct mp_conf *c)
 	return c->path != NULL ? n : 0;
 }
 
+/* A file the daemon's user cannot use after dropping root, but that `run`
+ * does not need to start (arg: the configuration). */
+static void say_unusable(void *arg, const char *problem)
+{
+	const struct mp_conf *c = arg;
+
+	fprintf(stderr, "%s: warning: %s\n", c->path ? c->path : "built-in defaults", problem);
+}
+
+/* Files the daemon's user cannot read (checked as that user): warnings,
+ * and errors for those `run` needs. Only with a configuration file: a
+ * rules-only check names no daemon. Returns the number of errors. */
+static size_t user_access(const struct mp_conf *c, const struct mp_ruleset *rs)
+{
+	if (c->path == NULL)
+		return 0;
+	return mp_daemon_access(c, rs, say_unusable, say_refusal, (void *)c);
+}
+
 static int cmd_check(struct opts *o)
 {
 	bool dump = false;
@@ -399,6 +418,7 @@ static int cmd_check(struct opts *o)
 		return EXIT_ERRORS;
 	}
 	size_t refusals = run_refusals(c);
+	refusals += user_access(c, rs);
 	ignored_files(rs);
 	dead_rules(mp_ruleset_global(rs), 0);
 	for (size_t i = 0; i < mp_ruleset_n_policies(rs); i++) {

@@ -39,8 +39,12 @@ json_expect() {
 	fi
 }
 
-# never the machine's resolver: DNS from a static zone
-printf 'authserv_id = mx.test.example\ndns_zone_file = %s/tests/milter/zone.txt\nuser = nobody\ngroup = nogroup\n' "$top" > "$tmp/cli.conf"
+# never the machine's resolver: DNS from a static zone, copied where the
+# configured user (nobody) can read it: `check` asks, and the checkout may
+# be a clone under /root (0700)
+chmod 755 "$tmp"
+cp "$top/tests/milter/zone.txt" "$tmp/zone.txt"
+printf 'authserv_id = mx.test.example\ndns_zone_file = %s/zone.txt\nuser = nobody\ngroup = nogroup\n' "$tmp" > "$tmp/cli.conf"
 R="-c $tmp/cli.conf --rules $top/rules"
 cat > "$tmp/clean.eml" <<'MSG'
 From: Alice <alice@sender.example>
@@ -139,6 +143,36 @@ echo 'rule "x" { accept }' > "$tmp/warn/corp.example.rule"
 printf 'version 1\nrule "all" { accept }\nrule "later" { when helo == "x" reject }\n' > "$tmp/warn/dead.example.rules"
 expect check-ignored-file 0 "corp.example.rule: warning: ignored" "$bin" -c "$tmp/good.conf" check "$tmp/warn"
 expect check-dead-rule 0 "dead.example.rules:3:1: warning: rule 'later' can never decide: rule 'all'" "$bin" -c "$tmp/good.conf" check "$tmp/warn"
+# ... and, as root, whether the daemon's user can read what it opens after
+# dropping root: the zone file at start (an error: run would refuse), the
+# rules at every reload (warnings); run says which user could not read it
+if [ "$(id -u)" -eq 0 ]; then
+	mkdir -m 700 "$tmp/private"
+	cp -r "$top/rules" "$tmp/private/rules"
+	cp "$top/tests/milter/zone.txt" "$tmp/private/zone.txt"
+	printf 'rules_dir = %s/private/rules\ndns_zone_file = %s/private/zone.txt\nuser = nobody\ngroup = nogroup\nsocket = unix:%s/private/mp.sock\npidfile = %s/private/mp.pid\n' "$tmp" "$tmp" "$tmp" "$tmp" > "$tmp/private.conf"
+	expect check-user-zone 1 "private.conf: error: \`run\` would refuse to start: cannot read the DNS zone file $tmp/private/zone.txt as user nobody: Permission denied" "$bin" -c "$tmp/private.conf" check
+	expect check-user-rules 1 "private.conf: warning: cannot read $tmp/private/rules/global.rules as user nobody: Permission denied (read again at every reload: reloads would fail)" "$bin" -c "$tmp/private.conf" check
+	expect check-user-list 1 "private.conf: warning: cannot read $tmp/private/rules/lists/trusted-nets.txt as user nobody" "$bin" -c "$tmp/private.conf" check
+	expect run-user-zone 78 "milter-policy: $tmp/private/zone.txt: cannot read DNS zone file as user nobody: Permission denied" "$bin" -c "$tmp/private.conf" run -f
+	# the zone readable: only warnings, check passes
+	cp "$tmp/private/zone.txt" "$tmp/zone2.txt"
+	sed -i "s|^dns_zone_file = .*|dns_zone_file = $tmp/zone2.txt|" "$tmp/private.conf"
+	expect check-user-warn-only 0 "rules OK\|: OK" "$bin" -c "$tmp/private.conf" check
+	expect check-user-warn-only-said 0 "warning: cannot read the rules directory $tmp/private/rules as user nobody: Permission denied" "$bin" -c "$tmp/private.conf" check
+	# readable by nobody: not a word
+	chmod 755 "$tmp/private"
+	n=$((n + 1))
+	if "$bin" -c "$tmp/private.conf" check 2>&1 | grep -q "as user nobody"; then
+		echo "FAIL check-user-readable: warned about a readable file"; failed=$((failed + 1))
+	fi
+	# not a daemon's configuration: no user to ask about
+	chmod 700 "$tmp/private"
+	n=$((n + 1))
+	if "$bin" check "$tmp/private/rules" 2>&1 | grep -q "as user"; then
+		echo "FAIL check-user-no-conf: warned without a configuration"; failed=$((failed + 1))
+	fi
+fi
 printf 'rules_dir = %s\nbogus = 1\n' "$top/rules" > "$tmp/bad.conf"
 expect conf-error 1 "bad.conf:2:1: unknown key 'bogus'" "$bin" -c "$tmp/bad.conf" check
 expect conf-error-test 1 "unknown key" "$bin" -c "$tmp/bad.conf" test --rcpt a@b.example

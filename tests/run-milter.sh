@@ -40,7 +40,7 @@ conf() {
 		echo "reload_check_interval = 300ms"
 		echo "add_trace_header = yes"
 		echo "authserv_id = mx.test.example"
-		echo "dns_zone_file = $here/milter/zone.txt"
+		echo "dns_zone_file = $tmp/zone.txt"
 		for l in "$@"; do echo "$l"; done
 	} > "$tmp/$name.conf"
 }
@@ -95,8 +95,12 @@ run_scripts() { # run_scripts NAME FOLDER: every script of tests/milter/FOLDER
 	done
 }
 
-# startup refusals: exit 78 with the reason
+# what the daemon reads after dropping to nobody is copied here: the
+# checkout itself may be unreadable to nobody (a clone under /root, 0700)
 cp -r "$here/milter/rules" "$tmp/rules"
+cp "$here/milter/zone.txt" "$tmp/zone.txt"
+
+# startup refusals: exit 78 with the reason
 mkdir -p "$tmp/bad"
 printf 'rule "x" {\n    when nosuch == "y"\n    accept\n}\n' > "$tmp/bad/global.rules"
 conf bad "rules_dir = $tmp/bad"
@@ -146,6 +150,45 @@ conf ia "on_internal_error = accept"
 start ia MILTER_POLICY_TEST_FAIL=eoh
 run_scripts ia internal-error-accept
 stop ia
+
+# a rules directory deployed as a symbolic link swapped between releases
+# (rules.d -> r1 | r2, a new link renamed over the old one, in a tight loop)
+# while the daemon reloads: every rule set in force is one release - 6 or
+# 9 rules, never a mix of their files
+mkdir -p "$tmp/rel/r1" "$tmp/rel/r2"
+for i in 1 2; do
+	printf 'rule "g1" { when mail.from == "a@%s" reject }\nrule "g2" { when mail.from == "b@%s" reject }\n' $i $i > "$tmp/rel/r$i/global.rules"
+	printf 'rule "a1" { when mail.from == "c@%s" reject }\n' $i > "$tmp/rel/r$i/a.example.rules"
+done
+printf 'rule "a2" { when mail.from == "d@1" reject }\nrule "a3" { when mail.from == "e@1" reject }\nrule "a4" { when mail.from == "f@1" reject }\n' >> "$tmp/rel/r1/a.example.rules"
+printf 'rule "g3" { when mail.from == "c@2" reject }\n' >> "$tmp/rel/r2/global.rules"
+printf 'rule "a2" { when mail.from == "d@2" reject }\nrule "a3" { when mail.from == "e@2" reject }\n' >> "$tmp/rel/r2/a.example.rules"
+printf 'rule "b1" { when mail.from == "a@2" reject }\nrule "b2" { when mail.from == "b@2" reject }\nrule "b3" { when mail.from == "c@2" reject }\n' > "$tmp/rel/r2/b.example.rules"
+ln -s r1 "$tmp/rel/rules.d"
+conf swap "rules_dir = $tmp/rel/rules.d" "reload_check_interval = 0"
+sed -i -e "/^rules_dir = $(echo "$tmp" | sed 's|/|\\/|g')\/rules$/d" \
+	-e "/^reload_check_interval = 300ms$/d" "$tmp/swap.conf"
+start swap
+( cd "$tmp/rel" && while :; do
+	ln -s r2 next && mv -T next rules.d
+	ln -s r1 next && mv -T next rules.d
+done ) 2>/dev/null &
+swapper=$!
+reloads=150
+for i in $(seq $reloads); do
+	kill -USR1 "$pid"
+	for _ in $(seq 400); do
+		[ "$(grep -c "reload (signal) \(done\|failed\)" "$tmp/swap.log")" -ge "$i" ] && break
+		sleep 0.01
+	done
+done
+kill "$swapper"
+wait "$swapper" 2>/dev/null
+sizes=$(grep -o "reload (signal) done: rules=[0-9]*" "$tmp/swap.log" | sed 's/.*rules=//' | sort | uniq -c | tr -s ' \n' ' ')
+done_n=$(grep -c "reload (signal) done: rules=[69] " "$tmp/swap.log")
+if [ "$done_n" -eq "$reloads" ]; then pass; else fail "symlink swap: $done_n of $reloads reloads loaded one release (rules: $sizes)"; grep "reload (signal) failed" -A3 "$tmp/swap.log" | head; fi
+echo "symlink swap: $reloads reloads, rule set sizes (count size): $sizes"
+stop swap
 
 # an inet6 listener on ::1 (where the machine has IPv6 loopback)
 if ip -6 addr show lo 2>/dev/null | grep -q "::1"; then

@@ -861,7 +861,7 @@ int mp_conf_load(struct mp_conf *c, const char *path, struct mp_diags *d)
 	int seen[N_KEYS] = { 0 };
 
 	if (text == NULL) {
-		mp_diags_add(d, path, 0, 0, "cannot read configuration: %s",
+		mp_diags_add(d, path, 0, 0, "cannot read configuration%s: %s", mp_file_as(),
 			     errno == EFBIG ? "file too large" : strerror(errno));
 		return -1;
 	}

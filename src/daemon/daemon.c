@@ -646,7 +646,7 @@ static int write_pidfile(const char *path, uid_t uid, gid_t gid, char *err, size
 }
 
 /* The uid and gid of the user and group settings; -1 with the reason. */
-static int resolve_user(const struct mp_conf *c, uid_t *uid, gid_t *gid, char *err, size_t errlen)
+int mp_daemon_user(const struct mp_conf *c, uid_t *uid, gid_t *gid, char *err, size_t errlen)
 {
 	struct passwd *pw = getpwnam(c->user);
 	struct group *gr = getgrnam(c->group);
@@ -670,13 +670,26 @@ static int resolve_user(const struct mp_conf *c, uid_t *uid, gid_t *gid, char *e
 
 static int lookup_user(const struct mp_conf *c, uid_t *uid, gid_t *gid, char *err, size_t errlen)
 {
-	if (resolve_user(c, uid, gid, err, errlen) < 0)
+	if (mp_daemon_user(c, uid, gid, err, errlen) < 0)
 		return -1;
 	if (geteuid() != 0 && geteuid() != *uid) {
 		snprintf(err, errlen, "not running as root, so cannot switch to user '%s'", c->user);
 		return -1;
 	}
 	return 0;
+}
+
+/* " (as user NAME)" once root is dropped, else "": for the errors of files
+ * opened after (the startup thread's only). */
+static const char *as_user(void)
+{
+	static char note[128];
+	const char *as = mp_file_as();
+
+	if (as[0] == '\0')
+		return "";
+	snprintf(note, sizeof(note), " (%s)", as + 1);
+	return note;
 }
 
 static int drop_privileges(uid_t uid, gid_t gid, char *err, size_t errlen)
@@ -871,6 +884,9 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 		report(fd, MP_EX_CONFIG, err);
 		return MP_EX_CONFIG;
 	}
+	/* from here on a file that cannot be read says who tried */
+	if (uid != 0 && getuid() == uid)
+		mp_file_set_user(D.conf->user);
 	/* the resolver's threads must be born in the process that serves */
 	mp_diags_init(&d);
 	if (use_dns(D.conf, &d) < 0) {
@@ -885,7 +901,7 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 	mp_diags_init(&d);
 	if (use_state(D.conf, &d) < 0) {
 		const struct mp_diag *g = d.n ? &d.v[0] : NULL;
-		snprintf(err, sizeof(err), "%s", g ? g->msg : "out of memory");
+		snprintf(err, sizeof(err), "%s%s", g ? g->msg : "out of memory", as_user());
 		mp_diags_free(&d);
 		report(fd, MP_EX_CONFIG, err);
 		return MP_EX_CONFIG;
@@ -896,7 +912,7 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 		D.history = mp_history_open(D.conf->dmarc_history, HISTORY_QUEUE, err, sizeof(err));
 		if (D.history == NULL) {
 			char msg[1200];
-			snprintf(msg, sizeof(msg), "dmarc_history: %s", err);
+			snprintf(msg, sizeof(msg), "dmarc_history: %s%s", err, as_user());
 			report(fd, MP_EX_CONFIG, msg);
 			return MP_EX_CONFIG;
 		}
@@ -971,7 +987,7 @@ size_t mp_daemon_preflight(const struct mp_conf *c, void (*say)(void *arg, const
 	size_t n = 0;
 	const char *sock = unix_path(c->socket);
 
-	if (resolve_user(c, &uid, &gid, err, sizeof(err)) < 0 && ++n)
+	if (mp_daemon_user(c, &uid, &gid, err, sizeof(err)) < 0 && ++n)
 		say(arg, err);
 	if (sock != NULL && !dir_possible(sock, err, sizeof(err)) && ++n)
 		say(arg, err);

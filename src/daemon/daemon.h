@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 struct mp_conf;
+struct mp_ruleset;
 
 #define MP_EX_CONFIG 78 /* EX_CONFIG: cannot start because of the configuration */
 #define MP_EX_OSERR 71  /* EX_OSERR: the system refused something */
@@ -37,6 +38,16 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
  * returns how many. */
 size_t mp_daemon_preflight(const struct mp_conf *c, void (*say)(void *arg, const char *problem),
 			   void *arg);
+/* Files the daemon opens after dropping root (the DNS zone file, the state
+ * and history files; the configuration, rules and lists at each reload)
+ * that the configured user cannot use, for `check` (access.c): refuse()
+ * for those `run` needs to start, warn() for the others; returns how many
+ * refusals. Checked as the user in a child process; nothing unless root. */
+size_t mp_daemon_access(const struct mp_conf *c, const struct mp_ruleset *rs,
+			void (*warn)(void *arg, const char *problem),
+			void (*refuse)(void *arg, const char *problem), void *arg);
+/* The configured user and group (daemon.c). 0, or -1 with err. */
+int mp_daemon_user(const struct mp_conf *c, uid_t *uid, gid_t *gid, char *err, size_t errlen);
 /* `reload`: loads the configuration and rules itself first (errors:
  * printed, exit 1, no signal), then signals the daemon named by the
  * pidfile and waits for its verdict in PIDFILE.reload. Exit code. */

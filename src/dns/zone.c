@@ -310,7 +310,8 @@ struct mp_dns *mp_dns_new_zone(const char *path, struct mp_diags *d)
 	struct zone *z;
 
 	if (text == NULL) {
-		mp_diags_add(d, path, 0, 0, "cannot read DNS zone file: %s", strerror(errno));
+		mp_diags_add(d, path, 0, 0, "cannot read DNS zone file%s: %s", mp_file_as(),
+			     strerror(errno));
 		return NULL;
 	}
 	if (memchr(text, '\0', len) != NULL) {

@@ -248,12 +248,12 @@ oom:
 	return -1;
 }
 
-int mp_list_load_file(struct mp_list *l, const char *path, const char *display_path,
+int mp_list_load_file(struct mp_list *l, int dirfd, const char *path, const char *display_path,
 		      struct mp_diags *d)
 {
 	size_t len;
 	size_t before = mp_diags_count(d);
-	char *text = mp_read_file(path, LIST_FILE_MAX, &len);
+	char *text = mp_read_file_at(dirfd, path, LIST_FILE_MAX, &len);
 
 	if (text == NULL)
 		return -2;

@@ -25,10 +25,11 @@ void mp_list_free(struct mp_list *l);
 const char *mp_list_name(const struct mp_list *l);
 /* Adds one item. 0, or -1 with a static reason in *why_r. */
 int mp_list_add(struct mp_list *l, const char *item, size_t len, const char **why_r);
-/* Adds every line of a list file; bad items go to d as PATH:LINE:COL
- * (shown under display_path). 0, -1 (bad items) or -2 when the file cannot
- * be read (errno set, nothing reported). */
-int mp_list_load_file(struct mp_list *l, const char *path, const char *display_path,
+/* Adds every line of a list file (path relative to the directory dirfd, or
+ * AT_FDCWD); bad items go to d as PATH:LINE:COL (shown under display_path).
+ * 0, -1 (bad items) or -2 when the file cannot be read (errno set, nothing
+ * reported). */
+int mp_list_load_file(struct mp_list *l, int dirfd, const char *path, const char *display_path,
 		      struct mp_diags *d);
 /* Sorts the prefix tables; call once after the last add. 0 or -1. */
 int mp_list_finish(struct mp_list *l);

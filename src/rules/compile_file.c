@@ -94,16 +94,16 @@ static void compile_list(struct mp_loader *ld, const char *file, struct mp_syn_s
 	if (st->file.t == T_EOF) {
 		add_items(ld, l, file, st->items, st->n_items);
 	} else {
-		char *path = mp_path_join(ld->dir, st->file.s);
+		char *path = mp_loader_path(ld, st->file.s);
 		if (path == NULL) {
 			oom(ld, file, st->kw.line, st->kw.col);
 			return;
 		}
 		/* an unreadable file is reported where it is named */
-		if (mp_list_load_file(l, path, path, ld->diags) == -2)
+		if (mp_list_load_file(l, ld->dirfd, st->file.s, path, ld->diags) == -2)
 			mp_diags_add(ld->diags, file, st->file.line, st->file.col,
-				     "cannot read list file %s: %s", st->file.s,
-				     errno == EFBIG ? "file too large" : strerror(errno));
+				     "cannot read list file %s%s: %s", st->file.s,
+				     mp_file_as(), errno == EFBIG ? "file too large" : strerror(errno));
 		mp_loader_stamp(ld, path);
 		free(path);
 	}

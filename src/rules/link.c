@@ -51,7 +51,7 @@ static void link_file(struct linkstate *ls, struct mp_rfile *rf, int depth)
 			if (mp_vec_push(&ls->ths, it->th) < 0)
 				mp_diags_add(ld->diags, rf->path, it->line, it->col, "out of memory");
 		} else {
-			char *path = mp_path_join(ld->dir, it->include);
+			char *path = mp_loader_path(ld, it->include);
 			if (path == NULL) {
 				mp_diags_add(ld->diags, rf->path, it->line, it->col, "out of memory");
 				continue;
@@ -69,11 +69,12 @@ static void link_file(struct linkstate *ls, struct mp_rfile *rf, int depth)
 				mp_diags_add(ld->diags, rf->path, it->line, it->col,
 					     "includes nested more than %d deep", MAX_INCLUDE_DEPTH);
 			} else {
-				struct mp_rfile *inc = mp_load_file(ld, ls->order, path);
+				struct mp_rfile *inc = mp_load_file(ld, ls->order, it->include, path);
 				if (inc == NULL)
 					mp_diags_add(ld->diags, rf->path, it->line, it->col,
-						     "cannot read included file %s: %s", it->include,
-						     errno == EFBIG ? "file too large" : strerror(errno));
+						     "cannot read included file %s%s: %s", it->include,
+						     mp_file_as(), errno == EFBIG ? "file too large"
+										  : strerror(errno));
 				else
 					link_file(ls, inc, depth + 1);
 			}

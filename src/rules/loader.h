@@ -57,7 +57,10 @@ struct mp_loader {
 	struct mp_arena *arena;     /* the rule set's */
 	struct mp_arena scratch;    /* syntax trees */
 	struct mp_diags *diags;
-	const char *dir;            /* rules_dir */
+	const char *dir;            /* rules_dir, as paths are shown */
+	int dirfd;                  /* rules_dir, opened once: every file is read
+				     * relative to it, so a load sees one
+				     * directory however a link to it moves */
 	struct mp_strmap files;     /* display path -> struct mp_rfile */
 	struct mp_strmap lists;     /* name -> struct mp_list_decl */
 	unsigned link_gen;          /* policies linked so far */
@@ -66,6 +69,9 @@ struct mp_loader {
 
 /* A file the daemon watches for changes (loader.c). */
 void mp_loader_stamp(struct mp_loader *ld, const char *path);
+/* A file named in the rules directory (rel: as written, absolute or
+ * relative to it): its path as shown, malloc'd (NULL: no memory). */
+char *mp_loader_path(const struct mp_loader *ld, const char *rel);
 
 /* ---- the rule set under construction (internal to src/rules) ---------- */
 

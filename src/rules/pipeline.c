@@ -17,9 +17,8 @@
 
 #define RULE_FILE_MAX (64u * 1024 * 1024)
 
-/* Reads a file once: parsed, checked, its regexes and lists built. NULL
- * (errno set) when it cannot be read. */
-struct mp_rfile *mp_load_file(struct mp_loader *ld, struct vec *order, const char *path)
+struct mp_rfile *mp_load_file(struct mp_loader *ld, struct vec *order, const char *rel,
+			      const char *path)
 {
 	void *found;
 	size_t len;
@@ -27,7 +26,7 @@ struct mp_rfile *mp_load_file(struct mp_loader *ld, struct vec *order, const cha
 	if (mp_strmap_get(&ld->files, path, &found))
 		return found;
 	mp_loader_stamp(ld, path);
-	char *text = mp_read_file(path, RULE_FILE_MAX, &len);
+	char *text = mp_read_file_at(ld->dirfd, rel, RULE_FILE_MAX, &len);
 	if (text == NULL)
 		return NULL;
 	struct mp_syn_file *sf = mp_parse_file(path, text, len, ld->arena, &ld->scratch, ld->diags);

@@ -8,8 +8,10 @@
 #include "rules/loader.h"
 
 /* Reads a file once: parsed, checked, its regexes and lists built; order
- * gets it. The same file again: the first result. NULL (errno set) when
- * it cannot be read. */
-struct mp_rfile *mp_load_file(struct mp_loader *ld, struct vec *order, const char *path);
+ * gets it. rel is read from the rules directory's descriptor, path is how
+ * it is shown (mp_loader_path). The same file again: the first result.
+ * NULL (errno set) when it cannot be read. */
+struct mp_rfile *mp_load_file(struct mp_loader *ld, struct vec *order, const char *rel,
+			      const char *path);
 
 #endif

@@ -29,10 +29,12 @@
 #include "util/strmap.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void ruleset_free(struct mp_ruleset *rs)
 {
@@ -145,6 +147,7 @@ struct mp_ruleset *mp_ruleset_load_with(const struct mp_conf *conf, const struct
 	ld.arena = &rs->arena;
 	ld.diags = d;
 	ld.dir = dir;
+	ld.dirfd = -1;
 	mp_arena_init(&ld.scratch);
 	mp_strmap_init(&ld.files);
 	mp_strmap_init(&ld.lists);
@@ -156,21 +159,27 @@ struct mp_ruleset *mp_ruleset_load_with(const struct mp_conf *conf, const struct
 	rs->stamps = mp_stamps_new(dir);
 	if (conf->path != NULL)
 		mp_loader_stamp(&ld, conf->path);
-	if (mp_stamps_list_rules(dir, &rs->top, &rs->n_top) < 0) {
-		mp_diags_add(d, dir, 0, 0, "cannot read rules directory: %s", strerror(errno));
+	/* resolved once: a link swapped to another release during the load
+	 * changes nothing read from here on */
+	ld.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ld.dirfd < 0 || mp_stamps_list_rules_at(ld.dirfd, &rs->top, &rs->n_top) < 0) {
+		mp_diags_add(d, dir, 0, 0, "cannot read rules directory%s: %s", mp_file_as(),
+			     strerror(errno));
 		goto fail;
 	}
-	if (rs->stamps != NULL)
+	if (rs->stamps != NULL) {
 		mp_stamps_scan_dir(rs->stamps);
+		mp_stamps_set_dir(rs->stamps, ld.dirfd);
+	}
 
 	/* global.rules first: every other policy starts with its rules */
 	struct mp_rfile *global_rf = NULL;
 	for (size_t i = 0; i < rs->n_top; i++) {
-		char *path = mp_path_join(dir, rs->top[i]);
-		struct mp_rfile *rf = path ? mp_load_file(&ld, &order, path) : NULL;
+		char *path = mp_loader_path(&ld, rs->top[i]);
+		struct mp_rfile *rf = path ? mp_load_file(&ld, &order, rs->top[i], path) : NULL;
 		if (rf == NULL)
-			mp_diags_add(d, path ? path : rs->top[i], 0, 0, "cannot read rule file: %s",
-				     errno == EFBIG ? "file too large" : strerror(errno));
+			mp_diags_add(d, path ? path : rs->top[i], 0, 0, "cannot read rule file%s: %s",
+				     mp_file_as(), errno == EFBIG ? "file too large" : strerror(errno));
 		else if (strcmp(rs->top[i], "global.rules") == 0)
 			global_rf = rf;
 		free(path);
@@ -191,7 +200,7 @@ struct mp_ruleset *mp_ruleset_load_with(const struct mp_conf *conf, const struct
 			bool is_default = strcmp(fn, "default.rules") == 0;
 			if (strcmp(fn, "global.rules") == 0 || is_default != (pass == 0))
 				continue;
-			char *path = mp_path_join(dir, fn);
+			char *path = mp_loader_path(&ld, fn);
 			void *found = NULL;
 			if (path == NULL) {
 				mp_diags_add(d, dir, 0, 0, "out of memory");
@@ -239,11 +248,14 @@ struct mp_ruleset *mp_ruleset_load_with(const struct mp_conf *conf, const struct
 	if (mp_diags_count(d) > errors0)
 		goto fail;
 	mp_replies_analyse(rs);
+	close(ld.dirfd);
 	free(order.v);
 	mp_strmap_free(&ld.files);
 	mp_strmap_free(&ld.lists);
 	return rs;
 fail:
+	if (ld.dirfd >= 0)
+		close(ld.dirfd);
 	mp_diags_sort(d, first);
 	mp_arena_release(&ld.scratch);
 	free(order.v);

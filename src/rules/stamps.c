@@ -7,9 +7,11 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct stamp {
 	char *path;
@@ -26,6 +28,9 @@ struct mp_stamps {
 	char **top;
 	size_t n_top;
 	bool scanned;
+	bool dir_known;      /* the directory a load read, whatever a link now names */
+	dev_t dir_dev;
+	ino_t dir_ino;
 };
 
 struct mp_stamps *mp_stamps_new(const char *rules_dir)
@@ -103,24 +108,42 @@ static int cmp_names(const void *a, const void *b)
 
 int mp_stamps_list_rules(const char *dir, char ***names_r, size_t *n_r)
 {
-	DIR *d = opendir(dir);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	int rc = mp_stamps_list_rules_at(fd, names_r, n_r);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+int mp_stamps_list_rules_at(int dirfd, char ***names_r, size_t *n_r)
+{
+	/* a descriptor of its own: closedir closes it */
+	int fd = dup(dirfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	char **v = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
 
-	if (d == NULL)
+	if (d == NULL) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		errno = e;
 		return -1;
+	}
+	/* the duplicate shares the offset of dirfd, which an earlier listing
+	 * may have left at the end */
+	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
 		size_t l = strlen(de->d_name);
 		if (de->d_name[0] == '.' || l <= 6 || strcmp(de->d_name + l - 6, ".rules") != 0)
 			continue;
-		char *path = mp_path_join(dir, de->d_name);
 		struct stat st;
-		if (path == NULL)
-			goto oom; /* never a listing with a file left out */
-		bool reg = stat(path, &st) == 0 && S_ISREG(st.st_mode);
-		free(path);
-		if (!reg)
+		if (fstatat(dirfd, de->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode))
 			continue;
 		if (n == cap) {
 			size_t nc = cap ? cap * 2 : 16;
@@ -131,7 +154,7 @@ int mp_stamps_list_rules(const char *dir, char ***names_r, size_t *n_r)
 			cap = nc;
 		}
 		if ((v[n] = strdup(de->d_name)) == NULL)
-			goto oom;
+			goto oom; /* never a listing with a file left out */
 		n++;
 	}
 	closedir(d);
@@ -147,12 +170,33 @@ oom:
 	return -1;
 }
 
+void mp_stamps_set_dir(struct mp_stamps *s, int dirfd)
+{
+	struct stat sb;
+
+	s->dir_known = fstat(dirfd, &sb) == 0;
+	if (s->dir_known) {
+		s->dir_dev = sb.st_dev;
+		s->dir_ino = sb.st_ino;
+	}
+}
+
 void mp_stamps_scan_dir(struct mp_stamps *s)
 {
 	mp_stamps_free_names(s->top, s->n_top);
 	s->top = NULL;
 	s->n_top = 0;
 	s->scanned = mp_stamps_list_rules(s->dir, &s->top, &s->n_top) == 0;
+}
+
+size_t mp_stamps_count(const struct mp_stamps *s)
+{
+	return s->n;
+}
+
+const char *mp_stamps_path(const struct mp_stamps *s, size_t i)
+{
+	return s->v[i].path;
 }
 
 bool mp_stamps_has(const struct mp_stamps *s, const char *path)
@@ -173,6 +217,12 @@ struct mp_stamps *mp_stamps_now(const struct mp_stamps *s)
 	for (size_t i = 0; i < s->n; i++)
 		mp_stamps_add(now, s->v[i].path);
 	mp_stamps_scan_dir(now);
+	struct stat sb;
+	if (s->dir_known && stat(s->dir, &sb) == 0) {
+		now->dir_known = true;
+		now->dir_dev = sb.st_dev;
+		now->dir_ino = sb.st_ino;
+	}
 	return now;
 }
 
@@ -180,7 +230,12 @@ bool mp_stamps_changed(const struct mp_stamps *s)
 {
 	char **names;
 	size_t n;
+	struct stat sb;
 
+	/* rules_dir swapped to another directory (a symbolic link moved) */
+	if (s->dir_known && (stat(s->dir, &sb) != 0 || sb.st_dev != s->dir_dev ||
+			     sb.st_ino != s->dir_ino))
+		return true;
 	for (size_t i = 0; i < s->n; i++) {
 		struct stamp now = { .path = s->v[i].path };
 		fill(&now);

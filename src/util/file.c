@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,8 +13,13 @@
 
 char *mp_read_file(const char *path, size_t max, size_t *len_r)
 {
+	return mp_read_file_at(AT_FDCWD, path, max, len_r);
+}
+
+char *mp_read_file_at(int dirfd, const char *path, size_t max, size_t *len_r)
+{
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return NULL;
@@ -81,6 +87,21 @@ char *mp_read_file(const char *path, size_t max, size_t *len_r)
 	if (len_r != NULL)
 		*len_r = len;
 	return p;
+}
+
+static char file_as[96];
+
+void mp_file_set_user(const char *user)
+{
+	if (user == NULL || user[0] == '\0')
+		file_as[0] = '\0';
+	else
+		snprintf(file_as, sizeof(file_as), " as user %s", user);
+}
+
+const char *mp_file_as(void)
+{
+	return file_as;
 }
 
 char *mp_path_join(const char *dir, const char *rel)

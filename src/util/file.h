@@ -11,6 +11,13 @@
  * NUL-terminated buffer (the file may itself hold NULs: use *len_r), or NULL
  * with errno set (EFBIG when too large). */
 char *mp_read_file(const char *path, size_t max, size_t *len_r);
+/* The same, a relative path taken from the directory dirfd (openat). */
+char *mp_read_file_at(int dirfd, const char *path, size_t max, size_t *len_r);
+/* " as user NAME" once the process has dropped root for NAME, "" before:
+ * every "cannot read" names who could not read the file. Set once, before
+ * any thread that reads files starts (the daemon, after setuid). */
+void mp_file_set_user(const char *user);
+const char *mp_file_as(void);
 /* Joins dir and a relative path; an absolute path is returned as is. */
 char *mp_path_join(const char *dir, const char *rel);
 void mp_ascii_lower(char *s);

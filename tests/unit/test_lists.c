@@ -3,6 +3,7 @@
 
 #include "match/lists.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,7 +132,7 @@ static void test_file_and_big(void **state)
 	fclose(f);
 	struct mp_list *l = mp_list_new("big");
 	mp_diags_init(&d);
-	assert_int_equal(mp_list_load_file(l, path, "lists/big.txt", &d), -1);
+	assert_int_equal(mp_list_load_file(l, AT_FDCWD, path, "lists/big.txt", &d), -1);
 	assert_int_equal(d.n, 1);
 	assert_string_equal(d.v[0].file, "lists/big.txt");
 	assert_int_equal(d.v[0].line, 5);
@@ -148,7 +149,7 @@ static void test_file_and_big(void **state)
 	unlink(path);
 
 	l = mp_list_new("missing");
-	assert_int_equal(mp_list_load_file(l, "/nonexistent/x", "x", &d), -2);
+	assert_int_equal(mp_list_load_file(l, AT_FDCWD, "/nonexistent/x", "x", &d), -2);
 	mp_list_free(l);
 }
 
