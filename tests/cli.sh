@@ -44,6 +44,8 @@ json_expect() {
 # be a clone under /root (0700)
 chmod 755 "$tmp"
 cp "$top/tests/milter/zone.txt" "$tmp/zone.txt"
+# the same for the rules `check -c` checks as nobody's
+cp -r "$top/rules" "$tmp/rules"
 printf 'authserv_id = mx.test.example\ndns_zone_file = %s/zone.txt\nuser = nobody\ngroup = nogroup\n' "$tmp" > "$tmp/cli.conf"
 R="-c $tmp/cli.conf --rules $top/rules"
 cat > "$tmp/clean.eml" <<'MSG'
@@ -124,12 +126,12 @@ expect docs-case-example 0 "1 passed, 0 failed" "$bin" test --case "$tmp/layout/
 # ... and without one, the empty message is said, never silent
 expect no-message-said 0 "no message given" "$bin" $R test --rcpt bob@example.com < /dev/null
 expect bad-spf 2 "expected pass, fail" "$bin" $R test --spf maybe "$tmp/clean.eml"
-expect check-examples 0 "OK" "$bin" -c "$tmp/cli.conf" check "$top/rules"
+expect check-examples 0 "OK" "$bin" -c "$tmp/cli.conf" check "$tmp/rules"
 expect check-rules-option 0 "OK" "$bin" --rules "$top/rules" check
 expect check-dump 0 "mail  *spf-fail" "$bin" check --dump "$top/rules"
 expect check-dump-domain 0 "^policy example.com" "$bin" check --dump "$top/rules"
 expect explicit-conf-missing 1 "cannot read configuration" "$bin" -c /nonexistent/mp.conf check "$top/rules"
-printf 'rules_dir = %s\nuser = nobody\ngroup = nogroup\n' "$top/rules" > "$tmp/good.conf"
+printf 'rules_dir = %s\nuser = nobody\ngroup = nogroup\n' "$tmp/rules" > "$tmp/good.conf"
 expect conf-rules-dir 0 "OK" "$bin" -c "$tmp/good.conf" check
 expect check-policies 0 "^policies: global, default, example.com$" "$bin" -c "$tmp/good.conf" check
 # check says what run would refuse: an error with a configuration file
@@ -143,28 +145,34 @@ echo 'rule "x" { accept }' > "$tmp/warn/corp.example.rule"
 printf 'version 1\nrule "all" { accept }\nrule "later" { when helo == "x" reject }\n' > "$tmp/warn/dead.example.rules"
 expect check-ignored-file 0 "corp.example.rule: warning: ignored" "$bin" -c "$tmp/good.conf" check "$tmp/warn"
 expect check-dead-rule 0 "dead.example.rules:3:1: warning: rule 'later' can never decide: rule 'all'" "$bin" -c "$tmp/good.conf" check "$tmp/warn"
-# ... and, as root, whether the daemon's user can read what it opens after
-# dropping root: the zone file at start (an error: run would refuse), the
-# rules at every reload (warnings); run says which user could not read it
+# ... and, as root, whether the daemon's user can read what it opens as
+# that user: the rules (loaded as the user at start too) and the zone file
+# are errors (run would refuse), the configuration (read as root at start,
+# as the user at each reload) a warning; run says which user could not
 if [ "$(id -u)" -eq 0 ]; then
 	mkdir -m 700 "$tmp/private"
 	cp -r "$top/rules" "$tmp/private/rules"
 	cp "$top/tests/milter/zone.txt" "$tmp/private/zone.txt"
 	printf 'rules_dir = %s/private/rules\ndns_zone_file = %s/private/zone.txt\nuser = nobody\ngroup = nogroup\nsocket = unix:%s/private/mp.sock\npidfile = %s/private/mp.pid\n' "$tmp" "$tmp" "$tmp" "$tmp" > "$tmp/private.conf"
-	expect check-user-zone 1 "private.conf: error: \`run\` would refuse to start: cannot read the DNS zone file $tmp/private/zone.txt as user nobody: Permission denied" "$bin" -c "$tmp/private.conf" check
-	expect check-user-rules 1 "private.conf: warning: cannot read $tmp/private/rules/global.rules as user nobody: Permission denied (read again at every reload: reloads would fail)" "$bin" -c "$tmp/private.conf" check
-	expect check-user-list 1 "private.conf: warning: cannot read $tmp/private/rules/lists/trusted-nets.txt as user nobody" "$bin" -c "$tmp/private.conf" check
-	expect run-user-zone 78 "milter-policy: $tmp/private/zone.txt: cannot read DNS zone file as user nobody: Permission denied" "$bin" -c "$tmp/private.conf" run -f
-	# the zone readable: only warnings, check passes
-	cp "$tmp/private/zone.txt" "$tmp/zone2.txt"
-	sed -i "s|^dns_zone_file = .*|dns_zone_file = $tmp/zone2.txt|" "$tmp/private.conf"
-	expect check-user-warn-only 0 "rules OK\|: OK" "$bin" -c "$tmp/private.conf" check
-	expect check-user-warn-only-said 0 "warning: cannot read the rules directory $tmp/private/rules as user nobody: Permission denied" "$bin" -c "$tmp/private.conf" check
-	# readable by nobody: not a word
+	refuse="private.conf: error: \`run\` would refuse to start: cannot read"
+	expect check-user-zone 1 "$refuse the DNS zone file $tmp/private/zone.txt as user nobody: Permission denied" "$bin" -c "$tmp/private.conf" check
+	expect check-user-rules-dir 1 "$refuse the rules directory $tmp/private/rules as user nobody: Permission denied" "$bin" -c "$tmp/private.conf" check
+	expect check-user-rules 1 "$refuse $tmp/private/rules/global.rules as user nobody: Permission denied" "$bin" -c "$tmp/private.conf" check
+	expect check-user-list 1 "$refuse $tmp/private/rules/lists/trusted-nets.txt as user nobody" "$bin" -c "$tmp/private.conf" check
+	expect run-user-rules 78 "$tmp/private/rules: cannot read rules directory as user nobody: Permission denied" "$bin" -c "$tmp/private.conf" run -f
+	# the rules readable, the zone not: run stops there, and says who tried
 	chmod 755 "$tmp/private"
+	chmod 600 "$tmp/private/zone.txt"
+	expect run-user-zone 78 "milter-policy: $tmp/private/zone.txt: cannot read DNS zone file as user nobody: Permission denied" "$bin" -c "$tmp/private.conf" run -f
+	chmod 644 "$tmp/private/zone.txt"
+	# only the configuration unreadable: a warning, check passes
+	mkdir -m 700 "$tmp/private2"
+	cp "$tmp/private.conf" "$tmp/private2/mp.conf"
+	expect check-user-conf 0 "mp.conf: warning: cannot read the configuration $tmp/private2/mp.conf as user nobody: Permission denied (read again at every reload: reloads would fail)" "$bin" -c "$tmp/private2/mp.conf" check
+	# everything readable by nobody: not a word
 	n=$((n + 1))
-	if "$bin" -c "$tmp/private.conf" check 2>&1 | grep -q "as user nobody"; then
-		echo "FAIL check-user-readable: warned about a readable file"; failed=$((failed + 1))
+	if ! out=$("$bin" -c "$tmp/private.conf" check 2>&1) || printf '%s' "$out" | grep -q "as user nobody"; then
+		echo "FAIL check-user-readable: $out"; failed=$((failed + 1))
 	fi
 	# not a daemon's configuration: no user to ask about
 	chmod 700 "$tmp/private"

@@ -2,13 +2,13 @@
  * access - for `check`: can the daemon's user reach the files the daemon
  * opens after it has dropped root?
  *
- * `run` reads the configuration and the rules as root, then becomes the
- * configured user; from then on it opens the DNS zone file, the lmdb and
- * DMARC history files, and at every reload the configuration, the rules
- * directory, every rule, include and list file, and the Redis password
- * file - as that user. A checkout or /etc directory that root can read and
- * the user cannot (a clone under /root, mode 0700) makes the start or every
- * reload fail. The check runs in a child process that becomes the user
+ * `run` reads the configuration as root, loads the rules as the configured
+ * user (its effective ids), then becomes that user for good; from then on
+ * it opens the DNS zone file, the lmdb and DMARC history files, and at
+ * every reload the configuration, the rules and the Redis password file -
+ * as that user. A checkout or /etc directory that root can read and the
+ * user cannot (a clone under /root, mode 0700) stops the start, or makes
+ * every reload fail. The check runs in a child process that becomes the user
  * exactly as the daemon does (its group only) and asks access(2), so ACLs
  * and every directory on the way count; nothing is opened. The child
  * writes one line per problem to a pipe; the parent says them.
@@ -61,7 +61,7 @@ static void probe(FILE *out, char kind, const char *path, enum need need, const 
 			what ? what : "", path, dir, user, strerror(e));
 		return;
 	}
-	if (e == ENOENT && kind == 'W')
+	if (e == ENOENT && need == NEED_READ)
 		return; /* a missing file is the loader's to report */
 	fprintf(out, "%c cannot %s %s%s%s as user %s: %s%s\n", kind, verb, what ? what : "",
 		what ? " " : "", path, user, strerror(e),
@@ -95,18 +95,20 @@ static void child(int fd, const struct mp_conf *c, const struct mp_ruleset *rs, 
 		else if (sp.kind == MP_STATE_UNIX)
 			probe(out, 'W', sp.where, NEED_CONNECT, "the Redis socket", u);
 	}
-	/* read again at every reload: the rules in force stay, reloads fail */
-	if (c->path != NULL)
-		probe(out, 'W', c->path, NEED_READ, "the configuration", u);
-	if (c->state_password_file != NULL)
-		probe(out, 'W', c->state_password_file, NEED_READ, "the state password file", u);
-	probe(out, 'W', mp_ruleset_dir(rs), NEED_READ, "the rules directory", u);
+	/* the rules: loaded as the user at start too */
+	probe(out, 'R', mp_ruleset_dir(rs), NEED_READ, "the rules directory", u);
 	const struct mp_stamps *st = mp_ruleset_stamps(rs);
 	for (size_t i = 0; st != NULL && i < mp_stamps_count(st); i++) {
 		const char *p = mp_stamps_path(st, i);
 		if (c->path == NULL || strcmp(p, c->path) != 0)
-			probe(out, 'W', p, NEED_READ, NULL, u);
+			probe(out, 'R', p, NEED_READ, NULL, u);
 	}
+	/* read as root at start, as the user at every reload: the rules in
+	 * force would stay, every reload would fail */
+	if (c->path != NULL)
+		probe(out, 'W', c->path, NEED_READ, "the configuration", u);
+	if (c->state_password_file != NULL)
+		probe(out, 'W', c->state_password_file, NEED_READ, "the state password file", u);
 	fclose(out);
 	_exit(0);
 }

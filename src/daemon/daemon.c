@@ -679,6 +679,35 @@ static int lookup_user(const struct mp_conf *c, uid_t *uid, gid_t *gid, char *er
 	return 0;
 }
 
+/* The first load of the rules, as the user every reload runs as: a rule,
+ * include or list file only root can read stops the start instead of
+ * every reload, and a rule file cannot make root read a file through
+ * `include` or `list ... file` (and quote it in an error). Root's effective
+ * ids are switched for the load and back (the socket and the pidfile are
+ * made as root after it); the supplementary groups are cleared for good,
+ * as dropping privileges would. */
+static struct mp_ruleset *load_as_user(const struct mp_conf *c, uid_t uid, gid_t gid,
+				       struct mp_diags *d)
+{
+	if (geteuid() != 0 || uid == 0)
+		return mp_ruleset_load(c, d);
+	if (setgroups(1, &gid) < 0 || setegid(gid) < 0 || seteuid(uid) < 0) {
+		mp_diags_add(d, "milter-policy", 0, 0, "cannot switch to uid %ld gid %ld: %s",
+			     (long)uid, (long)gid, strerror(errno));
+		return NULL;
+	}
+	mp_file_set_user(c->user);
+	struct mp_ruleset *rs = mp_ruleset_load(c, d);
+	mp_file_set_user(NULL);
+	if (seteuid(0) < 0 || setegid(0) < 0) {
+		mp_diags_add(d, "milter-policy", 0, 0, "cannot switch back to root: %s",
+			     strerror(errno));
+		mp_ruleset_unref(rs);
+		return NULL;
+	}
+	return rs;
+}
+
 /* " (as user NAME)" once root is dropped, else "": for the errors of files
  * opened after (the startup thread's only). */
 static const char *as_user(void)
@@ -808,8 +837,14 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 	signal(SIGPIPE, SIG_IGN);
 	mp_diags_init(&d);
 	D.conf = mp_conf_open(conf_path, MP_DEFAULT_CONF, rules_override, &d);
+	if (D.conf != NULL && lookup_user(D.conf, &uid, &gid, err, sizeof(err)) < 0) {
+		print_diags(&d);
+		mp_diags_free(&d);
+		fprintf(stderr, "milter-policy: not starting: %s\n", err);
+		return MP_EX_CONFIG;
+	}
 	if (D.conf != NULL)
-		D.rs = mp_ruleset_load(D.conf, &d);
+		D.rs = load_as_user(D.conf, uid, gid, &d);
 	mp_stats_init();
 	if (D.rs != NULL && mp_stats_attach(D.rs, NULL) < 0) {
 		mp_ruleset_unref(D.rs);
@@ -828,10 +863,6 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 		return MP_EX_CONFIG;
 	}
 	mp_diags_free(&d);
-	if (lookup_user(D.conf, &uid, &gid, err, sizeof(err)) < 0) {
-		fprintf(stderr, "milter-policy: not starting: %s\n", err);
-		return MP_EX_CONFIG;
-	}
 	pid_t other = read_pidfile(D.conf->pidfile);
 	if (other > 0 && other != getpid() && is_milter_policy(other)) {
 		fprintf(stderr, "milter-policy: not starting: already running as pid %ld (%s)\n",

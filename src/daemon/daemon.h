@@ -38,11 +38,11 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
  * returns how many. */
 size_t mp_daemon_preflight(const struct mp_conf *c, void (*say)(void *arg, const char *problem),
 			   void *arg);
-/* Files the daemon opens after dropping root (the DNS zone file, the state
- * and history files; the configuration, rules and lists at each reload)
- * that the configured user cannot use, for `check` (access.c): refuse()
- * for those `run` needs to start, warn() for the others; returns how many
- * refusals. Checked as the user in a child process; nothing unless root. */
+/* Files the daemon opens as its user (the rules and lists, the DNS zone
+ * file, the state and history files; the configuration at each reload)
+ * that the user cannot use, for `check` (access.c): refuse() for those
+ * `run` needs to start, warn() for the others; returns how many refusals.
+ * Checked as the user in a child process; nothing unless root. */
 size_t mp_daemon_access(const struct mp_conf *c, const struct mp_ruleset *rs,
 			void (*warn)(void *arg, const char *problem),
 			void (*refuse)(void *arg, const char *problem), void *arg);
