@@ -11,6 +11,10 @@ Configurations, each run ROUNDS times, alternating, in one invocation:
   null-milter     a libmilter milter that does nothing (the floor)
   mp-100          milter-policy, 100 header-regex rules + SPF + DKIM + DMARC
   mp-100-nodmarc  the same with dmarc = no: the difference is DMARC's cost
+  mp-100-nokeycache
+                  mp-100 with the decoded DKIM key cache off
+                  (MP_BENCH_NO_KEY_CACHE=1; not in the default set): the
+                  difference is what the cache saves
   mp-1000         milter-policy, 1,000 mixed rules + SPF + DKIM + DMARC
   mp-10000        the same with 10,000 rules (not in the default set)
   mp-1000-arenas  mp-1000 with glibc's default malloc arenas (16 on two
@@ -240,6 +244,9 @@ class Bench:
             tb.socket = self.milters["null-milter"][0]  # for Postfix's stock milter lines
         if "mp-100" in CONFIGS:
             self.start_policy("mp-100", os.path.join(rules, "rules100"))
+        if "mp-100-nokeycache" in CONFIGS:
+            self.start_policy("mp-100-nokeycache", os.path.join(rules, "rules100"),
+                              env={"MP_BENCH_NO_KEY_CACHE": "1"})
         if "mp-100-nodmarc" in CONFIGS:
             self.start_policy("mp-100-nodmarc", os.path.join(rules, "rules100"), "dmarc = no\n")
         if "mp-100-mime" in CONFIGS:
@@ -448,7 +455,7 @@ milter_headers {
     def check_verdicts(self):
         """The milters must have done their work: milter-policy's A-R says
         spf=pass and dkim=pass (its log shows the results)."""
-        for name in [c for c in ("mp-100", "mp-1000", "mp-1000-arenas", "mp-10000", "mp-100-mime", "mp-100-metrics", "mp-100-rate-memory",
+        for name in [c for c in ("mp-100", "mp-100-nokeycache", "mp-1000", "mp-1000-arenas", "mp-10000", "mp-100-mime", "mp-100-metrics", "mp-100-rate-memory",
                                  "mp-100-rate-lmdb", "mp-100-rate-redis") if c in CONFIGS]:
             log = self.tb.read(name + ".log")
             if "spf=pass dkim=pass dmarc=pass" not in log:
@@ -542,7 +549,7 @@ def main():
                        latency[cfg][-1]), flush=True)
         b.check_verdicts()
         rss = {name: peak_rss_mib(b.milters[name][1].pid)
-               for name in ("null-milter", "rspamd", "mp-100", "mp-100-nodmarc", "mp-100-mime", "mp-100-metrics",
+               for name in ("null-milter", "rspamd", "mp-100", "mp-100-nokeycache", "mp-100-nodmarc", "mp-100-mime", "mp-100-metrics",
                             "mp-100-rate-memory", "mp-100-rate-lmdb", "mp-100-rate-redis", "mp-1000",
                             "mp-1000-arenas", "mp-10000", "opendkim")
                if name in b.milters}

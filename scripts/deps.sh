@@ -20,7 +20,7 @@
 # used).
 MP_PACKAGES="build-essential cmake pkg-config libpcre2-dev libjson-c-dev libpsl-dev
 publicsuffix libmilter-dev libsystemd-dev libcmocka-dev miltertest python3
-libspf2-dev libunbound-dev libopendkim-dev libvectorscan-dev unbound python3-spf python3-authres python3-authheaders
+libspf2-dev libunbound-dev libopendkim-dev libssl-dev libvectorscan-dev unbound python3-spf python3-authres python3-authheaders
 python3-dkim python3-nacl iproute2 postfix swaks libio-socket-inet6-perl m4 liblockfile1 libwrap0
 scdoc man-db groff-base libsqlite3-dev zlib1g-dev libxml2-utils libgmime-3.0-dev libmagic-dev libarchive-dev zip p7zip-full
 libmicrohttpd-dev prometheus chromium liblmdb-dev libhiredis-dev redis-server"

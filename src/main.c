@@ -4,6 +4,7 @@
  * case runner. Exit codes: 0 done, 1 rule/config errors or a failed case,
  * 2 usage error.
  */
+#include "auth/dkim.h"
 #include "conf/conf.h"
 #include "daemon/daemon.h"
 #include "dns/dns.h"
@@ -717,6 +718,8 @@ int main(int argc, char **argv)
 	o.load.no_index = pf != NULL && strcmp(pf, "0") == 0;
 	o.daemon.nagle = getenv("MP_BENCH_NAGLE") != NULL;
 	o.daemon.fail_in = getenv("MILTER_POLICY_TEST_FAIL");
+	if (getenv("MP_BENCH_NO_KEY_CACHE") != NULL)
+		mp_dkim_keys_disable();
 	o.dmarc_seed = getenv("MP_DMARC_SEED");
 	if (parse_global(argc, argv, &o) < 0) {
 		free(o.args);

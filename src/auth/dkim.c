@@ -112,6 +112,7 @@ struct mp_dkim *mp_dkim_new(void)
 
 	if (k == NULL)
 		return NULL;
+	mp_dkim_keys_init();
 	k->lib = dkim_init(NULL, NULL);
 	if (k->lib == NULL ||
 	    dkim_options(k->lib, DKIM_OP_SETOPT, DKIM_OPTS_MINKEYBITS, &bits, sizeof(bits)) !=

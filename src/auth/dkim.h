@@ -51,4 +51,13 @@ bool mp_dkim_over_limit(const struct mp_dkim_msg *m);
 size_t mp_dkim_end(struct mp_dkim_msg *m, const struct mp_dkim_sig **sigs_r);
 void mp_dkim_msg_free(struct mp_dkim_msg *m);
 
+/* dkim_keys.c: the cache of decoded public keys libopendkim's
+ * verifications share. Init finds OpenSSL's decoder (mp_dkim_new calls
+ * it); stats count the decodings saved and made since start. */
+void mp_dkim_keys_init(void);
+/* Every decoding goes to OpenSSL (the benchmark's "off"); before threads. */
+void mp_dkim_keys_disable(void);
+void mp_dkim_keys_stats(unsigned long *hits_r, unsigned long *misses_r);
+void mp_dkim_keys_clear(void);
+
 #endif
