@@ -111,7 +111,7 @@ static void store(uint64_t h, const unsigned char *der, size_t len, EVP_PKEY *pk
 }
 
 /* Interposed on OpenSSL's (see the top of the file). */
-__attribute__((visibility("default"))) EVP_PKEY *d2i_PUBKEY_bio(BIO *bp, EVP_PKEY **a)
+__attribute__((visibility("default"), used)) EVP_PKEY *d2i_PUBKEY_bio(BIO *bp, EVP_PKEY **a)
 {
 	char *data = NULL;
 
