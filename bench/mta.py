@@ -11,6 +11,9 @@ Configurations, each run ROUNDS times, alternating, in one invocation:
   null-milter     a libmilter milter that does nothing (the floor)
   mp-100          milter-policy, 100 header-regex rules + SPF + DKIM + DMARC
   mp-100-nodmarc  the same with dmarc = no: the difference is DMARC's cost
+  mp-100-baseline mp-100 run by another build of milter-policy, the binary
+                  MP_BENCH_BASELINE names (not in the default set): a change
+                  measured before and after in one run
   mp-100-nokeycache
                   mp-100 with the decoded DKIM key cache off
                   (MP_BENCH_NO_KEY_CACHE=1; not in the default set): the
@@ -244,6 +247,11 @@ class Bench:
             tb.socket = self.milters["null-milter"][0]  # for Postfix's stock milter lines
         if "mp-100" in CONFIGS:
             self.start_policy("mp-100", os.path.join(rules, "rules100"))
+        if "mp-100-baseline" in CONFIGS:
+            # another build of milter-policy (MP_BENCH_BASELINE): before and
+            # after a change in one run
+            self.start_policy("mp-100-baseline", os.path.join(rules, "rules100"),
+                              binary=os.environ["MP_BENCH_BASELINE"])
         if "mp-100-nokeycache" in CONFIGS:
             self.start_policy("mp-100-nokeycache", os.path.join(rules, "rules100"),
                               env={"MP_BENCH_NO_KEY_CACHE": "1"})
@@ -302,7 +310,7 @@ class Bench:
         p = self.tb.spawn("null-milter", [os.path.join(self.build, "null-milter"), "unix:" + sock])
         self._wait_socket("null-milter", sock, p)
 
-    def start_policy(self, name, rules_dir, extra="", env=None):
+    def start_policy(self, name, rules_dir, extra="", env=None, binary=None):
         d = self.tb.path(name)
         os.mkdir(d)
         os.chown(d, *_ids("nobody"))
@@ -313,7 +321,7 @@ class Bench:
                     "group = nogroup\nrules_dir = %s\ndns_servers = 127.0.0.1@%d\n"
                     "authserv_id = mx.bench.example\nlog = stderr\nreload_check_interval = 0\n%s"
                     % (sock, d, rules_dir, self.tb.dns_port, extra))
-        p = self.tb.spawn(name, [self.tb.binary, "-c", conf, "run", "-f"],
+        p = self.tb.spawn(name, [binary or self.tb.binary, "-c", conf, "run", "-f"],
                           env=dict(os.environ, **env) if env else None)
         self._wait_socket(name, sock, p)
 
@@ -455,7 +463,7 @@ milter_headers {
     def check_verdicts(self):
         """The milters must have done their work: milter-policy's A-R says
         spf=pass and dkim=pass (its log shows the results)."""
-        for name in [c for c in ("mp-100", "mp-100-nokeycache", "mp-1000", "mp-1000-arenas", "mp-10000", "mp-100-mime", "mp-100-metrics", "mp-100-rate-memory",
+        for name in [c for c in ("mp-100", "mp-100-baseline", "mp-100-nokeycache", "mp-1000", "mp-1000-arenas", "mp-10000", "mp-100-mime", "mp-100-metrics", "mp-100-rate-memory",
                                  "mp-100-rate-lmdb", "mp-100-rate-redis") if c in CONFIGS]:
             log = self.tb.read(name + ".log")
             if "spf=pass dkim=pass dmarc=pass" not in log:
@@ -549,7 +557,7 @@ def main():
                        latency[cfg][-1]), flush=True)
         b.check_verdicts()
         rss = {name: peak_rss_mib(b.milters[name][1].pid)
-               for name in ("null-milter", "rspamd", "mp-100", "mp-100-nokeycache", "mp-100-nodmarc", "mp-100-mime", "mp-100-metrics",
+               for name in ("null-milter", "rspamd", "mp-100", "mp-100-baseline", "mp-100-nokeycache", "mp-100-nodmarc", "mp-100-mime", "mp-100-metrics",
                             "mp-100-rate-memory", "mp-100-rate-lmdb", "mp-100-rate-redis", "mp-1000",
                             "mp-1000-arenas", "mp-10000", "opendkim")
                if name in b.milters}
