@@ -2,8 +2,8 @@
 # Integration tests: the real daemon on a unix socket in a temporary
 # directory, driven by miltertest, plus startup checks. The scripts sit in
 # one folder per daemon configuration: tests/milter/enforce, dry-run,
-# internal-error-tempfail, internal-error-accept, internal-error-body
-# (lib.lua, rules/ and zone.txt are shared) and no-body (its own rules).
+# internal-error-tempfail, internal-error-accept (lib.lua, rules/ and
+# zone.txt are shared).
 # The daemon runs as nobody, logs to stderr at debug level; scripts read
 # that log. Each daemon must stop cleanly on SIGTERM (exit 0 - under the
 # sanitizers a leak or an error report changes that).
@@ -150,21 +150,6 @@ conf ia "on_internal_error = accept"
 start ia MILTER_POLICY_TEST_FAIL=eoh
 run_scripts ia internal-error-accept
 stop ia
-# ... in a body chunk, which takes no reply: answered at the end
-conf ib
-start ib MILTER_POLICY_TEST_FAIL=body
-run_scripts ib internal-error-body
-stop ib
-
-# a rule set that reads no body, with DKIM off: body chunks are answered,
-# so that the first can skip the rest
-mkdir -p "$tmp/rules-nobody"
-printf 'rule "spam-subject" {\n    when header "Subject" ~ /viagra/\n    reject\n}\n' > "$tmp/rules-nobody/global.rules"
-conf nb "rules_dir = $tmp/rules-nobody" "dkim = no"
-sed -i "/^rules_dir = $(echo "$tmp" | sed 's|/|\\/|g')\/rules$/d" "$tmp/nb.conf"
-start nb
-run_scripts nb no-body
-stop nb
 
 # a rules directory deployed as a symbolic link swapped between releases
 # (rules.d -> r1 | r2, a new link renamed over the old one, in a tight loop)

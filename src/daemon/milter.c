@@ -42,7 +42,6 @@ struct mctx {
 	struct mp_verdict pending; /* a connect-stage refusal, for the first command */
 	const char *pending_error; /* an internal error at a stage without reply, or NULL */
 	bool nr_conn, nr_helo;     /* the MTA wants no reply at connect, at HELO */
-	bool nr_body;              /* ... to body chunks */
 	char id[64];               /* queue id, or CONN.TXN before the MTA has one */
 	bool have_qid;
 	struct timespec t0;
@@ -264,10 +263,6 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
 		want |= SMFIP_NR_HELO;
 	if (rs != NULL && !mp_ruleset_refuses_at_data(rs))
 		want |= SMFIP_NODATA;
-	/* body chunks: no reply when most bodies are read anyway (DKIM, body
-	 * rules); else a reply, to skip what nothing reads */
-	if (rs != NULL && mp_ruleset_reads_body(rs))
-		want |= SMFIP_NR_BODY;
 	mp_ruleset_unref(rs);
 	*pf1 = f1 & want;
 	*pf2 = *pf3 = 0;
@@ -276,7 +271,6 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
 	m->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
 	m->nr_conn = (*pf1 & SMFIP_NR_CONN) != 0;
 	m->nr_helo = (*pf1 & SMFIP_NR_HELO) != 0;
-	m->nr_body = (*pf1 & SMFIP_NR_BODY) != 0;
 	if (f0 & SMFIF_SETSYMLIST) {
 		/* only what the callbacks read */
 		smfi_setsymlist(ctx, SMFIM_CONNECT, "{client_addr} {client_name} {client_port}");
@@ -542,14 +536,9 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *p, size_t n)
 
 	if (m == NULL || m->txn == NULL)
 		return internal_error(ctx, m, "body");
-	/* failed at an earlier chunk: the end of the message answers */
-	if (m->pending_error != NULL)
-		return SMFIS_NOREPLY;
 	m->last_stage = MP_STAGE_EOM;
-	if (injected("body") || mp_txn_body(m->txn, p, n) < 0)
-		return stage_error(ctx, m, m->nr_body, "body");
-	if (m->nr_body)
-		return SMFIS_NOREPLY;
+	if (mp_txn_body(m->txn, p, n) < 0)
+		return internal_error(ctx, m, "body");
 	/* decided, or nothing reads the body: the MTA may stop sending it */
 	if (m->skip_ok && !mp_txn_wants_body(m->txn))
 		return SMFIS_SKIP;
@@ -623,8 +612,6 @@ static sfsistat cb_eom(SMFICTX *ctx)
 
 	if (m == NULL || m->txn == NULL)
 		return internal_error(ctx, m, "eom");
-	if (m->pending_error != NULL)
-		return (sfsistat)pending_answer(ctx, m);
 	m->last_stage = MP_STAGE_EOM;
 	take_queue_id(ctx, m);
 	if (injected("eom") || mp_txn_eom(m->txn, &v) < 0)

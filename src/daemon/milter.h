@@ -22,7 +22,7 @@ struct mp_milter_host {
 	struct mp_ruleset *(*ruleset)(void);
 	/* SPF and DKIM over the resolver in force */
 	const struct mp_checks *(*checks)(void);
-	/* tests only: the callback ("mail", "rcpt", "eoh", "body", "eom") that fails
+	/* tests only: the callback ("mail", "rcpt", "eoh", "eom") that fails
 	 * as if memory had run out, or NULL */
 	const char *fail_in;
 	/* a finished message's DMARC report row (only queued: it must not

@@ -109,13 +109,11 @@ struct mp_ruleset {
 	size_t n_rates;
 	bool decides_early;      /* replies.c */
 	bool refuses_at_data;
-	bool reads_body;
 };
 
 int mp_vec_push(struct vec *v, void *p);
 
-/* replies.c: decides_early, refuses_at_data and reads_body, once the set
- * is linked. */
+/* replies.c: decides_early and refuses_at_data, once the set is linked. */
 void mp_replies_analyse(struct mp_ruleset *rs);
 
 

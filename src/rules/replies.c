@@ -18,12 +18,6 @@
  * whose own evaluation would then have refused it. Accepting, discarding
  * or quarantining at DATA rather than at the end of the header changes
  * nothing the client sees.
- *
- * Body chunks never decide (the rules decide at the end of the message,
- * after the last chunk): the only reason to answer one is to tell the MTA
- * to skip the rest. When most bodies are read anyway - DKIM verification
- * on (most mail is signed), or a rule reading the body, its size or its
- * MIME parts - a reply per chunk costs more than the skip saves.
  */
 #include "rules/loader.h"
 
@@ -91,8 +85,4 @@ void mp_replies_analyse(struct mp_ruleset *rs)
 	rs->refuses_at_data = refuses_at_data(g);
 	for (size_t i = 0; i < rs->n_pols && !rs->refuses_at_data; i++)
 		rs->refuses_at_data = refuses_at_data(rs->pols[i]);
-	unsigned body = MP_NEED_BODY | MP_NEED_SIZE | MP_NEED_MIME;
-	rs->reads_body = rs->set.dkim || (g->need & body);
-	for (size_t i = 0; i < rs->n_pols && !rs->reads_body; i++)
-		rs->reads_body = (rs->pols[i]->need & body) != 0;
 }

@@ -417,8 +417,3 @@ bool mp_ruleset_refuses_at_data(const struct mp_ruleset *rs)
 {
 	return rs->refuses_at_data;
 }
-
-bool mp_ruleset_reads_body(const struct mp_ruleset *rs)
-{
-	return rs->reads_body;
-}

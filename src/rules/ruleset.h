@@ -99,11 +99,6 @@ bool mp_ruleset_decides_early(const struct mp_ruleset *rs);
 /* Whether a refusal can come at DATA that no recipient's own evaluation
  * gave at RCPT: if not, the daemon asks for no DATA event. */
 bool mp_ruleset_refuses_at_data(const struct mp_ruleset *rs);
-/* Whether most messages' bodies are read (DKIM verification on, or a rule
- * reading the body, its size or its MIME parts): if so, the daemon asks
- * for no reply to body chunks rather than answering each to skip the
- * rest. */
-bool mp_ruleset_reads_body(const struct mp_ruleset *rs);
 /* Distinct rate(...) of the rule set (struct mp_rate ids are below it). */
 size_t mp_ruleset_n_rates(const struct mp_ruleset *rs);
 size_t mp_ruleset_n_lists(const struct mp_ruleset *rs);

@@ -16,9 +16,6 @@ function session(ip, name)
 	return conn
 end
 
--- protocol flags miltertest has no names for
-SMFIP_NR_BODY_ = 0x00080000
-
 function expect(conn, want, what)
 	local got = mt.getreply(conn)
 	if got ~= want then
