@@ -9,6 +9,7 @@
 #include "daemon/daemon.h"
 #include "dns/dns.h"
 #include "engine/engine.h"
+#include "match/prefilter_helper.h"
 #include "replay/replay.h"
 #include "state/state.h"
 #include "report/aggregate.h"
@@ -713,6 +714,9 @@ int main(int argc, char **argv)
 	struct opts o;
 	int rc;
 
+	/* the daemon's own helper (match/prefilter_helper.c), before anything */
+	if (argc == 2 && strcmp(argv[1], MP_PF_HELPER_ARG) == 0)
+		return mp_prefilter_helper_main(0, 1);
 	memset(&o, 0, sizeof(o));
 	const char *pf = getenv("MP_PREFILTER");
 	o.load.no_index = pf != NULL && strcmp(pf, "0") == 0;

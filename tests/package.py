@@ -146,6 +146,9 @@ def service_checks():
         p = subprocess.run(shlex.split(svc["ExecReload"]), capture_output=True, text=True)
         check(p.returncode == 0, "ExecReload: exit %d %s%s" % (p.returncode, p.stdout, p.stderr))
         check(notify.wait("RELOADING=1", 5) and notify.wait("READY=1", 5), "no RELOADING=1, READY=1")
+        # the installed binary is its own prefilter compiler, at start and reload
+        check("compiling helper" not in tb.read("milter.log"),
+              "the prefilter helper failed: " + tb.read("milter.log"))
 
         # systemctl stop
         daemon.terminate()

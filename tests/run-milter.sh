@@ -132,6 +132,10 @@ rc=$?
 if [ "$rc" -ne 0 ] && printf '%s' "$out" | grep -q "already running"; then pass; else fail "second instance: exit $rc: $out"; fi
 run_scripts main enforce
 stop main
+# its reloads compiled the header regexes in the helper process, never here
+if grep -q "debug: prefilter: compiled in a helper process: [1-9]" "$tmp/main.log" &&
+   ! grep -q "compiling helper" "$tmp/main.log"; then pass; else
+	fail "the prefilter was not compiled by the helper"; grep prefilter "$tmp/main.log"; fi
 [ -e "$tmp/main.pid" ] && fail "pidfile left behind" || pass
 
 # the dry-run daemon

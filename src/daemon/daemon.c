@@ -28,6 +28,7 @@
 
 #include "auth/checks.h"
 #include "dns/dns.h"
+#include "match/prefilter_helper.h"
 #include "conf/conf.h"
 #include "report/history.h"
 #include "util/log.h"
@@ -825,6 +826,8 @@ int mp_daemon_run(const char *conf_path, const char *rules_override, bool foregr
 	D.rules_override = rules_override;
 	D.foreground = foreground;
 	limit_arenas();
+	/* Vectorscan's compiler runs in a helper, not in the daemon's memory */
+	mp_prefilter_set_helper("/proc/self/exe");
 	/* blocked in every thread from here on (libunbound's too); libmilter
 	 * and the reload thread sigwait them */
 	sigset_t set;

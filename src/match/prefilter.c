@@ -6,9 +6,14 @@
  * HS_FLAG_SINGLEMATCH (one report per pattern per scan). A pattern that
  * does not compile is left out, alone: the key's set is compiled again
  * without it. Vectorscan ids are the bit indexes.
+ *
+ * The daemon compiles in a helper process (prefilter_helper.c) and takes
+ * the serialized databases back: Vectorscan's compiler and what it leaves
+ * in malloc's free lists then never become part of the daemon's memory.
  */
 #include "match/prefilter.h"
 
+#include "match/prefilter_helper.h"
 #include "match/regex.h"
 
 #include <hs/hs.h>
@@ -107,6 +112,16 @@ out:
 
 struct mp_prefilter *mp_prefilter_build(struct mp_pf_pattern *pats, size_t n, size_t n_keys)
 {
+	bool failed = false;
+	struct mp_prefilter *pf = mp_pf_helper_build(pats, n, n_keys, &failed);
+
+	if (pf != NULL || !failed)
+		return pf;
+	return mp_prefilter_build_here(pats, n, n_keys);
+}
+
+struct mp_prefilter *mp_prefilter_build_here(struct mp_pf_pattern *pats, size_t n, size_t n_keys)
+{
 	struct mp_prefilter *pf = calloc(1, sizeof(*pf));
 	size_t *idx = malloc((n ? n : 1) * sizeof(*idx));
 
@@ -153,6 +168,42 @@ void mp_prefilter_free(struct mp_prefilter *pf)
 	free(pf->dbs);
 	hs_free_scratch(pf->proto);
 	free(pf);
+}
+
+struct mp_prefilter *mp_prefilter_assemble(hs_database_t **dbs, size_t n_keys, size_t n_ids)
+{
+	struct mp_prefilter *pf = calloc(1, sizeof(*pf));
+
+	if (pf == NULL) {
+		for (size_t k = 0; k < n_keys; k++)
+			hs_free_database(dbs[k]);
+		free(dbs);
+		return NULL;
+	}
+	pf->dbs = dbs;
+	pf->n_keys = n_keys;
+	pf->n_ids = n_ids;
+	for (size_t k = 0; k < n_keys; k++) {
+		if (dbs[k] != NULL && hs_alloc_scratch(dbs[k], &pf->proto) != HS_SUCCESS) {
+			mp_prefilter_free(pf);
+			return NULL;
+		}
+	}
+	if (pf->proto == NULL) {
+		mp_prefilter_free(pf);
+		return NULL;
+	}
+	return pf;
+}
+
+hs_database_t *mp_prefilter_db(const struct mp_prefilter *pf, size_t key)
+{
+	return key < pf->n_keys ? pf->dbs[key] : NULL;
+}
+
+size_t mp_prefilter_n_keys(const struct mp_prefilter *pf)
+{
+	return pf->n_keys;
 }
 
 size_t mp_prefilter_n_ids(const struct mp_prefilter *pf)

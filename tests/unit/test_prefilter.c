@@ -3,9 +3,13 @@
  * (constructs Vectorscan runs exactly, approximates, or cannot take)
  * against generated and targeted ASCII subjects, each PCRE2 match checked
  * against the prefilter's bits; non-ASCII subjects are not scanned; what
- * cannot be taken is left to PCRE2.
+ * cannot be taken is left to PCRE2. Everything again with the databases
+ * compiled in the daemon's helper process (match/prefilter_helper.c: the
+ * same ids, the same scans), and the helper failing every way it can
+ * (the build falls back to compiling here).
  */
 #include "match/prefilter.h"
+#include "match/prefilter_helper.h"
 #include "match/regex.h"
 
 #include <setjmp.h>
@@ -152,11 +156,107 @@ static void test_keys_and_nothing_taken(void **state)
 	assert_int_equal(none[0].id, -1);
 }
 
+static void build_both(struct mp_pf_pattern *here, struct mp_pf_pattern *there,
+		       struct mp_prefilter **pf_here, struct mp_prefilter **pf_there)
+{
+	for (size_t i = 0; i < N_PATS; i++)
+		here[i] = there[i] =
+			(struct mp_pf_pattern){ i % 3, pats[i].src, strlen(pats[i].src), pats[i].flags, -1 };
+	mp_prefilter_set_helper(NULL);
+	*pf_here = mp_prefilter_build(here, N_PATS, 3);
+	mp_prefilter_set_helper(MP_BIN_PATH);
+	*pf_there = mp_prefilter_build(there, N_PATS, 3);
+}
+
+/* The helper's build is the same build: ids, keys and scan bits. */
+static void test_helper_same(void **state)
+{
+	struct mp_pf_pattern here[N_PATS], there[N_PATS];
+	struct mp_prefilter *a, *b;
+
+	(void)state;
+	unsigned long n0 = mp_prefilter_helper_builds();
+	build_both(here, there, &a, &b);
+	assert_non_null(a);
+	assert_non_null(b);
+	/* b came from the helper, not from a fallback */
+	assert_int_equal(mp_prefilter_helper_builds() - n0, 1);
+	assert_int_equal(mp_prefilter_n_ids(a), mp_prefilter_n_ids(b));
+	for (size_t i = 0; i < N_PATS; i++)
+		assert_int_equal(here[i].id, there[i].id);
+	/* "a(?R)?b" is rejected by Vectorscan and dropped by both */
+	assert_int_equal(there[28].id, -1);
+	struct mp_pf_scratch *sa = mp_pf_scratch_new(a), *sb = mp_pf_scratch_new(b);
+	for (unsigned k = 0; k < 3; k++) {
+		assert_int_equal(mp_prefilter_has_key(a, k), mp_prefilter_has_key(b, k));
+		for (size_t t = 0; t < sizeof(targeted) / sizeof(targeted[0]); t++) {
+			uint8_t ba[16] = { 0 }, bb[16] = { 0 };
+			const char *v = targeted[t];
+			assert_int_equal(mp_prefilter_scan(a, sa, k, v, strlen(v), ba),
+					 mp_prefilter_scan(b, sb, k, v, strlen(v), bb));
+			assert_memory_equal(ba, bb, sizeof(ba));
+		}
+	}
+	mp_pf_scratch_free(sa);
+	mp_pf_scratch_free(sb);
+	mp_prefilter_free(a);
+	mp_prefilter_free(b);
+}
+
+/* A helper that is not there, fails, or answers nonsense: the build
+ * falls back to compiling here, with the same result. */
+static void test_helper_fails(void **state)
+{
+	static const char *const helpers[] = { "/nonexistent/milter-policy", "/bin/false",
+					       "/bin/echo", "/bin/true" };
+	(void)state;
+	unsigned long n0 = mp_prefilter_helper_builds();
+	for (size_t h = 0; h < sizeof(helpers) / sizeof(helpers[0]); h++) {
+		struct mp_pf_pattern here[N_PATS], there[N_PATS];
+		for (size_t i = 0; i < N_PATS; i++)
+			here[i] = there[i] = (struct mp_pf_pattern){ 0, pats[i].src,
+								     strlen(pats[i].src),
+								     pats[i].flags, -1 };
+		mp_prefilter_set_helper(NULL);
+		struct mp_prefilter *a = mp_prefilter_build(here, N_PATS, 1);
+		mp_prefilter_set_helper(helpers[h]);
+		struct mp_prefilter *b = mp_prefilter_build(there, N_PATS, 1);
+		assert_non_null(a);
+		assert_non_null(b);
+		for (size_t i = 0; i < N_PATS; i++)
+			assert_int_equal(here[i].id, there[i].id);
+		mp_prefilter_free(a);
+		mp_prefilter_free(b);
+	}
+	assert_int_equal(mp_prefilter_helper_builds(), n0);
+	mp_prefilter_set_helper(NULL);
+}
+
+static int use_helper(void **state)
+{
+	(void)state;
+	mp_prefilter_set_helper(MP_BIN_PATH);
+	return 0;
+}
+
+static int no_helper(void **state)
+{
+	(void)state;
+	mp_prefilter_set_helper(NULL);
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_no_false_negatives),
 		cmocka_unit_test(test_keys_and_nothing_taken),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest helper[] = {
+		cmocka_unit_test(test_helper_same),
+		cmocka_unit_test(test_helper_fails),
+	};
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("through the helper", tests, use_helper, no_helper);
+	return failed + cmocka_run_group_tests_name("helper", helper, NULL, no_helper);
 }
