@@ -5,6 +5,8 @@
  */
 #include "mail/spool.h"
 
+#include "util/file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -39,22 +41,6 @@ static int temp_file(const char *dir)
 	return fd;
 }
 
-static bool write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		c += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
 bool mp_spool_add(struct mp_spool *s, const void *p, size_t n)
 {
 	if (s->over || s->failed)
@@ -85,7 +71,7 @@ bool mp_spool_add(struct mp_spool *s, const void *p, size_t n)
 		/* past the memory bound: everything goes to the file */
 		if (s->fd < 0) {
 			s->fd = temp_file(s->dir);
-			if (s->fd < 0 || !write_all(s->fd, s->mem, s->len)) {
+			if (s->fd < 0 || mp_write_all(s->fd, s->mem, s->len) < 0) {
 				s->failed = true;
 				return false;
 			}
@@ -93,7 +79,7 @@ bool mp_spool_add(struct mp_spool *s, const void *p, size_t n)
 			s->mem = NULL;
 			s->len = s->cap = 0;
 		}
-		if (!write_all(s->fd, p, n)) {
+		if (mp_write_all(s->fd, p, n) < 0) {
 			s->failed = true;
 			return false;
 		}
@@ -112,7 +98,7 @@ int mp_spool_open(struct mp_spool *s, bool as_file)
 		int fd = temp_file(s->dir);
 		if (fd < 0)
 			return -1;
-		if (!write_all(fd, s->mem, s->len) || lseek(fd, 0, SEEK_SET) != 0) {
+		if (mp_write_all(fd, s->mem, s->len) < 0 || lseek(fd, 0, SEEK_SET) != 0) {
 			close(fd);
 			return -1;
 		}

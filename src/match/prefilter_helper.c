@@ -27,6 +27,7 @@
 #include "match/prefilter_helper.h"
 
 #include "util/buf.h"
+#include "util/file.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -59,41 +60,9 @@ unsigned long mp_prefilter_helper_builds(void)
 	return atomic_load(&helper_builds);
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int read_all(int fd, void *p, size_t n)
-{
-	char *c = p;
-
-	while (n > 0) {
-		ssize_t r = read(fd, c, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		c += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 static int read_u32(int fd, uint32_t *v)
 {
-	return read_all(fd, v, sizeof(*v));
+	return mp_read_exact(fd, v, sizeof(*v));
 }
 
 /* ---- the helper's side --------------------------------------------------- */
@@ -117,7 +86,7 @@ int mp_prefilter_helper_main(int in, int out)
 		    len > PATTERN_MAX)
 			goto out;
 		char *s = malloc(len + 1);
-		if (s == NULL || read_all(in, s, len) < 0) {
+		if (s == NULL || mp_read_exact(in, s, len) < 0) {
 			free(s);
 			goto out;
 		}
@@ -126,18 +95,18 @@ int mp_prefilter_helper_main(int in, int out)
 	}
 	struct mp_prefilter *pf = mp_prefilter_build_here(pats, n, n_keys);
 	uint32_t head[2] = { MAGIC, pf != NULL ? 0 : 1 };
-	if (write_all(out, head, sizeof(head)) < 0)
+	if (mp_write_all(out, head, sizeof(head)) < 0)
 		goto done;
 	if (pf == NULL) {
 		rc = 0;
 		goto done;
 	}
 	uint32_t n_ids = (uint32_t)mp_prefilter_n_ids(pf);
-	if (write_all(out, &n_ids, sizeof(n_ids)) < 0)
+	if (mp_write_all(out, &n_ids, sizeof(n_ids)) < 0)
 		goto done;
 	for (uint32_t i = 0; i < n; i++) {
 		int32_t id = pats[i].id;
-		if (write_all(out, &id, sizeof(id)) < 0)
+		if (mp_write_all(out, &id, sizeof(id)) < 0)
 			goto done;
 	}
 	for (uint32_t k = 0; k < n_keys; k++) {
@@ -147,9 +116,9 @@ int mp_prefilter_helper_main(int in, int out)
 		if (db != NULL && hs_serialize_database(db, &bytes, &len) != HS_SUCCESS)
 			goto done;
 		uint64_t size = len;
-		int w = write_all(out, &size, sizeof(size));
+		int w = mp_write_all(out, &size, sizeof(size));
 		if (w == 0 && len > 0)
-			w = write_all(out, bytes, len);
+			w = mp_write_all(out, bytes, len);
 		free(bytes);
 		if (w < 0)
 			goto done;
@@ -195,7 +164,7 @@ static struct mp_prefilter *decode(int fd, struct mp_pf_pattern *pats, size_t n,
 	char *bytes = NULL;
 
 	*why = "a short or malformed answer";
-	if (read_all(fd, head, sizeof(head)) < 0 || head[0] != MAGIC || head[1] > 1)
+	if (mp_read_exact(fd, head, sizeof(head)) < 0 || head[0] != MAGIC || head[1] > 1)
 		return NULL;
 	if (head[1] == 1) {
 		*why = NULL;
@@ -209,14 +178,14 @@ static struct mp_prefilter *decode(int fd, struct mp_pf_pattern *pats, size_t n,
 		*why = "out of memory";
 		goto fail;
 	}
-	if (n > 0 && read_all(fd, ids, n * sizeof(*ids)) < 0)
+	if (n > 0 && mp_read_exact(fd, ids, n * sizeof(*ids)) < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++)
 		if (ids[i] < -1 || ids[i] >= (int32_t)n_ids)
 			goto fail;
 	for (size_t k = 0; k < n_keys; k++) {
 		uint64_t size;
-		if (read_all(fd, &size, sizeof(size)) < 0 || size > DB_MAX)
+		if (mp_read_exact(fd, &size, sizeof(size)) < 0 || size > DB_MAX)
 			goto fail;
 		if (size == 0)
 			continue;
@@ -225,7 +194,7 @@ static struct mp_prefilter *decode(int fd, struct mp_pf_pattern *pats, size_t n,
 			*why = "out of memory";
 			goto fail;
 		}
-		if (read_all(fd, bytes, (size_t)size) < 0)
+		if (mp_read_exact(fd, bytes, (size_t)size) < 0)
 			goto fail;
 		if (hs_deserialize_database(bytes, (size_t)size, &dbs[k]) != HS_SUCCESS) {
 			*why = "a database that does not deserialize";
@@ -301,7 +270,7 @@ struct mp_prefilter *mp_pf_helper_build(struct mp_pf_pattern *pats, size_t n, si
 		why = strerror(rc);
 		goto out;
 	}
-	int w = write_all(to[1], in.p, in.len);
+	int w = mp_write_all(to[1], in.p, in.len);
 	close(to[1]);
 	to[1] = -1;
 	if (w < 0) {

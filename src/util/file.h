@@ -13,6 +13,10 @@
 char *mp_read_file(const char *path, size_t max, size_t *len_r);
 /* The same, a relative path taken from the directory dirfd (openat). */
 char *mp_read_file_at(int dirfd, const char *path, size_t max, size_t *len_r);
+/* Writes all n bytes to fd (EINTR retried). 0, or -1. */
+int mp_write_all(int fd, const void *p, size_t n);
+/* Reads exactly n bytes from fd. 0, or -1 (an error, or the end first). */
+int mp_read_exact(int fd, void *p, size_t n);
 /* " as user NAME" once the process has dropped root for NAME, "" before:
  * every "cannot read" names who could not read the file. Set once, before
  * any thread that reads files starts (the daemon, after setuid). */
