@@ -683,16 +683,22 @@ static int lookup_user(const struct mp_conf *c, uid_t *uid, gid_t *gid, char *er
 /* The first load of the rules, as the user every reload runs as: a rule,
  * include or list file only root can read stops the start instead of
  * every reload, and a rule file cannot make root read a file through
- * `include` or `list ... file` (and quote it in an error). Root's effective
- * ids are switched for the load and back (the socket and the pidfile are
- * made as root after it); the supplementary groups are cleared for good,
- * as dropping privileges would. */
+ * `include` or `list ... file` (and quote it in an error). The real and
+ * effective ids are the user's for the load, root only the saved one, and
+ * back (the socket and the pidfile are made as root after it): a helper
+ * the load runs (the prefilter's) is then plainly the user's, not a
+ * set-id process. The supplementary groups are cleared for good, as
+ * dropping privileges would. */
 static struct mp_ruleset *load_as_user(const struct mp_conf *c, uid_t uid, gid_t gid,
 				       struct mp_diags *d)
 {
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
 	if (geteuid() != 0 || uid == 0)
 		return mp_ruleset_load(c, d);
-	if (setgroups(1, &gid) < 0 || setegid(gid) < 0 || seteuid(uid) < 0) {
+	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 ||
+	    setgroups(1, &gid) < 0 || setresgid(gid, gid, eg) < 0 || setresuid(uid, uid, eu) < 0) {
 		mp_diags_add(d, "milter-policy", 0, 0, "cannot switch to uid %ld gid %ld: %s",
 			     (long)uid, (long)gid, strerror(errno));
 		return NULL;
@@ -700,7 +706,8 @@ static struct mp_ruleset *load_as_user(const struct mp_conf *c, uid_t uid, gid_t
 	mp_file_set_user(c->user);
 	struct mp_ruleset *rs = mp_ruleset_load(c, d);
 	mp_file_set_user(NULL);
-	if (seteuid(0) < 0 || setegid(0) < 0) {
+	/* root again first: changing the group ids needs it */
+	if (setresuid(ru, eu, su) < 0 || setresgid(rg, eg, sg) < 0) {
 		mp_diags_add(d, "milter-policy", 0, 0, "cannot switch back to root: %s",
 			     strerror(errno));
 		mp_ruleset_unref(rs);
