@@ -34,13 +34,12 @@ enum need { NEED_READ, NEED_READ_WRITE, NEED_CONNECT };
 static void probe(FILE *out, char kind, const char *path, enum need need, const char *what,
 		  const char *user)
 {
-	int mode = need == NEED_READ ? R_OK : R_OK | W_OK;
-	const char *verb = need == NEED_READ ? "read" : need == NEED_CONNECT ? "connect to"
-									      : "write";
+	static const int modes[] = { [NEED_READ] = R_OK, [NEED_READ_WRITE] = R_OK | W_OK,
+				     [NEED_CONNECT] = W_OK };
+	static const char *const verbs[] = { [NEED_READ] = "read", [NEED_READ_WRITE] = "write",
+					     [NEED_CONNECT] = "connect to" };
 
-	if (need == NEED_CONNECT)
-		mode = W_OK;
-	if (access(path, mode) == 0)
+	if (access(path, modes[need]) == 0)
 		return;
 	int e = errno;
 	if (e == ENOENT && need == NEED_READ_WRITE) {
@@ -63,7 +62,7 @@ static void probe(FILE *out, char kind, const char *path, enum need need, const 
 	}
 	if (e == ENOENT && need == NEED_READ)
 		return; /* a missing file is the loader's to report */
-	fprintf(out, "%c cannot %s %s%s%s as user %s: %s%s\n", kind, verb, what ? what : "",
+	fprintf(out, "%c cannot %s %s%s%s as user %s: %s%s\n", kind, verbs[need], what ? what : "",
 		what ? " " : "", path, user, strerror(e),
 		kind == 'W' ? " (read again at every reload: reloads would fail)" : "");
 }

@@ -122,41 +122,36 @@ struct mp_prefilter *mp_prefilter_build(struct mp_pf_pattern *pats, size_t n, si
 
 struct mp_prefilter *mp_prefilter_build_here(struct mp_pf_pattern *pats, size_t n, size_t n_keys)
 {
-	struct mp_prefilter *pf = calloc(1, sizeof(*pf));
+	hs_database_t **dbs = n_keys ? calloc(n_keys, sizeof(*dbs)) : NULL;
 	size_t *idx = malloc((n ? n : 1) * sizeof(*idx));
+	size_t n_ids = 0;
+	struct mp_prefilter *pf = NULL;
 
 	for (size_t i = 0; i < n; i++)
 		pats[i].id = -1;
-	if (pf == NULL || idx == NULL || n_keys == 0)
-		goto fail;
-	pf->dbs = calloc(n_keys, sizeof(*pf->dbs));
-	if (pf->dbs == NULL)
-		goto fail;
-	pf->n_keys = n_keys;
+	if (dbs == NULL || idx == NULL) {
+		free(dbs);
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++)
 		if (eligible(&pats[i]) && pats[i].key < n_keys)
-			pats[i].id = (int)pf->n_ids++;
+			pats[i].id = (int)n_ids++;
 	for (unsigned k = 0; k < n_keys; k++) {
 		size_t m = 0;
 		for (size_t i = 0; i < n; i++)
 			if (pats[i].key == k && pats[i].id >= 0)
 				idx[m++] = i;
-		if (m == 0)
-			continue;
-		pf->dbs[k] = compile_key(pats, idx, m);
-		if (pf->dbs[k] != NULL && hs_alloc_scratch(pf->dbs[k], &pf->proto) != HS_SUCCESS)
-			goto fail;
+		if (m > 0)
+			dbs[k] = compile_key(pats, idx, m);
 	}
-	if (pf->proto == NULL)
-		goto fail; /* nothing taken */
+	/* NULL when no database is left (nothing taken) */
+	pf = mp_prefilter_assemble(dbs, n_keys, n_ids);
+out:
+	if (pf == NULL)
+		for (size_t i = 0; i < n; i++)
+			pats[i].id = -1;
 	free(idx);
 	return pf;
-fail:
-	for (size_t i = 0; i < n; i++)
-		pats[i].id = -1;
-	free(idx);
-	mp_prefilter_free(pf);
-	return NULL;
 }
 
 void mp_prefilter_free(struct mp_prefilter *pf)
@@ -199,11 +194,6 @@ struct mp_prefilter *mp_prefilter_assemble(hs_database_t **dbs, size_t n_keys, s
 hs_database_t *mp_prefilter_db(const struct mp_prefilter *pf, size_t key)
 {
 	return key < pf->n_keys ? pf->dbs[key] : NULL;
-}
-
-size_t mp_prefilter_n_keys(const struct mp_prefilter *pf)
-{
-	return pf->n_keys;
 }
 
 size_t mp_prefilter_n_ids(const struct mp_prefilter *pf)

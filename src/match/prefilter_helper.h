@@ -33,6 +33,5 @@ int mp_prefilter_helper_main(int in, int out);
 struct mp_prefilter *mp_prefilter_build_here(struct mp_pf_pattern *pats, size_t n, size_t n_keys);
 struct mp_prefilter *mp_prefilter_assemble(hs_database_t **dbs, size_t n_keys, size_t n_ids);
 hs_database_t *mp_prefilter_db(const struct mp_prefilter *pf, size_t key);
-size_t mp_prefilter_n_keys(const struct mp_prefilter *pf);
 
 #endif

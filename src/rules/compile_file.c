@@ -94,7 +94,7 @@ static void compile_list(struct mp_loader *ld, const char *file, struct mp_syn_s
 	if (st->file.t == T_EOF) {
 		add_items(ld, l, file, st->items, st->n_items);
 	} else {
-		char *path = mp_loader_path(ld, st->file.s);
+		char *path = mp_path_join(ld->dir, st->file.s);
 		if (path == NULL) {
 			oom(ld, file, st->kw.line, st->kw.col);
 			return;

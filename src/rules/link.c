@@ -51,7 +51,7 @@ static void link_file(struct linkstate *ls, struct mp_rfile *rf, int depth)
 			if (mp_vec_push(&ls->ths, it->th) < 0)
 				mp_diags_add(ld->diags, rf->path, it->line, it->col, "out of memory");
 		} else {
-			char *path = mp_loader_path(ld, it->include);
+			char *path = mp_path_join(ld->dir, it->include);
 			if (path == NULL) {
 				mp_diags_add(ld->diags, rf->path, it->line, it->col, "out of memory");
 				continue;

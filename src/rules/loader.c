@@ -5,7 +5,6 @@
 #include "rules/loader.h"
 
 #include "rules/stamps.h"
-#include "util/file.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +27,4 @@ void mp_loader_stamp(struct mp_loader *ld, const char *path)
 {
 	if (ld->rs->stamps != NULL)
 		mp_stamps_add(ld->rs->stamps, path);
-}
-
-char *mp_loader_path(const struct mp_loader *ld, const char *rel)
-{
-	return mp_path_join(ld->dir, rel);
 }

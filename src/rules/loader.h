@@ -69,9 +69,6 @@ struct mp_loader {
 
 /* A file the daemon watches for changes (loader.c). */
 void mp_loader_stamp(struct mp_loader *ld, const char *path);
-/* A file named in the rules directory (rel: as written, absolute or
- * relative to it): its path as shown, malloc'd (NULL: no memory). */
-char *mp_loader_path(const struct mp_loader *ld, const char *rel);
 
 /* ---- the rule set under construction (internal to src/rules) ---------- */
 

@@ -175,7 +175,7 @@ struct mp_ruleset *mp_ruleset_load_with(const struct mp_conf *conf, const struct
 	/* global.rules first: every other policy starts with its rules */
 	struct mp_rfile *global_rf = NULL;
 	for (size_t i = 0; i < rs->n_top; i++) {
-		char *path = mp_loader_path(&ld, rs->top[i]);
+		char *path = mp_path_join(dir, rs->top[i]);
 		struct mp_rfile *rf = path ? mp_load_file(&ld, &order, rs->top[i], path) : NULL;
 		if (rf == NULL)
 			mp_diags_add(d, path ? path : rs->top[i], 0, 0, "cannot read rule file%s: %s",
@@ -200,7 +200,7 @@ struct mp_ruleset *mp_ruleset_load_with(const struct mp_conf *conf, const struct
 			bool is_default = strcmp(fn, "default.rules") == 0;
 			if (strcmp(fn, "global.rules") == 0 || is_default != (pass == 0))
 				continue;
-			char *path = mp_loader_path(&ld, fn);
+			char *path = mp_path_join(dir, fn);
 			void *found = NULL;
 			if (path == NULL) {
 				mp_diags_add(d, dir, 0, 0, "out of memory");
