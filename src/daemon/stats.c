@@ -4,6 +4,7 @@
 #include "daemon/stats.h"
 #include "state/state.h"
 
+#include "auth/dkim.h"
 #include "dns/dns.h"
 #include "rules/ruleset.h"
 #include "util/buf.h"
@@ -350,6 +351,14 @@ void mp_stats_render(struct mp_buf *b, const struct mp_ruleset *rs)
 	mp_metrics_head(b, "milter_policy_dns_query_duration_seconds", "histogram",
 			"Time per DNS query (cache hits included).");
 	mp_metrics_hist(b, "milter_policy_dns_query_duration_seconds", "", &d->latency);
+	unsigned long key_hits, key_misses;
+	mp_dkim_keys_stats(&key_hits, &key_misses);
+	mp_metrics_head(b, "milter_policy_dkim_key_cache_total", "counter",
+			"DKIM public keys taken decoded from the cache (hit) or decoded (miss).");
+	labels1(&l, "result", "hit");
+	mp_metrics_value(b, "milter_policy_dkim_key_cache_total", l.p, key_hits);
+	labels1(&l, "result", "miss");
+	mp_metrics_value(b, "milter_policy_dkim_key_cache_total", l.p, key_misses);
 	mp_metrics_head(b, "milter_policy_message_duration_seconds", "histogram",
 			"Time per message in the daemon, from MAIL FROM to its end.");
 	mp_metrics_hist(b, "milter_policy_message_duration_seconds", "", &S.message_seconds);

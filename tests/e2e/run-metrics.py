@@ -143,6 +143,11 @@ def main():
             check(value(text, name, **labels) == n, "%s%s = %s, wanted %d"
                   % (name, labels, value(text, name, **labels), n))
         check(value(text, "milter_policy_dns_queries_total", status="ok") >= 1, "no DNS query counted")
+        # no message here is DKIM-signed: no key was decoded, none taken from the cache
+        for res in ("hit", "miss"):
+            check(value(text, "milter_policy_dkim_key_cache_total", result=res) == 0,
+                  "milter_policy_dkim_key_cache_total{result=%s} = %s, wanted 0"
+                  % (res, value(text, "milter_policy_dkim_key_cache_total", result=res)))
 
         # the same numbers in Prometheus
         def prom_has(q, n):
