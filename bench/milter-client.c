@@ -10,7 +10,10 @@
  * therefore does not stall on Nagle's algorithm over TCP. With -w it writes
  * every packet on its own, as Sendmail does, to show that stall.
  *
- *   milter-client -s SOCKET [-n MESSAGES] [-c SESSIONS] [-b BODYBYTES] [-w]
+ *   milter-client -s SOCKET [-n MESSAGES] [-c SESSIONS] [-b BODYBYTES] [-w] [-r]
+ *   -r: a new connection for every message, as Postfix opens one per SMTP
+ *   session (the default keeps one connection per session)
+ *   -m FILE: send this message (headers and body) instead of the built-in one
  *   SOCKET: unix:/path or inet:PORT@HOST
  */
 #include <arpa/inet.h>
@@ -27,8 +30,24 @@
 #include <time.h>
 #include <unistd.h>
 
+/* protocol flags the milter may set in its negotiation reply */
+#define SMFIP_NOCONNECT 0x1UL
+#define SMFIP_NOHELO 0x2UL
+#define SMFIP_NOMAIL 0x4UL
+#define SMFIP_NORCPT 0x8UL
+#define SMFIP_NOBODY 0x10UL
+#define SMFIP_NOHDRS 0x20UL
+#define SMFIP_NOEOH 0x40UL
 #define SMFIP_NR_HDR 0x80UL
+#define SMFIP_NODATA 0x200UL
 #define SMFIP_SKIP 0x400UL
+#define SMFIP_NR_CONN 0x1000UL
+#define SMFIP_NR_HELO 0x2000UL
+#define SMFIP_NR_MAIL 0x4000UL
+#define SMFIP_NR_RCPT 0x8000UL
+#define SMFIP_NR_DATA 0x10000UL
+#define SMFIP_NR_EOH 0x40000UL
+#define SMFIP_NR_BODY 0x80000UL
 
 struct wbuf {
 	char *p;
@@ -201,6 +220,13 @@ static char event(struct session *s)
 	return final_reply(s);
 }
 
+/* After an event's packet: its reply, or 'c' when the milter negotiated
+ * not to reply to it (NR) - as Postfix does, nothing is read then. */
+static char event_nr(struct session *s, unsigned long nr)
+{
+	return (s->proto & nr) ? 'c' : event(s);
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -209,10 +235,99 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Connects, negotiates and sends the connect and HELO events. */
+static void open_connection(struct session *s)
+{
+	char data[4096];
+	size_t len;
+
+	s->fd = connect_to(s->spec);
+	uint32_t neg[3] = { htonl(6), htonl(0x1ff), htonl(0x1fffff) };
+	packet(s, 'O', neg, sizeof(neg));
+	if (reply(s, data, sizeof(data), &len) != 'O' || len < 12)
+		die("negotiation");
+	memcpy(&s->proto, data + 8, 4);
+	s->proto = ntohl((uint32_t)s->proto);
+	macro(s, 'C', "{client_addr}", "198.51.100.7");
+	struct wbuf d = { 0 };
+	uint16_t port = htons(2525);
+	put(&d, "mail.sender.example", 20);
+	put(&d, "4", 1);
+	put(&d, &port, 2);
+	put(&d, "198.51.100.7", 13);
+	if (!(s->proto & SMFIP_NOCONNECT)) {
+		packet(s, 'C', d.p, d.len);
+		if (event_nr(s, SMFIP_NR_CONN) != 'c')
+			s->errors++;
+	}
+	free(d.p);
+	if (!(s->proto & SMFIP_NOHELO)) {
+		strpacket(s, 'H', "mail.sender.example", NULL);
+		event_nr(s, SMFIP_NR_HELO);
+	}
+}
+
+static void close_connection(struct session *s)
+{
+	packet(s, 'Q', NULL, 0);
+	flush(s);
+	close(s->fd);
+}
+
+static int reconnect; /* -r: a connection per message, as Postfix opens one per SMTP session */
+
+/* -m FILE: the message sent instead of the built-in one - its header fields
+ * as Postfix passes them (name, value without the space after the colon,
+ * folded lines joined by LF), its body with CRLF line ends */
+static struct field {
+	char *name, *value;
+} *file_fields;
+static size_t n_file_fields;
+static char *file_body;
+static size_t file_body_len;
+
+static void load_message(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	static char line[65536];
+	struct wbuf body = { 0 };
+	int in_body = 0;
+
+	if (f == NULL)
+		die(path);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		size_t n = strcspn(line, "\r\n");
+		line[n] = '\0';
+		if (in_body) {
+			put(&body, line, n);
+			put(&body, "\r\n", 2);
+		} else if (n == 0) {
+			in_body = 1;
+		} else if ((line[0] == ' ' || line[0] == '\t') && n_file_fields > 0) {
+			struct field *fl = &file_fields[n_file_fields - 1];
+			size_t old = strlen(fl->value);
+			fl->value = realloc(fl->value, old + n + 2);
+			fl->value[old] = '\n';
+			memcpy(fl->value + old + 1, line, n + 1);
+		} else {
+			char *colon = strchr(line, ':');
+			if (colon == NULL)
+				die("a header line without a colon");
+			*colon = '\0';
+			file_fields = realloc(file_fields, (n_file_fields + 1) * sizeof(*file_fields));
+			file_fields[n_file_fields].name = strdup(line);
+			file_fields[n_file_fields].value = strdup(colon[1] == ' ' ? colon + 2 : colon + 1);
+			n_file_fields++;
+		}
+	}
+	fclose(f);
+	file_body = body.p;
+	file_body_len = body.len;
+}
+
 static void *run_session(void *arg)
 {
 	struct session *s = arg;
-	char data[4096];
 	static const char *headers[][2] = {
 		{ "Received", "from mail.sender.example (mail.sender.example [198.51.100.7])\n\tby mx.example.com with ESMTP id 4Q1x2 for <bob@example.com>" },
 		{ "From", "Alice <alice@sender.example>" },
@@ -225,60 +340,65 @@ static void *run_session(void *arg)
 	};
 
 	double t_start = now();
-	s->fd = connect_to(s->spec);
-	uint32_t neg[3] = { htonl(6), htonl(0x1ff), htonl(0x1fffff) };
-	packet(s, 'O', neg, sizeof(neg));
-	size_t len;
-	if (reply(s, data, sizeof(data), &len) != 'O' || len < 12)
-		die("negotiation");
-	memcpy(&s->proto, data + 8, 4);
-	s->proto = ntohl((uint32_t)s->proto);
 	char *body = malloc(s->body + 1);
 	for (size_t i = 0; i < s->body; i++)
 		body[i] = (i % 72 == 71) ? '\n' : (char)('a' + i % 26);
-	macro(s, 'C', "{client_addr}", "198.51.100.7");
-	{
-		struct wbuf d = { 0 };
-		uint16_t port = htons(2525);
-		put(&d, "mail.sender.example", 20);
-		put(&d, "4", 1);
-		put(&d, &port, 2);
-		put(&d, "198.51.100.7", 13);
-		packet(s, 'C', d.p, d.len);
-		free(d.p);
+	size_t nh = sizeof(headers) / sizeof(headers[0]);
+	if (file_body != NULL) {
+		free(body);
+		body = file_body;
+		s->body = file_body_len;
+		nh = n_file_fields;
 	}
-	if (event(s) != 'c')
-		s->errors++;
-	strpacket(s, 'H', "mail.sender.example", NULL);
-	event(s);
+	if (!reconnect)
+		open_connection(s);
 	s->setup = now() - t_start;
 	if (pthread_barrier_wait(&ready) == PTHREAD_BARRIER_SERIAL_THREAD)
 		t_go = now();
 	for (int i = 0; i < s->n; i++) {
 		double t0 = now();
+		if (reconnect)
+			open_connection(s);
+		char c = 'c';
 		macro(s, 'M', "i", "4Q1x2");
-		strpacket(s, 'M', "<alice@sender.example>", NULL);
-		char c = event(s);
+		if (!(s->proto & SMFIP_NOMAIL)) {
+			strpacket(s, 'M', "<alice@sender.example>", NULL);
+			c = event_nr(s, SMFIP_NR_MAIL);
+		}
 		if (c != 'c') {
 			s->rejected++;
+			if (reconnect)
+				close_connection(s);
 			continue;
 		}
-		strpacket(s, 'R', "<bob@example.com>", NULL);
-		event(s);
-		packet(s, 'T', NULL, 0);
-		event(s);
-		for (size_t h = 0; h < sizeof(headers) / sizeof(headers[0]); h++) {
-			strpacket(s, 'L', headers[h][0], headers[h][1]);
-			if (!(s->proto & SMFIP_NR_HDR))
-				event(s);
+		if (!(s->proto & SMFIP_NORCPT)) {
+			strpacket(s, 'R', "<bob@example.com>", NULL);
+			event_nr(s, SMFIP_NR_RCPT);
 		}
-		packet(s, 'N', NULL, 0);
-		c = event(s);
+		if (!(s->proto & SMFIP_NODATA)) {
+			packet(s, 'T', NULL, 0);
+			event_nr(s, SMFIP_NR_DATA);
+		}
+		for (size_t h = 0; h < nh && !(s->proto & SMFIP_NOHDRS); h++) {
+			if (file_body != NULL)
+				strpacket(s, 'L', file_fields[h].name, file_fields[h].value);
+			else
+				strpacket(s, 'L', headers[h][0], headers[h][1]);
+			event_nr(s, SMFIP_NR_HDR);
+		}
+		if (!(s->proto & SMFIP_NOEOH)) {
+			packet(s, 'N', NULL, 0);
+			c = event_nr(s, SMFIP_NR_EOH);
+		}
 		if (c == 'c') {
-			for (size_t off = 0; off < s->body; off += 65535) {
+			for (size_t off = 0; off < s->body && !(s->proto & SMFIP_NOBODY); off += 65535) {
 				size_t n = s->body - off < 65535 ? s->body - off : 65535;
 				packet(s, 'B', body + off, n);
-				c = event(s);
+				c = event_nr(s, SMFIP_NR_BODY);
+				if (c == 's') { /* SMFIP_SKIP: no more body wanted */
+					c = 'c';
+					break;
+				}
 				if (c != 'c')
 					break;
 			}
@@ -288,12 +408,14 @@ static void *run_session(void *arg)
 		}
 		if (c != 'c' && c != 'a')
 			s->rejected++;
+		if (reconnect)
+			close_connection(s);
 		s->lat[i] = now() - t0;
 	}
-	packet(s, 'Q', NULL, 0);
-	flush(s);
-	close(s->fd);
-	free(body);
+	if (!reconnect)
+		close_connection(s);
+	if (body != file_body)
+		free(body);
 	free(s->out.p);
 	return NULL;
 }
@@ -311,15 +433,17 @@ int main(int argc, char **argv)
 	int n = 2000, c = 10, opt;
 	size_t body = 5000;
 
-	while ((opt = getopt(argc, argv, "s:n:c:b:w")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:c:b:wrm:")) != -1) {
 		switch (opt) {
 		case 'w': per_packet = 1; break;
+		case 'r': reconnect = 1; break;
+		case 'm': load_message(optarg); break;
 		case 's': spec = optarg; break;
 		case 'n': n = atoi(optarg); break;
 		case 'c': c = atoi(optarg); break;
 		case 'b': body = (size_t)atol(optarg); break;
 		default:
-			fprintf(stderr, "usage: milter-client -s SOCKET [-n MESSAGES] [-c SESSIONS] [-b BYTES] [-w]\n");
+			fprintf(stderr, "usage: milter-client -s SOCKET [-n MESSAGES] [-c SESSIONS] [-b BYTES] [-w] [-r] [-m FILE]\n");
 			return 2;
 		}
 	}
@@ -353,7 +477,7 @@ int main(int argc, char **argv)
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
 	printf("socket=%s messages=%d sessions=%d body=%zu seconds=%.3f msg_per_s=%.0f "
 	       "latency_ms_mean=%.3f p50=%.3f p99=%.3f max=%.3f setup_ms=%.1f refused=%d errors=%d\n",
-	       spec, n, c, body, t, n / t, sum / n * 1e3, lat[n / 2] * 1e3,
+	       spec, n, c, file_body != NULL ? file_body_len : body, t, n / t, sum / n * 1e3, lat[n / 2] * 1e3,
 	       lat[(size_t)(n * 0.99)] * 1e3, lat[n - 1] * 1e3, setup * 1e3, rejected, errors);
 	free(ss);
 	free(th);
