@@ -54,6 +54,7 @@ struct mp_dkim_msg {
 	DKIM_SIGINFO *tempfailed[MAX_TEMPFAILED]; /* key lookups that failed */
 	size_t n_tempfailed;
 	unsigned n_sig_fields;    /* DKIM-Signature fields seen */
+	struct mp_buf field;      /* the field being handed over, reused */
 };
 
 /* The key record for sig, from DNS (selector._domainkey.domain TXT). */
@@ -155,7 +156,7 @@ struct mp_dkim_msg *mp_dkim_begin(struct mp_dkim *k, struct mp_dns *dns, unsigne
 /* "Name:value" with every fold as CRLF, as the message had it. */
 void mp_dkim_header(struct mp_dkim_msg *m, const char *name, const char *value)
 {
-	struct mp_buf b;
+	struct mp_buf *b = &m->field;
 
 	if (m->failed)
 		return;
@@ -164,19 +165,23 @@ void mp_dkim_header(struct mp_dkim_msg *m, const char *name, const char *value)
 	if (strcasecmp(name, "DKIM-Signature") == 0 &&
 	    ++m->n_sig_fields > m->max_sigs)
 		return;
-	mp_buf_init(&b);
-	mp_buf_adds(&b, name);
-	mp_buf_addc(&b, ':');
-	for (const char *p = value; *p; p++) {
-		if (*p == '\n' && (p == value || p[-1] != '\r'))
-			mp_buf_addc(&b, '\r');
-		mp_buf_addc(&b, *p);
+	mp_buf_reset(b);
+	mp_buf_adds(b, name);
+	mp_buf_addc(b, ':');
+	/* the runs between bare LFs as they are, each bare LF as CRLF */
+	const char *run = value;
+	for (const char *p = value; (p = strchr(p, '\n')) != NULL; p++) {
+		if (p == value || p[-1] != '\r') {
+			mp_buf_add(b, run, (size_t)(p - run));
+			mp_buf_add(b, "\r\n", 2);
+			run = p + 1;
+		}
 	}
-	if (b.oom)
+	mp_buf_adds(b, run);
+	if (b->oom)
 		m->failed = true;
 	else
-		dkim_header(m->d, (u_char *)b.p, b.len);
-	mp_buf_free(&b);
+		dkim_header(m->d, (u_char *)b->p, b->len);
 }
 
 bool mp_dkim_eoh(struct mp_dkim_msg *m)
@@ -330,5 +335,6 @@ void mp_dkim_msg_free(struct mp_dkim_msg *m)
 		free(m->strings[i]);
 	free(m->strings);
 	free(m->sigs);
+	mp_buf_free(&m->field);
 	free(m);
 }

@@ -59,7 +59,7 @@ void mp_buf_adds(struct mp_buf *b, const char *s)
 	mp_buf_add(b, s, strlen(s));
 }
 
-void mp_buf_addc(struct mp_buf *b, char c)
+void mp_buf_addc_slow(struct mp_buf *b, char c)
 {
 	mp_buf_add(b, &c, 1);
 }
