@@ -180,6 +180,33 @@ static size_t encoded_word(const char *s, const char *end, struct mp_buf *out)
 	return (size_t)(stop + 2 - s);
 }
 
+/* mp_header_value without encoded words: the line breaks go, the rest is
+ * copied in runs straight into the arena (the value only shrinks). */
+static int unfold_plain(const char *p, const char *end, struct mp_arena *arena,
+			const char **out_r, size_t *out_len_r)
+{
+	char *out = mp_arena_alloc(arena, (size_t)(end - p) + 1);
+	size_t n = 0;
+
+	if (out == NULL)
+		return -1;
+	while (p < end) {
+		const char *brk = p;
+		while (brk < end && *brk != '\r' && *brk != '\n')
+			brk++;
+		memcpy(out + n, p, (size_t)(brk - p));
+		n += (size_t)(brk - p);
+		for (p = brk; p < end && (*p == '\r' || *p == '\n'); p++)
+			;
+	}
+	while (n > 0 && is_wsp(out[n - 1]))
+		n--;
+	out[n] = '\0';
+	*out_r = out;
+	*out_len_r = n;
+	return 0;
+}
+
 int mp_header_value(const char *raw, size_t len, struct mp_arena *arena,
 		    const char **out_r, size_t *out_len_r)
 {
@@ -192,12 +219,14 @@ int mp_header_value(const char *raw, size_t len, struct mp_arena *arena,
 		*out_len_r = len;
 		return 0;
 	}
-	struct mp_buf b, word;
-	mp_buf_init(&b);
-	mp_buf_init(&word);
 	const char *p = raw, *end = raw + len;
 	while (p < end && (is_wsp(*p) || *p == '\r' || *p == '\n'))
 		p++;
+	if (!enc)
+		return unfold_plain(p, end, arena, out_r, out_len_r);
+	struct mp_buf b, word;
+	mp_buf_init(&b);
+	mp_buf_init(&word);
 	bool last_was_word = false;  /* last thing emitted was an encoded word */
 	size_t ws_start = 0;         /* where pending whitespace began in b */
 	while (p < end) {
