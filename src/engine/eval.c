@@ -293,15 +293,17 @@ static inline int guard_bit(const struct mp_gstate *gs, const struct mp_guard *g
  * here without the calls of mp_guard_holds: with 10,000 rules the stage
  * loop asks thousands of guards per message. Only a state that already
  * holds the answer is read - guards.c fills each key and field in the one
- * state it belongs to (the connection's only while the transaction runs
- * under the same rule set). -1: mp_guard_holds must answer. */
-static inline int guard_known(const struct mp_ctx *x, const struct mp_guard *g)
+ * state it belongs to: the transaction's (tgs), or the connection's (cgs,
+ * NULL unless the transaction runs under the connection's rule set).
+ * -1: mp_guard_holds must answer. */
+static inline int guard_known(const struct mp_gstate *tgs, const struct mp_gstate *cgs,
+			      const struct mp_guard *g)
 {
-	if (x->txn == NULL || g->key < 0 || g->id < 0)
+	if (tgs == NULL || g->key < 0 || g->id < 0)
 		return -1;
-	int b = guard_bit(&x->txn->gs, g);
-	if (b < 0 && x->txn->rs == x->conn->rs)
-		b = guard_bit(&x->conn->gs, g);
+	int b = guard_bit(tgs, g);
+	if (b < 0 && cgs != NULL)
+		b = guard_bit(cgs, g);
 	return b;
 }
 
@@ -351,6 +353,11 @@ int mp_eval_stage(struct mp_ctx *x)
 		return 0;
 	size_t n = candidates(x);
 	ev->n_pending = 0;
+	/* the same for every rule of the loop (a trace wants every rule) */
+	const bool use_guards = !keeps_every_rule(x);
+	const struct mp_gstate *tgs = x->txn != NULL ? &x->txn->gs : NULL;
+	const struct mp_gstate *cgs = tgs != NULL && x->txn->rs == x->conn->rs ? &x->conn->gs : NULL;
+	const enum mp_stage stage = x->stage;
 	for (size_t k = 0; k < n; k++) {
 		uint32_t i = ev->cand[k];
 
@@ -361,11 +368,10 @@ int mp_eval_stage(struct mp_ctx *x)
 			continue;
 		}
 		/* a rule that needs a test the prefilter or the value index
-		 * rules out is false without a look at it (a trace wants every
-		 * rule) */
+		 * rules out is false without a look at it */
 		const struct mp_guard *g = &pol->guards[i];
-		if (g->kind != MP_G_NONE && x->stage >= g->stage && !keeps_every_rule(x)) {
-			int known = guard_known(x, g);
+		if (g->kind != MP_G_NONE && stage >= g->stage && use_guards) {
+			int known = guard_known(tgs, cgs, g);
 			if (known == 0 || (known < 0 && !mp_guard_holds(x, g))) {
 				ev->st[i] = RS_FALSE;
 				continue;
