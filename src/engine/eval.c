@@ -36,7 +36,9 @@ int mp_eval_init(struct mp_eval *ev, const struct mp_policy *pol, const struct m
 	ev->hits = malloc(n * sizeof(*ev->hits));
 	ev->pending = malloc(n * sizeof(*ev->pending));
 	ev->cand = malloc(n * sizeof(*ev->cand));
-	if (ev->st == NULL || ev->hits == NULL || ev->pending == NULL || ev->cand == NULL) {
+	ev->fired = malloc(n * sizeof(*ev->fired));
+	if (ev->st == NULL || ev->hits == NULL || ev->pending == NULL || ev->cand == NULL ||
+	    ev->fired == NULL) {
 		mp_eval_release(ev);
 		return -1;
 	}
@@ -66,6 +68,8 @@ void mp_eval_release(struct mp_eval *ev)
 	free(ev->hits);
 	free(ev->pending);
 	free(ev->cand);
+	free(ev->fired);
+	ev->fired = NULL;
 	ev->st = NULL;
 	ev->hits = NULL;
 	ev->pending = ev->cand = NULL;
@@ -321,20 +325,94 @@ static size_t merge(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, 
 	return n;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Appends to ev->fired the rules of stage s guarded by an id whose bit is
+ * set in bits (ids from base to base + n). */
+static size_t add_fired(struct mp_eval *ev, int s, const uint8_t *bits, uint32_t base, uint32_t n,
+			size_t at)
+{
+	const uint32_t *start = ev->pol->g_start[s], *rules = ev->pol->g_rules[s];
+
+	for (uint32_t byte = 0; byte < (n + 7) / 8; byte++) {
+		for (unsigned b = bits[byte]; b != 0; b &= b - 1) {
+			uint32_t id = byte * 8 + (uint32_t)__builtin_ctz(b);
+			if (id >= n)
+				break;
+			for (uint32_t j = start[base + id]; j < start[base + id + 1]; j++)
+				ev->fired[at++] = rules[j];
+		}
+	}
+	return at;
+}
+
+/* The rules of stage s whose guard holds (struct mp_policy: g_start),
+ * ascending, into ev->fired; -1 when the prefilter or the value index
+ * cannot answer for one of the stage's keys or fields (then every rule of
+ * the stage is visited). */
+static long fired(struct mp_ctx *x, int s)
+{
+	struct mp_eval *ev = x->ev;
+	const struct mp_policy *pol = ev->pol;
+	const uint8_t *bits = NULL, *vbits[2] = { NULL, NULL };
+	size_t n = 0;
+
+	/* header keys all live in the transaction's state: one bitmap */
+	for (size_t k = 0; k < pol->n_pf_keys[s]; k++)
+		if ((bits = mp_guard_pf_bits(x, pol->pf_keys[s][k])) == NULL)
+			return -1;
+	/* fields live in the connection's state or the transaction's (each
+	 * field in one: guards.c), so each holds only its own fields' bits */
+	for (size_t k = 0; k < pol->n_val_fields[s]; k++) {
+		const uint8_t *vb = mp_guard_val_bits(x, (enum mp_field_id)pol->val_fields[s][k]);
+		if (vb == NULL)
+			return -1;
+		if (vbits[0] == NULL || vbits[0] == vb)
+			vbits[0] = vb;
+		else
+			vbits[1] = vb;
+	}
+	if (bits != NULL)
+		n = add_fired(ev, s, bits, 0, pol->n_pf_ids, n);
+	for (int i = 0; i < 2; i++)
+		if (vbits[i] != NULL)
+			n = add_fired(ev, s, vbits[i], pol->n_pf_ids, pol->n_val_ids, n);
+	qsort(ev->fired, n, sizeof(*ev->fired), cmp_u32);
+	return (long)n;
+}
+
 /* The rules to visit at x->stage, ascending, into ev->cand: the pending
- * ones and those the stages up to this one make decidable. */
+ * ones and those the stages up to this one make decidable - of the rules
+ * whose guard the prefilter or the value index answers, only those whose
+ * guard holds (the others are false), unless a trace wants every rule or
+ * a safety limit was reached. */
 static size_t candidates(struct mp_ctx *x)
 {
 	struct mp_eval *ev = x->ev;
 	const struct mp_policy *pol = ev->pol;
 	size_t n = ev->n_pending;
+	const bool split = x->txn != NULL && !x->txn->trace_on && x->txn->limit == NULL;
 
 	memcpy(ev->cand, ev->pending, n * sizeof(*ev->cand));
 	for (int s = ev->next_stage; s <= (int)x->stage; s++) {
 		if (pol->n_by_stage[s] == 0)
 			continue;
-		/* pending (now free) takes the merge, then becomes cand */
-		n = merge(ev->cand, n, pol->by_stage[s], pol->n_by_stage[s], ev->pending);
+		long nf = split && pol->g_start[s] != NULL ? fired(x, s) : -1;
+		/* pending (now free) takes each merge, then becomes cand */
+		if (nf < 0) {
+			n = merge(ev->cand, n, pol->by_stage[s], pol->n_by_stage[s], ev->pending);
+		} else {
+			n = merge(ev->cand, n, pol->unguarded[s], pol->n_unguarded[s], ev->pending);
+			uint32_t *t = ev->cand;
+			ev->cand = ev->pending;
+			ev->pending = t;
+			n = merge(ev->cand, n, ev->fired, (size_t)nf, ev->pending);
+		}
 		uint32_t *t = ev->cand;
 		ev->cand = ev->pending;
 		ev->pending = t;

@@ -123,31 +123,48 @@ static void pf_scan(struct mp_ctx *x, struct mp_gstate *gs, struct mp_ruleset *r
 	}
 }
 
-bool mp_guard_pf(struct mp_ctx *x, int pf, int key)
+/* The guard state holding prefilter key `key`, the key scanned in it; NULL
+ * when there is none (no prefilter, no transaction for it, no memory):
+ * the regexes must then be asked. */
+static struct mp_gstate *pf_ready(struct mp_ctx *x, int key)
 {
 	struct mp_ruleset *rs = x->txn ? x->txn->rs : x->conn->rs;
 
-	if (pf < 0 || key < 0 || mp_ruleset_prefilter(rs) == NULL)
-		return true;
+	if (key < 0 || mp_ruleset_prefilter(rs) == NULL)
+		return NULL;
 	int field = mp_ruleset_pfkey_field(rs, key);
 	enum mp_stage s = field >= 0 ? mp_field_info((enum mp_field_id)field)->stage : MP_STAGE_HEADER;
 	struct mp_arena *arena;
 	struct mp_gstate *gs = state(x, s, &arena, &rs);
 	if (gs == NULL)
-		return true;
+		return NULL;
 	if (gs->pf_state == NULL) {
 		gs->pf_state = mp_arena_zalloc(arena, mp_ruleset_n_pfkeys(rs));
 		gs->pf_bits = mp_arena_zalloc(arena, (mp_prefilter_n_ids(mp_ruleset_prefilter(rs)) + 7) / 8);
 		if (gs->pf_state == NULL || gs->pf_bits == NULL) {
 			gs->pf_state = NULL;
-			return true; /* no memory: ask PCRE2 */
+			return NULL;
 		}
 	}
 	if (gs->pf_state[key] == PF_UNSCANNED)
 		pf_scan(x, gs, rs, key);
-	if (gs->pf_state[key] == PF_ALL)
+	return gs;
+}
+
+bool mp_guard_pf(struct mp_ctx *x, int pf, int key)
+{
+	struct mp_gstate *gs = pf < 0 ? NULL : pf_ready(x, key);
+
+	if (gs == NULL || gs->pf_state[key] == PF_ALL)
 		return true;
 	return (gs->pf_bits[pf >> 3] >> (pf & 7)) & 1;
+}
+
+const uint8_t *mp_guard_pf_bits(struct mp_ctx *x, int key)
+{
+	struct mp_gstate *gs = pf_ready(x, key);
+
+	return gs != NULL && gs->pf_state[key] == PF_SCANNED ? gs->pf_bits : NULL;
 }
 
 static int val_bit(struct mp_ctx *x, int vid, enum mp_field_id f)
@@ -185,6 +202,17 @@ static int val_bit(struct mp_ctx *x, int vid, enum mp_field_id f)
 int mp_guard_val(struct mp_ctx *x, int vid, enum mp_field_id f)
 {
 	return val_bit(x, vid, f);
+}
+
+const uint8_t *mp_guard_val_bits(struct mp_ctx *x, enum mp_field_id f)
+{
+	struct mp_arena *arena;
+	struct mp_ruleset *rs;
+
+	if (val_bit(x, 0, f) < 0)
+		return NULL;
+	struct mp_gstate *gs = state(x, mp_field_info(f)->stage, &arena, &rs);
+	return gs != NULL ? gs->v_bits : NULL;
 }
 
 bool mp_guard_holds(struct mp_ctx *x, const struct mp_guard *g)

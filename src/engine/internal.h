@@ -62,6 +62,7 @@ struct mp_eval {
 	/* rules evaluated and still unknown, ascending; stages before
 	 * next_stage have had their new rules (pol->by_stage) taken */
 	uint32_t *pending, *cand;
+	uint32_t *fired;         /* scratch: rules whose guard holds (pol->g_start) */
 	size_t n_pending;
 	int next_stage;
 };
@@ -284,6 +285,13 @@ enum mp_auth_result mp_val_result(struct mp_ctx *x, enum mp_field_id f);
  * field's stage has come (for headers: all of them). */
 /* Whether the regex with prefilter bit pf on key may match some value. */
 bool mp_guard_pf(struct mp_ctx *x, int pf, int key);
+/* The prefilter bits of the state holding key, the key scanned; NULL when
+ * every regex of the key must be asked (no prefilter, no memory, a scan
+ * that could not rule anything out). */
+const uint8_t *mp_guard_pf_bits(struct mp_ctx *x, int key);
+/* The value-index bits of the state holding field f, f's values matched
+ * in it; NULL when its tests must be evaluated (no index, no memory). */
+const uint8_t *mp_guard_val_bits(struct mp_ctx *x, enum mp_field_id f);
 /* Whether the literal or list test with value index bit vid holds: 1 or
  * 0, or -1 when there is no answer (no memory): evaluate it instead. */
 int mp_guard_val(struct mp_ctx *x, int vid, enum mp_field_id f);

@@ -129,6 +129,108 @@ static struct mp_guard guard_of(const struct mp_expr *e)
 	return none;
 }
 
+/* Rule i's guard id in the split of stage s (struct mp_policy: prefilter
+ * ids, then value-index ids from n_pf) when its guard is a header regex,
+ * or a literal or list test of a field whose values are final from MAIL on
+ * (connection and sender fields), askable at s; -1 otherwise. */
+static long split_id(const struct mp_ruleset *rs, const struct mp_policy *pol, size_t i, int s,
+		     uint32_t n_pf)
+{
+	const struct mp_guard *g = &pol->guards[i];
+
+	if (g->id < 0 || g->key < 0 || g->stage > s)
+		return -1;
+	if (g->kind == MP_G_PF && (size_t)g->key < rs->n_hkeys)
+		return g->id;
+	if (g->kind == MP_G_VAL && g->key < 64 && g->stage <= MP_STAGE_MAIL)
+		return (long)n_pf + g->id;
+	return -1;
+}
+
+/* Splits each stage's rules by their guards (struct mp_policy: unguarded,
+ * g_start, g_rules, pf_keys, val_fields). */
+static void split_stages(struct mp_loader *ld, struct mp_policy *pol)
+{
+	const struct mp_ruleset *rs = ld->rs;
+	uint32_t n_pf = 0, n_val = 0;
+
+	for (size_t i = 0; i < pol->n_rules; i++) {
+		const struct mp_guard *g = &pol->guards[i];
+		long id = split_id(rs, pol, i, MP_STAGE_COUNT, 0);
+		if (id >= 0 && g->kind == MP_G_PF && (uint32_t)g->id >= n_pf)
+			n_pf = (uint32_t)g->id + 1;
+		if (id >= 0 && g->kind == MP_G_VAL && (uint32_t)g->id >= n_val)
+			n_val = (uint32_t)g->id + 1;
+	}
+	if (n_pf + n_val == 0)
+		return;
+	pol->n_pf_ids = n_pf;
+	pol->n_val_ids = n_val;
+	uint32_t n_ids = n_pf + n_val;
+	uint8_t *key_seen = calloc(rs->n_hkeys + 1, 1);
+	if (key_seen == NULL) {
+		oom(ld);
+		return;
+	}
+	for (int s = 0; s < MP_STAGE_COUNT; s++) {
+		const uint32_t *v = pol->by_stage[s];
+		size_t n = pol->n_by_stage[s], ng = 0;
+		for (size_t k = 0; k < n; k++)
+			ng += split_id(rs, pol, v[k], s, n_pf) >= 0;
+		if (ng == 0)
+			continue;
+		uint32_t *plain = mp_arena_alloc(ld->arena, (n - ng + 1) * sizeof(*plain));
+		uint32_t *start = mp_arena_zalloc(ld->arena, (n_ids + 1) * sizeof(*start));
+		uint32_t *rules = mp_arena_alloc(ld->arena, ng * sizeof(*rules));
+		int32_t *keys = mp_arena_alloc(ld->arena, ng * sizeof(*keys));
+		int32_t *fields = mp_arena_alloc(ld->arena, ng * sizeof(*fields));
+		if (plain == NULL || start == NULL || rules == NULL || keys == NULL || fields == NULL) {
+			oom(ld);
+			break;
+		}
+		size_t np = 0, nk = 0, nf = 0;
+		uint64_t field_seen = 0;
+		memset(key_seen, 0, rs->n_hkeys + 1);
+		/* a counting sort by id, stable: each id's rules stay ascending */
+		for (size_t k = 0; k < n; k++) {
+			long id = split_id(rs, pol, v[k], s, n_pf);
+			if (id < 0) {
+				plain[np++] = v[k];
+				continue;
+			}
+			const struct mp_guard *g = &pol->guards[v[k]];
+			start[id + 1]++;
+			if (g->kind == MP_G_PF && !key_seen[g->key]) {
+				key_seen[g->key] = 1;
+				keys[nk++] = g->key;
+			} else if (g->kind == MP_G_VAL && !(field_seen >> g->key & 1)) {
+				field_seen |= 1ULL << g->key;
+				fields[nf++] = g->key;
+			}
+		}
+		for (uint32_t id = 0; id < n_ids; id++)
+			start[id + 1] += start[id];
+		for (size_t k = 0; k < n; k++) {
+			long id = split_id(rs, pol, v[k], s, n_pf);
+			if (id >= 0)
+				rules[start[id]++] = v[k];
+		}
+		/* the fill moved each start to the next one's: move them back */
+		for (uint32_t id = n_ids; id > 0; id--)
+			start[id] = start[id - 1];
+		start[0] = 0;
+		pol->unguarded[s] = plain;
+		pol->n_unguarded[s] = np;
+		pol->g_start[s] = start;
+		pol->g_rules[s] = rules;
+		pol->pf_keys[s] = keys;
+		pol->n_pf_keys[s] = nk;
+		pol->val_fields[s] = fields;
+		pol->n_val_fields[s] = nf;
+	}
+	free(key_seen);
+}
+
 static void policy_guards(struct mp_loader *ld, struct mp_policy *pol)
 {
 	struct mp_guard *g = mp_arena_alloc(ld->arena, (pol->n_rules ? pol->n_rules : 1) * sizeof(*g));
@@ -140,6 +242,7 @@ static void policy_guards(struct mp_loader *ld, struct mp_policy *pol)
 	for (size_t i = 0; i < pol->n_rules; i++)
 		g[i] = guard_of(pol->rules[i]->when);
 	pol->guards = g;
+	split_stages(ld, pol);
 }
 
 static void build_prefilter(struct hwalk *w)

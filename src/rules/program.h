@@ -265,6 +265,23 @@ struct mp_policy {
 	const uint32_t *by_stage[MP_STAGE_COUNT];
 	size_t n_by_stage[MP_STAGE_COUNT];
 	const struct mp_guard *guards; /* per rule */
+	/* by_stage[s] split for the stage loop when some of its rules have
+	 * for guard a header regex or a literal or list test of a connection
+	 * or sender field (g_start[s] NULL otherwise): those rules by guard
+	 * id - prefilter ids, then value-index ids from n_pf_ids on -
+	 * g_rules[s][g_start[s][id] .. g_start[s][id + 1]), ascending; the
+	 * header keys and the fields they read; and the rest (unguarded[s],
+	 * ascending). A stage then visits the rules whose guard holds and
+	 * the unguarded ones, not every rule. */
+	const uint32_t *unguarded[MP_STAGE_COUNT];
+	size_t n_unguarded[MP_STAGE_COUNT];
+	const uint32_t *g_start[MP_STAGE_COUNT];
+	const uint32_t *g_rules[MP_STAGE_COUNT];
+	const int32_t *pf_keys[MP_STAGE_COUNT];
+	size_t n_pf_keys[MP_STAGE_COUNT];
+	const int32_t *val_fields[MP_STAGE_COUNT];
+	size_t n_val_fields[MP_STAGE_COUNT];
+	uint32_t n_pf_ids, n_val_ids; /* g_start has n_pf_ids + n_val_ids + 1 entries */
 	bool dry_run_early;         /* a dry-run rule may decide at connect or HELO */
 	/* the rates its rules read (each once), which it counts whether or
 	 * not the rest of their conditions is decided (SPEC §12) */
