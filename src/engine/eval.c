@@ -32,16 +32,19 @@ int mp_eval_init(struct mp_eval *ev, const struct mp_policy *pol, const struct m
 	ev->rule = -1;
 	ev->rcpt = -1;
 	ev->scope = scope;
-	ev->st = calloc(n, 1);
-	ev->hits = malloc(n * sizeof(*ev->hits));
-	ev->pending = malloc(n * sizeof(*ev->pending));
-	ev->cand = malloc(n * sizeof(*ev->cand));
-	ev->fired = malloc(n * sizeof(*ev->fired));
-	if (ev->st == NULL || ev->hits == NULL || ev->pending == NULL || ev->cand == NULL ||
-	    ev->fired == NULL) {
-		mp_eval_release(ev);
+	/* one block for the four index arrays and the states: an evaluation
+	 * per policy per message, so one allocation instead of five */
+	if (n > SIZE_MAX / (4 * sizeof(uint32_t) + 1))
 		return -1;
-	}
+	ev->block = malloc(n * (4 * sizeof(uint32_t) + 1));
+	if (ev->block == NULL)
+		return -1;
+	ev->hits = ev->block;
+	ev->pending = ev->hits + n;
+	ev->cand = ev->pending + n;
+	ev->fired = ev->cand + n;
+	ev->st = (uint8_t *)(ev->fired + n);
+	memset(ev->st, 0, n);
 	if (from != NULL) {
 		/* from's policy is the global prefix of pol */
 		memcpy(ev->st, from->st, from->pol->n_rules);
@@ -64,15 +67,10 @@ void mp_eval_release(struct mp_eval *ev)
 {
 	if (ev == NULL)
 		return;
-	free(ev->st);
-	free(ev->hits);
-	free(ev->pending);
-	free(ev->cand);
-	free(ev->fired);
-	ev->fired = NULL;
+	free(ev->block);
+	ev->block = NULL;
 	ev->st = NULL;
-	ev->hits = NULL;
-	ev->pending = ev->cand = NULL;
+	ev->hits = ev->pending = ev->cand = ev->fired = NULL;
 }
 
 static bool match_one(struct mp_ctx *x, const struct mp_expr *e,

@@ -63,6 +63,7 @@ struct mp_eval {
 	 * next_stage have had their new rules (pol->by_stage) taken */
 	uint32_t *pending, *cand;
 	uint32_t *fired;         /* scratch: rules whose guard holds (pol->g_start) */
+	void *block;             /* st, hits, pending, cand and fired live in it */
 	size_t n_pending;
 	int next_stage;
 };
